@@ -1,0 +1,59 @@
+# Developer entry points. `make demo` and `make test` are the README's quick start.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+
+.PHONY: help demo test lint typecheck template-lint pytest build deploy bench clean
+
+help:
+	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
+	@echo "make test   ruff, mypy, cfn-lint and pytest"
+	@echo "make build  sam build (no Docker needed)"
+	@echo "make bench  rendering and end-to-end throughput benchmarks"
+
+$(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m local_stack.demo
+
+test: lint typecheck template-lint pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+template-lint: $(VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+# aws-sam-cli pins its own boto3 and pydantic, so it lives in a virtualenv of its own.
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+build: $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy --guided
+
+bench: $(VENV)/.installed
+	$(PY) -m local_stack.bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,17 @@
+"""Order Placed: EventBridge rule -> SQS -> this function -> one personalized email per event."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge.batch import process_trigger_batch
+from nudge.observability import logger, metrics, tracer
+from nudge.triggers import ORDER_PLACED
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_trigger_batch(event, context, ORDER_PLACED)

@@ -1,0 +1,34 @@
+"""Lazily created, cached AWS clients.
+
+No client exists until first use, so tests and the local stack can point the SDK at moto (through
+``AWS_ENDPOINT_URL``) before anything connects. Creation is locked because boto3's default session
+is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sesv2 import SESV2Client
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
+_lock = threading.Lock()
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    with _lock:
+        return boto3.session.Session().client("dynamodb", config=_RETRIES)
+
+
+@cache
+def sesv2() -> SESV2Client:
+    with _lock:
+        return boto3.session.Session().client("sesv2", config=_RETRIES)

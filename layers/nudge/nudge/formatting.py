@@ -1,0 +1,45 @@
+"""Money and dates in the customer's own locale and timezone (CLDR data through Babel)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@cache
+def resolve_locale(tag: str | None, fallback: str) -> Locale:
+    """A Babel locale for a BCP 47 tag such as ``de-DE``; the fallback for a missing or unknown tag."""
+    for candidate in (tag, fallback):
+        if not candidate:
+            continue
+        try:
+            return Locale.parse(candidate.replace("-", "_"))
+        except (ValueError, UnknownLocaleError):
+            continue
+    return Locale.parse("en_US")
+
+
+@cache
+def resolve_timezone(name: str | None) -> ZoneInfo:
+    if not name:
+        return UTC_ZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC_ZONE
+
+
+def money(amount: Decimal, currency: str, locale: Locale) -> str:
+    return str(format_currency(amount, currency, locale=locale))
+
+
+def long_date(moment: datetime, locale: Locale, zone: ZoneInfo) -> str:
+    return str(format_date(moment.astimezone(zone).date(), format="long", locale=locale))

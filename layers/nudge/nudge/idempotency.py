@@ -1,0 +1,59 @@
+"""At-most-once execution of side effects, keyed on a business identity (Powertools Idempotency).
+
+Each purpose gets its own persistence layer and config: Powertools configures a persistence layer
+once, so sharing one between purposes would silently reuse the first purpose's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+JsonObject = dict[str, Any]
+Action = Callable[[], JsonObject]
+
+
+@cache
+def _guarded_runner(
+    purpose: str, table: str, ttl_seconds: int
+) -> tuple[IdempotencyConfig, Callable[..., JsonObject]]:
+    config = IdempotencyConfig(expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True)
+    persistence = DynamoDBPersistenceLayer(table_name=table)
+
+    # key_prefix keeps the stored key independent of the function and module names.
+    @idempotent_function(
+        data_keyword_argument="identity", persistence_store=persistence, config=config, key_prefix=purpose
+    )
+    def run(*, identity: JsonObject, action: Action) -> JsonObject:
+        return action()
+
+    return config, run
+
+
+def run_once(
+    *,
+    purpose: str,
+    identity: str,
+    action: Action,
+    table: str,
+    ttl_seconds: int,
+    lambda_context: LambdaContext | None,
+) -> JsonObject:
+    """Run ``action`` once per (purpose, identity); later calls return the first call's result.
+
+    A concurrent duplicate raises ``IdempotencyAlreadyInProgressError``: its record fails and is
+    retried, by which time it finds the completed result. If ``action`` raises, nothing is stored
+    and a retry runs it again.
+    """
+    config, run = _guarded_runner(purpose, table, ttl_seconds)
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    return run(identity={"id": identity}, action=action)

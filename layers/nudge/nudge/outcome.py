@@ -1,0 +1,35 @@
+"""What happened to one trigger event: sent, or skipped and why."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SkipReason(StrEnum):
+    UNKNOWN_CUSTOMER = "unknown_customer"
+    SUPPRESSED = "suppressed"
+    UNSUBSCRIBED = "unsubscribed"
+    NO_CONSENT = "no_consent"
+    ORDERED_SINCE = "ordered_since"
+
+
+class Decision(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+class Outcome(BaseModel):
+    """Returned by the pipeline, stored as the idempotency result and as the delivery record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trigger: str
+    customer_id: str
+    business_id: str
+    decision: Decision
+    reason: SkipReason | None = None
+    segment_id: str | None = None
+    message_id: str | None = None
+    subject: str | None = None

@@ -1,0 +1,127 @@
+"""From one validated trigger event to one decision and, at most once, one email."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge import formatting, idempotency
+from nudge.dal.customers import mark_emailed
+from nudge.dal.deliveries import record_outcome
+from nudge.dal.segments import get_segment
+from nudge.eligibility import ineligibility
+from nudge.events import TriggerDetail
+from nudge.mime import build_message
+from nudge.observability import logger, metrics, tracer
+from nudge.outcome import Decision, Outcome, SkipReason
+from nudge.profiles import Customer, Segment
+from nudge.rendering import render_email
+from nudge.sending import send_raw
+from nudge.settings import Settings
+from nudge.timeutil import utc_now
+from nudge.triggers import Trigger
+
+
+def process_event(
+    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
+) -> Outcome:
+    """Decide and send for one event; a duplicate of an event already handled returns its outcome."""
+    result = idempotency.run_once(
+        purpose=trigger.name,
+        identity=trigger.business_id(detail),
+        action=lambda: _decide_and_send(trigger, detail, settings, lambda_context).model_dump(mode="json"),
+        table=settings.idempotency_table,
+        ttl_seconds=settings.idempotency_ttl_days * 86_400,
+        lambda_context=lambda_context,
+    )
+    return Outcome.model_validate(result)
+
+
+@tracer.capture_method
+def _decide_and_send(
+    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
+) -> Outcome:
+    customer = trigger.load_customer(detail, settings, lambda_context)
+    skip_reason = ineligibility(customer)
+    if customer is None or skip_reason is not None:
+        return _skip(trigger, detail, settings, customer, skip_reason or SkipReason.UNKNOWN_CUSTOMER)
+    exit_reason = trigger.exit_reason(detail, customer)
+    if exit_reason is not None:
+        return _skip(trigger, detail, settings, customer, exit_reason)
+
+    segment = get_segment(settings.segments_table, customer.segment_id)
+    email = render_email(settings.templates_dir, trigger.name, _template_context(trigger, detail, customer, segment, settings))
+    sent_at = utc_now()
+    message = build_message(
+        sender=settings.sender,
+        recipient_name=customer.full_name,
+        recipient_email=customer.email,
+        email=email,
+        sent_at=sent_at,
+    )
+    message_id = send_raw(
+        message,
+        configuration_set=settings.configuration_set,
+        tags={"trigger": trigger.name, "segment": segment.segment_id},
+    )
+    outcome = Outcome(
+        trigger=trigger.name,
+        customer_id=customer.customer_id,
+        business_id=trigger.business_id(detail),
+        decision=Decision.SENT,
+        segment_id=segment.segment_id,
+        message_id=message_id,
+        subject=email.subject,
+    )
+    metrics.add_metric(name="EmailSent", unit=MetricUnit.Count, value=1)
+    logger.info("email sent", extra={"customer_id": customer.customer_id, "segment_id": segment.segment_id, "message_id": message_id})
+    # SES has accepted the email: from here on nothing may fail the record, or a retry would send it again.
+    try:
+        mark_emailed(settings.customers_table, customer.customer_id, sent_at)
+        record_outcome(settings.deliveries_table, outcome, sent_at, timedelta(days=settings.delivery_record_ttl_days))
+    except Exception:
+        logger.exception("email sent but bookkeeping failed", extra={"customer_id": customer.customer_id, "message_id": message_id})
+        metrics.add_metric(name="BookkeepingFailed", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+def _skip(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer | None,
+    reason: SkipReason,
+) -> Outcome:
+    outcome = Outcome(
+        trigger=trigger.name,
+        customer_id=detail.customer_id,
+        business_id=trigger.business_id(detail),
+        decision=Decision.SKIPPED,
+        reason=reason,
+        segment_id=customer.segment_id if customer else None,
+    )
+    record_outcome(settings.deliveries_table, outcome, utc_now(), timedelta(days=settings.delivery_record_ttl_days))
+    with single_metric(
+        name="EmailSkipped", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
+    ) as metric:
+        metric.add_dimension(name="trigger", value=trigger.name)
+        metric.add_dimension(name="reason", value=reason.value)
+    logger.info("email skipped", extra={"customer_id": outcome.customer_id, "reason": reason.value})
+    return outcome
+
+
+def _template_context(
+    trigger: Trigger[Any], detail: TriggerDetail, customer: Customer, segment: Segment, settings: Settings
+) -> dict[str, Any]:
+    return {
+        "store": settings.store,
+        "customer": customer,
+        "segment": segment,
+        "locale": formatting.resolve_locale(customer.locale, settings.default_locale),
+        "timezone": formatting.resolve_timezone(customer.timezone),
+        "currency": trigger.currency(detail),
+        **trigger.template_data(detail, customer),
+    }

@@ -1,0 +1,45 @@
+"""Runtime configuration, read from the function's environment at handler entry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StoreSettings(BaseModel):
+    """What every email says about the store that sends it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    name: str = Field(validation_alias="STORE_NAME", min_length=1)
+    url: str = Field(validation_alias="STORE_URL", min_length=1)
+    postal_address: str = Field(validation_alias="STORE_POSTAL_ADDRESS", min_length=1)
+    preferences_url: str = Field(validation_alias="PREFERENCES_URL", min_length=1)
+
+
+class Settings(BaseModel):
+    """Everything a trigger function needs to know about its environment.
+
+    The field aliases are the environment variable names set in ``template.yaml``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
+    segments_table: str = Field(validation_alias="SEGMENTS_TABLE", min_length=1)
+    deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
+    idempotency_table: str = Field(validation_alias="IDEMPOTENCY_TABLE", min_length=1)
+    sender: str = Field(validation_alias="SENDER_ADDRESS", min_length=3)
+    configuration_set: str = Field(validation_alias="SES_CONFIGURATION_SET", min_length=1)
+    templates_dir: str = Field(validation_alias="TEMPLATES_DIR", min_length=1)
+    default_locale: str = Field(default="en-US", validation_alias="DEFAULT_LOCALE")
+    idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
+    delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
+    store: StoreSettings
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls.model_validate({**env, "store": env})

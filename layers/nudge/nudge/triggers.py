@@ -1,0 +1,107 @@
+"""The three triggers: what each reads, its exit rule, its template data and its identity.
+
+Everything that differs between triggers lives here as data; the pipeline has no branch per trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from nudge import idempotency
+from nudge.dal.customers import UnknownCustomerError, get_customer, record_order
+from nudge.events import (
+    CartAbandoned,
+    CartAbandonedRecord,
+    CustomerLapsed,
+    CustomerLapsedRecord,
+    OrderPlaced,
+    OrderPlacedRecord,
+    TriggerDetail,
+)
+from nudge.outcome import SkipReason
+from nudge.profiles import Customer
+from nudge.settings import Settings
+from nudge.timeutil import to_stored
+
+DetailT = TypeVar("DetailT", bound=TriggerDetail)
+
+
+@dataclass(frozen=True)
+class Trigger(Generic[DetailT]):
+    name: str
+    """Template family folder, metric dimension and SES tag, e.g. ``cart_abandoned``."""
+    record_model: type[SqsRecordModel]
+    business_id: Callable[[DetailT], str]
+    """What makes two events the same: the idempotency key and the delivery log key."""
+    load_customer: Callable[[DetailT, Settings, LambdaContext | None], Customer | None]
+    exit_reason: Callable[[DetailT, Customer], SkipReason | None]
+    template_data: Callable[[DetailT, Customer], dict[str, Any]]
+    currency: Callable[[DetailT], str | None]
+
+
+def _ordered_since(customer: Customer, moment: datetime) -> SkipReason | None:
+    if customer.last_order_at is not None and customer.last_order_at > moment:
+        return SkipReason.ORDERED_SINCE
+    return None
+
+
+def _lookup(detail: CartAbandoned | CustomerLapsed, settings: Settings, _: LambdaContext | None) -> Customer | None:
+    return get_customer(settings.customers_table, detail.customer_id)
+
+
+def _record_order(detail: OrderPlaced, settings: Settings, context: LambdaContext | None) -> Customer | None:
+    """Count the order on the profile exactly once, even when the email step is retried."""
+
+    def apply() -> dict[str, Any]:
+        try:
+            customer = record_order(settings.customers_table, detail.customer_id, detail.total, detail.placed_at)
+        except UnknownCustomerError:
+            return {"customer": None}
+        return {"customer": customer.model_dump(mode="json")}
+
+    result = idempotency.run_once(
+        purpose="order_placed.profile",
+        identity=detail.order_id,
+        action=apply,
+        table=settings.idempotency_table,
+        ttl_seconds=settings.idempotency_ttl_days * 86_400,
+        lambda_context=context,
+    )
+    return Customer.model_validate(result["customer"]) if result["customer"] else None
+
+
+CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
+    name="cart_abandoned",
+    record_model=CartAbandonedRecord,
+    business_id=lambda cart: cart.cart_id,
+    load_customer=_lookup,
+    exit_reason=lambda cart, customer: _ordered_since(customer, cart.abandoned_at),
+    template_data=lambda cart, _: {"cart": cart},
+    currency=lambda cart: cart.currency,
+)
+
+ORDER_PLACED: Trigger[OrderPlaced] = Trigger(
+    name="order_placed",
+    record_model=OrderPlacedRecord,
+    business_id=lambda order: order.order_id,
+    load_customer=_record_order,
+    exit_reason=lambda _order, _customer: None,
+    template_data=lambda order, customer: {"order": order, "first_order": customer.order_count == 1},
+    currency=lambda order: order.currency,
+)
+
+CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
+    name="customer_lapsed",
+    record_model=CustomerLapsedRecord,
+    # One win-back per lapse: a new order starts a new lapse with a new last_order_at.
+    business_id=lambda lapse: f"{lapse.customer_id}@{to_stored(lapse.last_order_at)}",
+    load_customer=_lookup,
+    exit_reason=lambda lapse, customer: _ordered_since(customer, lapse.last_order_at),
+    template_data=lambda lapse, _: {"lapse": lapse},
+    currency=lambda _: None,
+)
