@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) -m local_stack.demo
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.demo
 
 test: lint typecheck template-lint pytest
 
@@ -53,7 +53,7 @@ deploy: build
 	$(SAM) deploy --guided
 
 bench: $(VENV)/.installed
-	$(PY) -m local_stack.bench
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache

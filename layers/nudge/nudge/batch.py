@@ -11,8 +11,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.base import FailureResponse
+from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.batch.base import ExceptionInfo, FailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -42,7 +43,11 @@ class TriggerBatchProcessor(BatchProcessor):
         else:
             logger.error(
                 "event processing failed; it will be retried",
-                extra={"message_id": message_id, "error_type": type(error).__name__, "error_code": _aws_error_code(error)},
+                extra={
+                    "message_id": message_id,
+                    "error_type": type(error).__name__,
+                    "error_code": _aws_error_code(error),
+                },
             )
             metrics.add_metric(name="EmailFailed", unit=MetricUnit.Count, value=1)
         return super().failure_handler(record, exception)
@@ -64,4 +69,6 @@ def process_trigger_batch(
     def handle_record(record: Any) -> None:
         process_event(trigger, record.body.detail, settings, context)
 
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -28,14 +28,18 @@ def _guarded_runner(
     config = IdempotencyConfig(expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True)
     persistence = DynamoDBPersistenceLayer(table_name=table)
 
-    # key_prefix keeps the stored key independent of the function and module names.
-    @idempotent_function(
-        data_keyword_argument="identity", persistence_store=persistence, config=config, key_prefix=purpose
-    )
     def run(*, identity: JsonObject, action: Action) -> JsonObject:
         return action()
 
-    return config, run
+    # key_prefix keeps the stored key independent of the function and module names.
+    guarded = idempotent_function(
+        run,
+        data_keyword_argument="identity",
+        persistence_store=persistence,
+        config=config,
+        key_prefix=purpose,
+    )
+    return config, cast(Callable[..., JsonObject], guarded)
 
 
 def run_once(

@@ -20,7 +20,7 @@ def build_message(
     message["To"] = Address(display_name=recipient_name, username=local_part, domain=domain)
     message["Subject"] = email.subject
     message["Date"] = format_datetime(sent_at)
-    message["MIME-Version"] = "1.0"
-    message.set_content(email.text, subtype="plain", charset="utf-8")
-    message.add_alternative(email.html, subtype="html", charset="utf-8")
+    # Quoted-printable keeps every line 7-bit clean, as SES recommends for non-ASCII content.
+    message.set_content(email.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message

@@ -53,7 +53,9 @@ def _decide_and_send(
         return _skip(trigger, detail, settings, customer, exit_reason)
 
     segment = get_segment(settings.segments_table, customer.segment_id)
-    email = render_email(settings.templates_dir, trigger.name, _template_context(trigger, detail, customer, segment, settings))
+    email = render_email(
+        settings.templates_dir, trigger.name, _template_context(trigger, detail, customer, segment, settings)
+    )
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
@@ -77,13 +79,25 @@ def _decide_and_send(
         subject=email.subject,
     )
     metrics.add_metric(name="EmailSent", unit=MetricUnit.Count, value=1)
-    logger.info("email sent", extra={"customer_id": customer.customer_id, "segment_id": segment.segment_id, "message_id": message_id})
+    logger.info(
+        "email sent",
+        extra={
+            "customer_id": customer.customer_id,
+            "segment_id": segment.segment_id,
+            "message_id": message_id,
+        },
+    )
     # SES has accepted the email: from here on nothing may fail the record, or a retry would send it again.
     try:
         mark_emailed(settings.customers_table, customer.customer_id, sent_at)
-        record_outcome(settings.deliveries_table, outcome, sent_at, timedelta(days=settings.delivery_record_ttl_days))
+        record_outcome(
+            settings.deliveries_table, outcome, sent_at, timedelta(days=settings.delivery_record_ttl_days)
+        )
     except Exception:
-        logger.exception("email sent but bookkeeping failed", extra={"customer_id": customer.customer_id, "message_id": message_id})
+        logger.exception(
+            "email sent but bookkeeping failed",
+            extra={"customer_id": customer.customer_id, "message_id": message_id},
+        )
         metrics.add_metric(name="BookkeepingFailed", unit=MetricUnit.Count, value=1)
     return outcome
 
@@ -103,7 +117,9 @@ def _skip(
         reason=reason,
         segment_id=customer.segment_id if customer else None,
     )
-    record_outcome(settings.deliveries_table, outcome, utc_now(), timedelta(days=settings.delivery_record_ttl_days))
+    record_outcome(
+        settings.deliveries_table, outcome, utc_now(), timedelta(days=settings.delivery_record_ttl_days)
+    )
     with single_metric(
         name="EmailSkipped", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
     ) as metric:

@@ -25,6 +25,8 @@ def send_raw(message: EmailMessage, *, configuration_set: str, tags: Mapping[str
         Destination={"ToAddresses": recipients},
         Content={"Raw": {"Data": message.as_bytes()}},
         ConfigurationSetName=configuration_set,
-        EmailTags=[{"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:256]} for name, value in tags.items()],
+        EmailTags=[
+            {"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:256]} for name, value in tags.items()
+        ],
     )
     return response["MessageId"]

@@ -10,16 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from nudge import idempotency
 from nudge.dal.customers import UnknownCustomerError, get_customer, record_order
 from nudge.events import (
     CartAbandoned,
+    CartAbandonedEvent,
     CartAbandonedRecord,
     CustomerLapsed,
+    CustomerLapsedEvent,
     CustomerLapsedRecord,
     OrderPlaced,
+    OrderPlacedEvent,
     OrderPlacedRecord,
     TriggerDetail,
 )
@@ -35,6 +39,8 @@ DetailT = TypeVar("DetailT", bound=TriggerDetail)
 class Trigger(Generic[DetailT]):
     name: str
     """Template family folder, metric dimension and SES tag, e.g. ``cart_abandoned``."""
+    detail_type: str
+    event_model: type[EventBridgeModel]
     record_model: type[SqsRecordModel]
     business_id: Callable[[DetailT], str]
     """What makes two events the same: the idempotency key and the delivery log key."""
@@ -50,7 +56,9 @@ def _ordered_since(customer: Customer, moment: datetime) -> SkipReason | None:
     return None
 
 
-def _lookup(detail: CartAbandoned | CustomerLapsed, settings: Settings, _: LambdaContext | None) -> Customer | None:
+def _lookup(
+    detail: CartAbandoned | CustomerLapsed, settings: Settings, _: LambdaContext | None
+) -> Customer | None:
     return get_customer(settings.customers_table, detail.customer_id)
 
 
@@ -59,7 +67,9 @@ def _record_order(detail: OrderPlaced, settings: Settings, context: LambdaContex
 
     def apply() -> dict[str, Any]:
         try:
-            customer = record_order(settings.customers_table, detail.customer_id, detail.total, detail.placed_at)
+            customer = record_order(
+                settings.customers_table, detail.customer_id, detail.total, detail.placed_at
+            )
         except UnknownCustomerError:
             return {"customer": None}
         return {"customer": customer.model_dump(mode="json")}
@@ -77,6 +87,8 @@ def _record_order(detail: OrderPlaced, settings: Settings, context: LambdaContex
 
 CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
     name="cart_abandoned",
+    detail_type="Cart Abandoned",
+    event_model=CartAbandonedEvent,
     record_model=CartAbandonedRecord,
     business_id=lambda cart: cart.cart_id,
     load_customer=_lookup,
@@ -87,6 +99,8 @@ CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
 
 ORDER_PLACED: Trigger[OrderPlaced] = Trigger(
     name="order_placed",
+    detail_type="Order Placed",
+    event_model=OrderPlacedEvent,
     record_model=OrderPlacedRecord,
     business_id=lambda order: order.order_id,
     load_customer=_record_order,
@@ -97,6 +111,8 @@ ORDER_PLACED: Trigger[OrderPlaced] = Trigger(
 
 CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
     name="customer_lapsed",
+    detail_type="Customer Lapsed",
+    event_model=CustomerLapsedEvent,
     record_model=CustomerLapsedRecord,
     # One win-back per lapse: a new order starts a new lapse with a new last_order_at.
     business_id=lambda lapse: f"{lapse.customer_id}@{to_stored(lapse.last_order_at)}",
@@ -105,3 +121,5 @@ CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
     template_data=lambda lapse, _: {"lapse": lapse},
     currency=lambda _: None,
 )
+
+TRIGGERS: tuple[Trigger[Any], ...] = (CART_ABANDONED, ORDER_PLACED, CUSTOMER_LAPSED)

@@ -25,6 +25,19 @@ def get_customer(table: str, customer_id: str) -> Customer | None:
     return Customer.model_validate(from_item(item)) if item else None
 
 
+def put_customer(table: str, customer: Customer) -> None:
+    """Create or replace a profile (seeding, imports and tests; triggers only update)."""
+    aws.dynamodb().put_item(TableName=table, Item=to_item(_to_record(customer)))
+
+
+def _to_record(customer: Customer) -> dict[str, object]:
+    record = customer.model_dump(mode="python")
+    for name, value in record.items():
+        if isinstance(value, datetime):
+            record[name] = to_stored(value)
+    return record
+
+
 def record_order(table: str, customer_id: str, total: Decimal, placed_at: datetime) -> Customer:
     """Add one order to the profile in a single atomic update and return the updated profile.
 

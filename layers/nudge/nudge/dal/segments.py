@@ -16,3 +16,7 @@ def get_segment(table: str, segment_id: str | None) -> Segment:
         if item:
             return Segment.model_validate(from_item(item))
     return FALLBACK_SEGMENT
+
+
+def put_segment(table: str, segment: Segment) -> None:
+    aws.dynamodb().put_item(TableName=table, Item=to_item(segment.model_dump(mode="python")))

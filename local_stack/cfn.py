@@ -1,0 +1,127 @@
+"""Reads template.yaml and resolves its intrinsic functions for a local stack.
+
+Only what this project's template uses is supported; anything else raises, so the local stack can
+never silently differ from what CloudFormation would build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_NO_VALUE = object()
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that turns short-form tags (``!Ref x``) into their long form (``{"Ref": x}``)."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as stream:
+        document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return document
+
+
+class UnsupportedTemplateFeatureError(NotImplementedError):
+    pass
+
+
+@dataclass
+class Resolver:
+    """Resolves Ref, Fn::GetAtt, Fn::Sub and Fn::Join against parameters and physical resources."""
+
+    parameters: Mapping[str, str]
+    pseudo: Mapping[str, str]
+    refs: dict[str, Callable[[], str]] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], Callable[[], str]] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [item for item in (self.resolve(v) for v in value) if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref":
+                return self.ref(argument)
+            if key == "Fn::GetAtt":
+                return self.get_att(*argument)
+            if key == "Fn::Sub":
+                return self.sub(argument)
+            if key == "Fn::Join":
+                separator, parts = argument
+                return separator.join(str(part) for part in self.resolve(parts))
+            if key.startswith("Fn::"):
+                raise UnsupportedTemplateFeatureError(f"{key} is not supported by the local stack")
+        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not _NO_VALUE}
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]()
+        raise KeyError(f"Ref to unknown name {name!r}")
+
+    def get_att(self, resource: str, attribute: str) -> str:
+        try:
+            return self.attributes[(resource, attribute)]()
+        except KeyError:
+            raise KeyError(f"Fn::GetAtt {resource}.{attribute} is not known to the local stack") from None
+
+    def sub(self, argument: str | list[Any]) -> str:
+        template, variables = (argument, {}) if isinstance(argument, str) else argument
+        resolved_vars = {name: self.resolve(v) for name, v in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in resolved_vars:
+                return str(resolved_vars[name])
+            if "." in name and not name.startswith("AWS::"):
+                return self.get_att(*name.split(".", 1))
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^!}][^}]*)\}", replace, template)
+
+
+def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    declared = template.get("Parameters", {})
+    unknown = set(overrides) - set(declared)
+    if unknown:
+        raise KeyError(f"parameter overrides for undeclared parameters: {sorted(unknown)}")
+    values = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            values[name] = str(overrides[name])
+        elif "Default" in spec:
+            values[name] = str(spec["Default"])
+        else:
+            raise KeyError(f"parameter {name} has no default and no override")
+    return values

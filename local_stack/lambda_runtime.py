@@ -1,0 +1,156 @@
+"""Runs the real handlers in-process, fed by a stand-in for Lambda's SQS event source mapping."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from local_stack.stack import FunctionSpec, LocalStack, SqsEventSource
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_seconds: int
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+class LocalFunction:
+    """One function of the template, loaded from its CodeUri exactly as Lambda would import it."""
+
+    def __init__(self, spec: FunctionSpec, region: str) -> None:
+        self.spec = spec
+        self.region = region
+        module_name, _, attribute = spec.handler.rpartition(".")
+        # Lambda sets the environment before it imports the handler (Powertools reads it at import).
+        self._apply_environment()
+        self._handler: Handler = getattr(self._load_module(module_name), attribute)
+
+    def _load_module(self, module_name: str) -> ModuleType:
+        path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
+        # A unique module name per function: every handler file is called app.py.
+        spec = importlib.util.spec_from_file_location(f"local_lambda_{self.spec.logical_id}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load handler module {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def _apply_environment(self) -> None:
+        # Lambda gives each function its own environment; here the functions of one stack share the
+        # process, so the function's variables are set before every invocation.
+        os.environ.update(self.spec.environment)
+        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = self.spec.name
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        self._apply_environment()
+        context = LambdaContext(
+            function_name=self.spec.name,
+            memory_limit_in_mb=self.spec.memory_mb,
+            invoked_function_arn=f"arn:aws:lambda:{self.region}:123456789012:function:{self.spec.name}",
+            timeout_seconds=self.spec.timeout_seconds,
+            log_group_name=f"/aws/lambda/{self.spec.name}",
+        )
+        return self._handler(event, context)
+
+
+@dataclass
+class DrainReport:
+    invocations: int = 0
+    records: int = 0
+    failed_records: int = 0
+
+
+class EventSourceMappings:
+    """Polls each function's SQS queues and invokes it with batches, as Lambda's poller does.
+
+    Successful records are deleted; failed ones (listed in batchItemFailures, or the whole batch
+    when the invocation raises) are made visible again at once instead of after the visibility
+    timeout, so retries and the queue's redrive to its dead-letter queue happen in seconds.
+    """
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.functions = [LocalFunction(spec, stack.region) for spec in stack.functions.values()]
+        self._sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+        self._region = stack.region
+
+    def function(self, logical_id: str) -> LocalFunction:
+        return next(f for f in self.functions if f.spec.logical_id == logical_id)
+
+    def drain(self, max_rounds: int = 100) -> DrainReport:
+        report = DrainReport()
+        for _ in range(max_rounds):
+            delivered = 0
+            for function in self.functions:
+                for source in function.spec.sqs_sources:
+                    delivered += self._poll_once(function, source, report)
+            if delivered == 0:
+                return report
+        raise RuntimeError(f"queues still had messages after {max_rounds} rounds")
+
+    def _poll_once(self, function: LocalFunction, source: SqsEventSource, report: DrainReport) -> int:
+        messages = self._sqs.receive_message(
+            QueueUrl=source.queue_url,
+            MaxNumberOfMessages=min(source.batch_size, 10),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [self._sqs_record(message, source) for message in messages]}
+        report.invocations += 1
+        report.records += len(messages)
+        try:
+            response = function.invoke(event) or {}
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+            if failed and not source.reports_batch_item_failures:
+                failed = {message["MessageId"] for message in messages}
+        except Exception:
+            failed = {message["MessageId"] for message in messages}
+        report.failed_records += len(failed)
+        for message in messages:
+            if message["MessageId"] in failed:
+                self._sqs.change_message_visibility(
+                    QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                self._sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+    def _sqs_record(self, message: MessageTypeDef, source: SqsEventSource) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+            "eventSource": "aws:sqs",
+            "eventSourceARN": source.queue_arn,
+            "awsRegion": self._region,
+        }

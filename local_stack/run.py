@@ -1,0 +1,88 @@
+"""Puts sample events on the bus, lets rules and the local Lambda poller do the rest, and reports
+what happened to each event: the delivery record for valid ones, the dead-letter queue for invalid."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import boto3
+
+from local_stack.lambda_runtime import DrainReport, EventSourceMappings
+from local_stack.scenario import SampleEvent
+from local_stack.stack import LocalStack
+from nudge.dal.deliveries import get_outcome
+from nudge.events import TriggerDetail
+from nudge.outcome import Outcome
+from nudge.triggers import TRIGGERS
+
+_TRIGGER_BY_DETAIL_TYPE = {trigger.detail_type: trigger for trigger in TRIGGERS}
+
+
+@dataclass(frozen=True)
+class EventResult:
+    sample: SampleEvent
+    outcome: Outcome | None
+    dead_letter_queue: str | None
+
+    @property
+    def as_expected(self) -> bool:
+        expected = self.sample.expectation
+        if self.sample.is_invalid:
+            return self.outcome is None and self.dead_letter_queue is not None
+        if self.outcome is None:
+            return False
+        return (
+            self.outcome.decision.value == expected["decision"]
+            and (self.outcome.reason.value if self.outcome.reason else None) == expected.get("reason")
+            and ("segment" not in expected or self.outcome.segment_id == expected["segment"])
+        )
+
+
+def put_events(stack: LocalStack, samples: Sequence[SampleEvent]) -> None:
+    client = boto3.session.Session(region_name=stack.region).client("events")
+    bus = stack.names["StoreEventBus"]
+    entries: list[Any] = [sample.put_events_entry(bus) for sample in samples]
+    for start in range(0, len(entries), 10):
+        response = client.put_events(Entries=entries[start : start + 10])
+        if response["FailedEntryCount"]:
+            raise RuntimeError(f"PutEvents rejected entries: {response['Entries']}")
+
+
+def dead_lettered_details(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:
+    """The event details sitting in each dead-letter queue, by the queue's logical id."""
+    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for logical_id, url in stack.dead_letter_queues().items():
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
+        found[logical_id] = [json.loads(message["Body"]).get("detail") for message in messages]
+    return found
+
+
+def run_samples(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: Sequence[SampleEvent],
+    repeat: Sequence[SampleEvent] = (),
+) -> tuple[list[EventResult], DrainReport]:
+    """Deliver ``samples`` (and ``repeat`` a second time, as EventBridge's at-least-once delivery may)."""
+    put_events(stack, [*samples, *repeat])
+    report = mappings.drain()
+    dead = dead_lettered_details(stack)
+    results = []
+    for sample in samples:
+        if sample.is_invalid:
+            queue = next((q for q, details in dead.items() if sample.event["detail"] in details), None)
+            results.append(EventResult(sample, None, queue))
+            continue
+        trigger = _TRIGGER_BY_DETAIL_TYPE[sample.detail_type]
+        detail = cast(TriggerDetail, trigger.event_model.model_validate(sample.event).detail)
+        outcome = get_outcome(
+            stack.names["DeliveriesTable"], detail.customer_id, trigger.name, trigger.business_id(detail)
+        )
+        results.append(EventResult(sample, outcome, None))
+    return results, report

@@ -1,0 +1,57 @@
+"""The sample events in events/ and what each is expected to do (events/expectations.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from local_stack.stack import REPO_ROOT
+
+EVENTS_DIR = REPO_ROOT / "events"
+SAMPLE_DATA_DIR = REPO_ROOT / "sample_data"
+
+
+@dataclass(frozen=True)
+class SampleEvent:
+    name: str
+    event: dict[str, Any]
+    expectation: dict[str, Any]
+
+    @property
+    def is_invalid(self) -> bool:
+        return "rejected" in self.expectation
+
+    @property
+    def detail_type(self) -> str:
+        return str(self.event["detail-type"])
+
+    def put_events_entry(self, bus_name: str) -> dict[str, Any]:
+        """The PutEvents entry a store's backend would send for this event."""
+        return {
+            "Source": self.event["source"],
+            "DetailType": self.event["detail-type"],
+            "Detail": json.dumps(self.event["detail"]),
+            "Time": self.event["time"],
+            "Resources": self.event.get("resources", []),
+            "EventBusName": bus_name,
+        }
+
+
+def load_sample_events() -> list[SampleEvent]:
+    expectations: dict[str, dict[str, Any]] = json.loads((EVENTS_DIR / "expectations.json").read_text())
+    files = sorted(path.relative_to(EVENTS_DIR).as_posix() for path in EVENTS_DIR.glob("*/*.json"))
+    missing = set(files) ^ set(expectations)
+    if missing:
+        raise ValueError(f"events/expectations.json and the event files disagree on: {sorted(missing)}")
+    return [
+        SampleEvent(
+            name=name, event=json.loads((EVENTS_DIR / name).read_text()), expectation=expectations[name]
+        )
+        for name in files
+    ]
+
+
+def load_sample_rows(kind: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads((SAMPLE_DATA_DIR / f"{kind}.json").read_text())
+    return rows

@@ -1,0 +1,29 @@
+"""Loads the sample segments and customers into the local stack's tables, through the layer's DAL."""
+
+from __future__ import annotations
+
+import boto3
+
+from local_stack.scenario import load_sample_rows
+from local_stack.stack import LocalStack
+from nudge.dal.customers import put_customer
+from nudge.dal.segments import put_segment
+from nudge.profiles import Customer, Segment
+
+
+def verify_sender_identity(stack: LocalStack) -> None:
+    """In AWS the identity is verified once by DNS (see README); moto needs it declared."""
+    identity = stack.parameters["SenderIdentity"]
+    boto3.session.Session(region_name=stack.region).client("sesv2").create_email_identity(
+        EmailIdentity=identity
+    )
+
+
+def seed_sample_data(stack: LocalStack) -> tuple[int, int]:
+    segments = [Segment.model_validate(row) for row in load_sample_rows("segments")]
+    customers = [Customer.model_validate(row) for row in load_sample_rows("customers")]
+    for segment in segments:
+        put_segment(stack.names["SegmentsTable"], segment)
+    for customer in customers:
+        put_customer(stack.names["CustomersTable"], customer)
+    return len(segments), len(customers)

@@ -1,0 +1,299 @@
+"""Creates the resources declared in template.yaml in whatever AWS endpoint boto3 points at (moto).
+
+Tables, queues with their redrive policies, the event bus, rules with their SQS targets and the SES
+configuration set are created from their template properties; functions are described (code,
+handler, resolved environment, SQS event sources) for the local Lambda runtime to run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_stack.cfn import Resolver, UnsupportedTemplateFeatureError, load_template, parameter_values
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+ACCOUNT_ID = "123456789012"
+
+# Present in the template but meaningless locally: IAM-ish wiring, log groups, code packaging.
+_NOT_EMULATED = {
+    "AWS::SQS::QueuePolicy",
+    "AWS::Logs::LogGroup",
+    "AWS::Serverless::LayerVersion",
+    "AWS::CloudWatch::Alarm",
+}
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    reports_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code_dir: Path
+    handler: str
+    timeout_seconds: int
+    memory_mb: int
+    environment: Mapping[str, str]
+    sqs_sources: tuple[SqsEventSource, ...]
+
+
+@dataclass
+class LocalStack:
+    """What was built: physical names by logical id, and the functions to run."""
+
+    region: str
+    parameters: dict[str, str]
+    names: dict[str, str] = field(default_factory=dict)
+    arns: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.queue_urls[logical_id]
+
+    def dead_letter_queues(self) -> dict[str, str]:
+        return {logical: url for logical, url in self.queue_urls.items() if logical.endswith("DLQ")}
+
+
+def build_stack(
+    *,
+    stack_name: str = "nudge-local",
+    region: str = "us-east-1",
+    parameter_overrides: Mapping[str, str] | None = None,
+    template_path: Path = TEMPLATE_PATH,
+) -> LocalStack:
+    template = load_template(template_path)
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    stack = LocalStack(region=region, parameters=parameter_values(template, parameter_overrides or {}))
+    resolver = Resolver(
+        parameters=stack.parameters,
+        pseudo={
+            "AWS::Region": region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        },
+    )
+    _name_resources(stack_name, region, resources, resolver, stack)
+
+    session = boto3.session.Session(region_name=region)
+    for logical_id, resource in _in_creation_order(resources):
+        kind = resource["Type"]
+        if kind == "AWS::Serverless::Function" or kind in _NOT_EMULATED:
+            continue
+        properties = resolver.resolve(resource.get("Properties", {}))
+        if kind == "AWS::DynamoDB::Table":
+            _create_table(session, stack.names[logical_id], properties)
+        elif kind == "AWS::SQS::Queue":
+            url = _create_queue(session, stack.names[logical_id], properties)
+            stack.queue_urls[logical_id] = url
+        elif kind == "AWS::Events::EventBus":
+            session.client("events").create_event_bus(Name=stack.names[logical_id])
+        elif kind == "AWS::Events::Rule":
+            _create_rule(session, stack.names[logical_id], properties)
+            stack.rules[logical_id] = properties
+        elif kind == "AWS::SES::ConfigurationSet":
+            session.client("sesv2").create_configuration_set(ConfigurationSetName=stack.names[logical_id])
+        else:
+            raise UnsupportedTemplateFeatureError(f"{logical_id}: {kind} is not supported by the local stack")
+
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            stack.functions[logical_id] = _describe_function(
+                logical_id, resource, template, resources, resolver, stack
+            )
+    return stack
+
+
+def _name_resources(
+    stack_name: str,
+    region: str,
+    resources: Mapping[str, dict[str, Any]],
+    resolver: Resolver,
+    stack: LocalStack,
+) -> None:
+    """Physical names and ARNs as CloudFormation would report them, known before anything exists."""
+    name_property = {
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::Events::EventBus": "Name",
+        "AWS::Events::Rule": "Name",
+        "AWS::SES::ConfigurationSet": "Name",
+        "AWS::Serverless::Function": "FunctionName",
+    }
+    prefix = f"arn:aws:{{service}}:{region}:{ACCOUNT_ID}:"
+    for logical_id, resource in resources.items():
+        kind = resource["Type"]
+        properties = resource.get("Properties", {})
+        explicit = properties.get(name_property.get(kind, ""), None)
+        name = str(resolver.resolve(explicit)) if explicit is not None else f"{stack_name}-{logical_id}"
+        stack.names[logical_id] = name
+        arn = {
+            "AWS::DynamoDB::Table": prefix.format(service="dynamodb") + f"table/{name}",
+            "AWS::SQS::Queue": prefix.format(service="sqs") + name,
+            "AWS::Events::EventBus": prefix.format(service="events") + f"event-bus/{name}",
+            "AWS::Serverless::Function": prefix.format(service="lambda") + f"function:{name}",
+            "AWS::Serverless::LayerVersion": prefix.format(service="lambda") + f"layer:{name}:1",
+        }.get(kind)
+        if kind == "AWS::Events::Rule":
+            bus = resolver.resolve(properties.get("EventBusName", "default"))
+            arn = prefix.format(service="events") + f"rule/{bus}/{name}"
+        if arn:
+            stack.arns[logical_id] = arn
+            resolver.attributes[(logical_id, "Arn")] = _constant(arn)
+        if kind == "AWS::SQS::Queue":
+            # A queue's Ref is its URL, which only exists once the queue does.
+            resolver.refs[logical_id] = partial(stack.queue_url, logical_id)
+            resolver.attributes[(logical_id, "QueueName")] = _constant(name)
+        else:
+            resolver.refs[logical_id] = _constant(arn if kind == "AWS::Serverless::LayerVersion" else name)
+        if kind == "AWS::Events::EventBus":
+            resolver.attributes[(logical_id, "Name")] = _constant(name)
+
+
+def _constant(value: str | None) -> Callable[[], str]:
+    return lambda: str(value)
+
+
+def _in_creation_order(resources: Mapping[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Dead-letter queues before the queues that redrive into them; buses before their rules."""
+
+    def rank(item: tuple[str, dict[str, Any]]) -> int:
+        kind = item[1]["Type"]
+        if kind == "AWS::SQS::Queue":
+            return 1 if "RedrivePolicy" in item[1].get("Properties", {}) else 0
+        return {"AWS::Events::EventBus": 2, "AWS::Events::Rule": 3}.get(kind, 0)
+
+    return sorted(resources.items(), key=rank)
+
+
+def _create_table(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> None:
+    client = session.client("dynamodb")
+    arguments: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": properties["KeySchema"],
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+    for optional in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput"):
+        if optional in properties:
+            arguments[optional] = properties[optional]
+    client.create_table(**arguments)
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+
+def _create_queue(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> str:
+    attributes: dict[Any, str] = {}
+    for key in (
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+    ):
+        if key in properties:
+            attributes[key] = str(properties[key])
+    if "RedrivePolicy" in properties:
+        attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+    if properties.get("FifoQueue"):
+        attributes["FifoQueue"] = "true"
+    return str(session.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+
+
+def _create_rule(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> None:
+    client = session.client("events")
+    bus = properties.get("EventBusName", "default")
+    arguments: dict[str, Any] = {
+        "Name": name,
+        "EventBusName": bus,
+        "State": properties.get("State", "ENABLED"),
+    }
+    if "EventPattern" in properties:
+        arguments["EventPattern"] = json.dumps(properties["EventPattern"])
+    if "ScheduleExpression" in properties:
+        arguments["ScheduleExpression"] = properties["ScheduleExpression"]
+    client.put_rule(**arguments)
+    targets = properties.get("Targets", [])
+    if targets:
+        client.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+
+
+def _describe_function(
+    logical_id: str,
+    resource: Mapping[str, Any],
+    template: Mapping[str, Any],
+    resources: Mapping[str, dict[str, Any]],
+    resolver: Resolver,
+    stack: LocalStack,
+) -> FunctionSpec:
+    global_props: dict[str, Any] = template.get("Globals", {}).get("Function", {})
+    props: dict[str, Any] = {**global_props, **resource.get("Properties", {})}
+    environment = {
+        **global_props.get("Environment", {}).get("Variables", {}),
+        **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
+    }
+    resolved_env = {key: str(value) for key, value in resolver.resolve(environment).items()}
+    opt_dir = _data_layer_dir(props.get("Layers", []), resources)
+    if opt_dir is not None:
+        # Lambda mounts layers at /opt; locally the data-only layer is its ContentUri folder.
+        resolved_env = {
+            key: str(opt_dir) + value[len("/opt") :]
+            if value == "/opt" or value.startswith("/opt/")
+            else value
+            for key, value in resolved_env.items()
+        }
+    sources = []
+    for event in props.get("Events", {}).values():
+        if event["Type"] != "SQS":
+            raise UnsupportedTemplateFeatureError(f"{logical_id}: event type {event['Type']}")
+        event_props = event["Properties"]
+        queue_logical = event_props["Queue"]["Fn::GetAtt"][0]
+        sources.append(
+            SqsEventSource(
+                queue_arn=stack.arns[queue_logical],
+                queue_url=stack.queue_urls[queue_logical],
+                batch_size=int(event_props.get("BatchSize", 10)),
+                reports_batch_item_failures="ReportBatchItemFailures"
+                in event_props.get("FunctionResponseTypes", []),
+            )
+        )
+    return FunctionSpec(
+        logical_id=logical_id,
+        name=stack.names[logical_id],
+        code_dir=REPO_ROOT / props["CodeUri"],
+        handler=props["Handler"],
+        timeout_seconds=int(resolver.resolve(props.get("Timeout", 3))),
+        memory_mb=int(resolver.resolve(props.get("MemorySize", 128))),
+        environment=resolved_env,
+        sqs_sources=tuple(sources),
+    )
+
+
+def _data_layer_dir(layers: list[Any], resources: Mapping[str, dict[str, Any]]) -> Path | None:
+    data_layers = [
+        REPO_ROOT / resources[layer["Ref"]]["Properties"]["ContentUri"]
+        for layer in layers
+        if isinstance(layer, dict)
+        and "Ref" in layer
+        and "BuildMethod" not in resources[layer["Ref"]].get("Metadata", {})
+    ]
+    if len(data_layers) > 1:
+        raise UnsupportedTemplateFeatureError("more than one data-only layer would share /opt")
+    return data_layers[0] if data_layers else None
