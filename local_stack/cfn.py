@@ -108,7 +108,8 @@ class Resolver:
                 return self.get_att(*name.split(".", 1))
             return str(self.ref(name))
 
-        return re.sub(r"\$\{([^!}][^}]*)\}", replace, template)
+        # ${!Name} is CloudFormation's escape for a literal ${Name}.
+        return re.sub(r"\$\{([^!}][^}]*)\}", replace, template).replace("${!", "${")
 
 
 def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:

@@ -103,15 +103,21 @@ class EventSourceMappings:
         return next(f for f in self.functions if f.spec.logical_id == logical_id)
 
     def drain(self, max_rounds: int = 100) -> DrainReport:
+        """Poll every queue until all are empty (failed records end in their dead-letter queues)."""
         report = DrainReport()
         for _ in range(max_rounds):
-            delivered = 0
-            for function in self.functions:
-                for source in function.spec.sqs_sources:
-                    delivered += self._poll_once(function, source, report)
-            if delivered == 0:
+            if self.poll_once(report) == 0:
                 return report
         raise RuntimeError(f"queues still had messages after {max_rounds} rounds")
+
+    def poll_once(self, report: DrainReport | None = None) -> int:
+        """One receive and, where there were messages, one invocation per queue; returns the records."""
+        report = report or DrainReport()
+        return sum(
+            self._poll_once(function, source, report)
+            for function in self.functions
+            for source in function.spec.sqs_sources
+        )
 
     def _poll_once(self, function: LocalFunction, source: SqsEventSource, report: DrainReport) -> int:
         messages = self._sqs.receive_message(

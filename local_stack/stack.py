@@ -70,6 +70,22 @@ class LocalStack:
         return {logical: url for logical, url in self.queue_urls.items() if logical.endswith("DLQ")}
 
 
+def powertools_environment(template_path: Path = TEMPLATE_PATH) -> dict[str, str]:
+    """The POWERTOOLS_* variables every function gets (Globals), with parameter defaults.
+
+    Powertools reads them when its objects are created at import; in Lambda the environment is set
+    before the import, and a process that imports the layer early (pytest) must do the same.
+    """
+    template = load_template(template_path)
+    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
+    return {
+        name: str(resolver.resolve(value))
+        for name, value in variables.items()
+        if name.startswith("POWERTOOLS_")
+    }
+
+
 def build_stack(
     *,
     stack_name: str = "nudge-local",

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.base import FailureResponse
-from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, ExceptionInfo
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -53,6 +53,10 @@ class TriggerBatchProcessor(BatchProcessor):
         return super().failure_handler(record, exception)
 
 
+class AllRecordsFailedError(RuntimeError):
+    """Every record of the batch failed; SQS delivers them all again."""
+
+
 def _aws_error_code(error: BaseException | None) -> str | None:
     response = getattr(error, "response", None)
     return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
@@ -69,6 +73,13 @@ def process_trigger_batch(
     def handle_record(record: Any) -> None:
         process_event(trigger, record.body.detail, settings, context)
 
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    try:
+        return process_partial_response(
+            event=event, record_handler=handle_record, processor=processor, context=context
+        )
+    except BatchProcessingError:
+        # Powertools' message quotes each record's exception, inputs included, and Lambda logs an
+        # unhandled error verbatim: raise one that carries no data. Each cause was logged above.
+        raise AllRecordsFailedError(
+            f"all {len(processor.fail_messages)} records of the batch failed"
+        ) from None

@@ -54,7 +54,7 @@ def _decide_and_send(
 
     segment = get_segment(settings.segments_table, customer.segment_id)
     email = render_email(
-        settings.templates_dir, trigger.name, _template_context(trigger, detail, customer, segment, settings)
+        settings.templates_dir, trigger.name, template_context(trigger, detail, customer, segment, settings)
     )
     sent_at = utc_now()
     message = build_message(
@@ -129,7 +129,7 @@ def _skip(
     return outcome
 
 
-def _template_context(
+def template_context(
     trigger: Trigger[Any], detail: TriggerDetail, customer: Customer, segment: Segment, settings: Settings
 ) -> dict[str, Any]:
     return {

@@ -1,0 +1,86 @@
+"""Shared fixtures: moto's server on 127.0.0.1 and a stack built from template.yaml."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from local_stack.stack import powertools_environment
+
+# As in Lambda, the environment is in place before the layer is imported (Powertools reads it then).
+os.environ.update(powertools_environment())
+
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint, running_moto
+from local_stack.scenario import SampleEvent, load_sample_events
+from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.stack import LocalStack, build_stack
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoEndpoint]:
+    with running_moto() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def stack(moto: MotoEndpoint) -> LocalStack:
+    """A fresh stack from template.yaml with the sample segments and customers."""
+    moto.reset()
+    local = build_stack()
+    verify_sender_identity(local)
+    seed_sample_data(local)
+    return local
+
+
+@pytest.fixture
+def mappings(stack: LocalStack) -> EventSourceMappings:
+    return EventSourceMappings(stack)
+
+
+@pytest.fixture(scope="session")
+def samples() -> dict[str, SampleEvent]:
+    return {sample.name: sample for sample in load_sample_events()}
+
+
+def sent_emails(moto: MotoEndpoint) -> list[EmailMessage]:
+    """Every email SES accepted, parsed as a mail client would."""
+    messages = []
+    for raw in moto.sent_raw_emails().values():
+        message = email.message_from_string(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        messages.append(message)
+    return messages
+
+
+def sqs_event(*events: dict[str, Any], message_ids: list[str] | None = None) -> dict[str, Any]:
+    """The SQS batch Lambda would hand a trigger function for these EventBridge events."""
+    ids = message_ids or [f"msg-{number}" for number in range(len(events))]
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": f"receipt-{message_id}",
+                "body": json.dumps(event),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1763884800000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1763884800000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "0" * 32,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
+                "awsRegion": "us-east-1",
+            }
+            for message_id, event in zip(ids, events, strict=True)
+        ]
+    }

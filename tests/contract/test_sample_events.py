@@ -1,0 +1,87 @@
+"""Every file in events/ is a contract test: it parses (or fails as its expectation says), and it is
+routed by exactly the rule of its trigger, with the rule patterns taken from template.yaml and
+matched by moto's implementation of EventBridge's pattern matching."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+from pydantic import ValidationError
+
+from local_stack.cfn import Resolver, load_template, parameter_values
+from local_stack.scenario import SampleEvent, load_sample_events
+from local_stack.stack import TEMPLATE_PATH
+from nudge.triggers import TRIGGERS, Trigger
+
+SAMPLES = load_sample_events()
+TRIGGER_BY_DETAIL_TYPE = {trigger.detail_type: trigger for trigger in TRIGGERS}
+
+
+def rules_by_trigger() -> dict[str, dict[str, Any]]:
+    """Each rule's event pattern, keyed by the trigger whose function consumes the rule's queue."""
+    template = load_template(TEMPLATE_PATH)
+    resources = template["Resources"]
+    resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
+    function_by_queue = {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]: resource["Properties"]["CodeUri"]
+        .strip("/")
+        .split("/")[-1]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"]["Events"].values()
+    }
+    patterns = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        queue = resource["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+        patterns[function_by_queue[queue]] = resolver.resolve(resource["Properties"]["EventPattern"])
+    return patterns
+
+
+RULES = rules_by_trigger()
+
+
+def trigger_of(sample: SampleEvent) -> Trigger[Any]:
+    return TRIGGER_BY_DETAIL_TYPE[sample.detail_type]
+
+
+def test_every_trigger_has_a_rule_valid_samples_and_invalid_samples() -> None:
+    assert set(RULES) == {trigger.name for trigger in TRIGGERS}
+    for trigger in TRIGGERS:
+        kinds = {s.is_invalid for s in SAMPLES if s.detail_type == trigger.detail_type}
+        assert kinds == {True, False}, trigger.name
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if not s.is_invalid], ids=lambda s: s.name)
+def test_valid_sample_parses_with_its_triggers_model(sample: SampleEvent) -> None:
+    event = trigger_of(sample).event_model.model_validate(sample.event)
+    assert event.detail.customer_id
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if s.is_invalid], ids=lambda s: s.name)
+def test_invalid_sample_fails_naming_the_field(sample: SampleEvent) -> None:
+    with pytest.raises(ValidationError) as raised:
+        trigger_of(sample).event_model.model_validate(sample.event)
+    problems = {(".".join(str(p) for p in e["loc"]), e["type"]) for e in raised.value.errors()}
+    expected = sample.expectation["rejected"]
+    assert problems == {(expected["field"], expected["error"])}
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
+def test_sample_is_routed_by_exactly_its_triggers_rule(sample: SampleEvent) -> None:
+    matching = {
+        name
+        for name, pattern in RULES.items()
+        if EventPattern.load(json.dumps(pattern)).matches_event(sample.event)
+    }
+    assert matching == {trigger_of(sample).name}
+
+
+def test_events_from_another_source_match_no_rule() -> None:
+    sample = next(s for s in SAMPLES if not s.is_invalid)
+    foreign = {**sample.event, "source": "com.example.someone-else"}
+    assert not any(EventPattern.load(json.dumps(p)).matches_event(foreign) for p in RULES.values())

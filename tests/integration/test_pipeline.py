@@ -1,0 +1,272 @@
+"""Each handler against moto, with every resource built from template.yaml."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from local_stack.lambda_runtime import DrainReport, EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.run import dead_lettered_details, put_events, run_samples
+from local_stack.scenario import SampleEvent, load_sample_rows
+from local_stack.stack import LocalStack
+from nudge.dal.customers import get_customer
+from nudge.dal.deliveries import get_outcome
+from nudge.observability import logger
+from nudge.outcome import Decision, Outcome
+from nudge.pipeline import process_event
+from nudge.settings import Settings
+from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED
+from tests.conftest import sent_emails, sqs_event
+
+
+def function_settings(stack: LocalStack, logical_id: str) -> Settings:
+    return Settings.from_environment(stack.functions[logical_id].environment)
+
+
+def test_every_sample_event_does_what_its_expectation_says(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given every sample event, one of them delivered twice
+    duplicate = samples["cart_abandoned/vip_ada.json"]
+    # When they are put on the bus and the functions drain their queues
+    results, _ = run_samples(stack, mappings, list(samples.values()), repeat=[duplicate])
+    # Then each was sent, skipped for its reason, or dead-lettered, as expected
+    assert [r.sample.name for r in results if not r.as_expected] == []
+    # And SES sent exactly one email per sendable event: the duplicate sent nothing
+    sendable = [r for r in results if r.outcome and r.outcome.decision is Decision.SENT]
+    emails = sent_emails(moto)
+    assert len(emails) == len(sendable) == 6
+    assert sorted(str(e["Subject"]) for e in emails) == sorted(
+        str(r.outcome.subject) for r in sendable if r.outcome
+    )
+
+
+def test_a_sent_email_is_personal_complete_mime(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    put_events(stack, [samples["order_placed/repeat_order_maria.json"]])
+    mappings.drain()
+
+    (message,) = sent_emails(moto)
+    assert message["To"].addresses[0].addr_spec == "maria.garcia@example.es"
+    assert message["To"].addresses[0].display_name == "María García"
+    assert message["From"].addresses[0].addr_spec == "hello@shop.example"
+    assert message["Subject"] == "Thanks for your order, María"
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    # es-ES formatting of the order total, and the frequent-buyer block with its coupon.
+    assert "1234,50\xa0€" in text.get_content() or "1.234,50\xa0€" in text.get_content()
+    assert "REGULAR10" in html.get_content()
+
+
+def test_a_duplicate_delivered_ten_times_concurrently_sends_one_email(
+    stack: LocalStack, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given one Cart Abandoned event delivered ten times at once (ten Lambda sandboxes)
+    settings = function_settings(stack, "CartAbandonedFunction")
+    detail = CART_ABANDONED.event_model.model_validate(samples["cart_abandoned/vip_ada.json"].event).detail
+
+    def deliver(_: int) -> Outcome | None:
+        try:
+            return process_event(CART_ABANDONED, detail, settings, None)
+        except IdempotencyAlreadyInProgressError:
+            return None  # the record fails and SQS delivers it again later
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        first_attempts = list(pool.map(deliver, range(10)))
+    # When the deliveries that found it in progress are retried
+    retries = [deliver(0) for attempt in first_attempts if attempt is None]
+
+    # Then exactly one email was sent, and every delivery reports that same email
+    assert len(sent_emails(moto)) == 1
+    outcomes = [o for o in [*first_attempts, *retries] if o is not None]
+    assert len(outcomes) == 10
+    assert {o.message_id for o in outcomes} == {outcomes[0].message_id}
+    assert outcomes[0].decision is Decision.SENT
+
+
+def test_an_order_is_counted_on_the_profile_exactly_once(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    table = stack.names["CustomersTable"]
+    before = get_customer(table, "cus_frequent_maria")
+    assert before is not None
+    order = samples["order_placed/repeat_order_maria.json"]
+
+    # When the same Order Placed event arrives twice
+    put_events(stack, [order, order])
+    mappings.drain()
+
+    after = get_customer(table, "cus_frequent_maria")
+    assert after is not None
+    assert after.order_count == before.order_count + 1
+    assert after.total_spent == before.total_spent + Decimal("1234.50")
+    assert after.last_order_at is not None and after.last_order_at.isoformat() == "2026-11-23T09:02:00+00:00"
+    assert after.last_emailed_at is not None
+    assert len(sent_emails(moto)) == 1
+
+
+def test_a_late_order_counts_but_does_not_make_the_customer_look_less_recent(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    table = stack.names["CustomersTable"]
+    newer = samples["order_placed/repeat_order_maria.json"].event
+    older = json.loads(json.dumps(newer))
+    older["detail"].update(order_id="ord_0999", placed_at="2026-11-20T08:00:00Z", total="10.00")
+    put_events(stack, [SampleEvent("newer", newer, {}), SampleEvent("older", older, {})])
+    mappings.drain()
+
+    after = get_customer(table, "cus_frequent_maria")
+    assert after is not None
+    assert after.order_count == 8
+    assert after.total_spent == Decimal("412.75") + Decimal("1234.50") + Decimal("10.00")
+    assert after.last_order_at is not None and after.last_order_at.isoformat() == "2026-11-23T09:02:00+00:00"
+
+
+def test_an_unsubscribed_customers_order_is_recorded_but_not_emailed(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    put_events(stack, [samples["order_placed/unsubscribed_yuki.json"]])
+    mappings.drain()
+    customer = get_customer(stack.names["CustomersTable"], "cus_unsubscribed_yuki")
+    assert customer is not None and customer.order_count == 10
+    assert customer.last_emailed_at is None
+    assert sent_emails(moto) == []
+
+
+def test_a_lapse_is_not_emailed_when_the_customer_has_ordered_since(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given Sam lapsed, and then ordered before the win-back went out
+    order = json.loads(json.dumps(samples["order_placed/repeat_order_maria.json"].event))
+    order["detail"].update(customer_id="cus_atrisk_sam", order_id="ord_sam_1", currency="USD")
+    put_events(stack, [SampleEvent("order", order, {})])
+    mappings.drain()
+    emails_after_order = len(sent_emails(moto))
+    # When the lapse event arrives
+    results, _ = run_samples(stack, mappings, [samples["customer_lapsed/at_risk_sam.json"]])
+    # Then no win-back is sent
+    outcome = results[0].outcome
+    assert outcome is not None and outcome.decision is Decision.SKIPPED and outcome.reason == "ordered_since"
+    assert len(sent_emails(moto)) == emails_after_order
+
+
+def test_a_bad_record_fails_alone_and_its_batch_siblings_are_sent(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    function = mappings.function("CartAbandonedFunction")
+    event = sqs_event(
+        samples["cart_abandoned/vip_ada.json"].event,
+        samples["invalid/cart_abandoned_missing_cart_id.json"].event,
+        message_ids=["good", "bad"],
+    )
+    response = function.invoke(event)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert len(sent_emails(moto)) == 1
+
+
+def test_a_batch_where_every_record_fails_raises_without_quoting_the_data(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    function = mappings.function("CartAbandonedFunction")
+    bad = samples["invalid/cart_abandoned_missing_cart_id.json"].event
+    with pytest.raises(RuntimeError) as raised:
+        function.invoke(sqs_event(bad))
+    assert "example.com" not in str(raised.value) and "cus_vip_ada" not in str(raised.value)
+    assert "1 records of the batch failed" in str(raised.value)
+
+
+def test_invalid_events_end_in_the_dead_letter_queue_after_retries(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    bad = samples["invalid/order_placed_bad_currency.json"]
+    put_events(stack, [bad])
+    report = mappings.drain()
+    # Retried up to the queue's maxReceiveCount (5 in template.yaml), then dead-lettered.
+    assert report.failed_records == 5
+    assert dead_lettered_details(stack)["OrderPlacedDLQ"] == [bad.event["detail"]]
+    assert sent_emails(moto) == []
+
+
+def test_a_send_that_ses_refuses_is_retried_and_then_sent_once(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given SES refuses the first attempt (the sender identity is not verified at that moment)
+    ses = boto3.session.Session(region_name=stack.region).client("sesv2")
+    ses.delete_email_identity(EmailIdentity="shop.example")
+    lapse = samples["customer_lapsed/at_risk_sam.json"]
+    detail = CUSTOMER_LAPSED.event_model.model_validate(lapse.event).detail
+    delivery_log = partial(
+        get_outcome,
+        stack.names["DeliveriesTable"],
+        "cus_atrisk_sam",
+        "customer_lapsed",
+        CUSTOMER_LAPSED.business_id(detail),
+    )
+    put_events(stack, [lapse])
+    report = DrainReport()
+    assert mappings.poll_once(report) == 1
+    assert report.failed_records == 1
+    assert sent_emails(moto) == []
+    assert delivery_log() is None
+    # When SES accepts again and the record is redelivered
+    ses.create_email_identity(EmailIdentity="shop.example")
+    mappings.drain()
+    # Then exactly one email went out and the outcome was recorded
+    assert len(sent_emails(moto)) == 1
+    outcome = delivery_log()
+    assert outcome is not None and outcome.decision is Decision.SENT
+
+
+@pytest.fixture
+def service_logs() -> Iterator[io.StringIO]:
+    """Everything the service logs, formatted exactly as Lambda would receive it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
+
+
+def test_logs_of_a_full_run_hold_no_email_addresses_or_names(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: dict[str, SampleEvent],
+    service_logs: io.StringIO,
+) -> None:
+    run_samples(stack, mappings, list(samples.values()))
+    logs = service_logs.getvalue()
+    assert '"message":"email sent"' in logs
+    assert '"message":"invalid event rejected"' in logs
+    personal: set[str] = set()
+    for row in load_sample_rows("customers"):
+        personal |= {row["email"], row["first_name"], *([row["last_name"]] if row.get("last_name") else [])}
+    leaked = {value for value in personal if re.search(rf"\b{re.escape(value)}\b", logs)}
+    assert leaked == set()
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", logs.replace("hello@shop.example", ""))
+
+
+def test_order_placed_for_an_unknown_customer_creates_no_profile(
+    stack: LocalStack, samples: dict[str, SampleEvent]
+) -> None:
+    settings = function_settings(stack, "OrderPlacedFunction")
+    event: dict[str, Any] = json.loads(json.dumps(samples["order_placed/first_order_priya.json"].event))
+    event["detail"]["customer_id"] = "cus_nobody"
+    detail = ORDER_PLACED.event_model.model_validate(event).detail
+    outcome = process_event(ORDER_PLACED, detail, settings, None)
+    assert outcome.reason == "unknown_customer"
+    assert get_customer(settings.customers_table, "cus_nobody") is None

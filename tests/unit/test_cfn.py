@@ -1,0 +1,51 @@
+"""The template reader the local stack and the tests build resources with."""
+
+from __future__ import annotations
+
+import pytest
+
+from local_stack.cfn import Resolver, UnsupportedTemplateFeatureError, load_template, parameter_values
+from local_stack.stack import TEMPLATE_PATH
+
+
+def resolver() -> Resolver:
+    return Resolver(
+        parameters={"Env": "dev"},
+        pseudo={"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::StackName": "s"},
+        refs={"Table": lambda: "s-Table"},
+        attributes={("Queue", "Arn"): lambda: "arn:aws:sqs:eu-west-1:123456789012:q"},
+    )
+
+
+def test_short_form_tags_are_read_into_their_long_form() -> None:
+    template = load_template(TEMPLATE_PATH)
+    rule = template["Resources"]["CartAbandonedRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "StoreEventBus"}
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CartAbandonedQueue", "Arn"]}
+
+
+def test_intrinsics_resolve_against_parameters_pseudo_parameters_and_resources() -> None:
+    r = resolver()
+    assert r.resolve({"Ref": "Env"}) == "dev"
+    assert r.resolve({"Fn::Sub": "${AWS::StackName}-${Env}-${Table}"}) == "s-dev-s-Table"
+    assert r.resolve({"Fn::Sub": "${Queue.Arn}"}) == "arn:aws:sqs:eu-west-1:123456789012:q"
+    assert r.resolve({"Fn::Sub": ["${X}/${AWS::Region}", {"X": {"Ref": "Env"}}]}) == "dev/eu-west-1"
+    assert r.resolve({"Fn::Join": ["-", ["a", {"Ref": "Env"}]]}) == "a-dev"
+    assert r.resolve({"Fn::Sub": "${!Literal}"}) == "${Literal}"
+    assert r.resolve({"List": ["a", {"Ref": "AWS::NoValue"}]}) == {"List": ["a"]}
+
+
+def test_anything_the_local_stack_cannot_emulate_is_refused_loudly() -> None:
+    with pytest.raises(UnsupportedTemplateFeatureError):
+        resolver().resolve({"Fn::FindInMap": ["M", "k", "v"]})
+    with pytest.raises(KeyError, match="Nowhere"):
+        resolver().resolve({"Ref": "Nowhere"})
+
+
+def test_parameters_take_defaults_and_reject_unknown_overrides() -> None:
+    template = load_template(TEMPLATE_PATH)
+    values = parameter_values(template, {"EventSource": "com.other"})
+    assert values["EventSource"] == "com.other"
+    assert values["MaxSendConcurrency"] == "2"
+    with pytest.raises(KeyError, match="Typo"):
+        parameter_values(template, {"Typo": "x"})

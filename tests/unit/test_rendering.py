@@ -1,0 +1,180 @@
+"""Rendering: every trigger for every segment, escaping, strictness, locale formatting."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+
+from local_stack.scenario import SampleEvent, load_sample_rows
+from local_stack.stack import REPO_ROOT
+from nudge.pipeline import template_context
+from nudge.profiles import Customer, Segment
+from nudge.rendering import RenderedEmail, render_email
+from nudge.settings import Settings
+from nudge.triggers import TRIGGERS, Trigger
+
+TEMPLATES_DIR = str(REPO_ROOT / "templates")
+SEGMENTS = {row["segment_id"]: Segment.model_validate(row) for row in load_sample_rows("segments")}
+
+# What only that segment's email says: the per-segment conditional blocks.
+SEGMENT_MARKERS = {
+    "vip": "Your VIP perks",
+    "at_risk": "We have missed you",
+    "new_customer": "A welcome gift",
+    "frequent_buyer": "Thanks for being a regular",
+    "default": None,
+}
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return Settings.from_environment(
+        {
+            "CUSTOMERS_TABLE": "c",
+            "SEGMENTS_TABLE": "s",
+            "DELIVERIES_TABLE": "d",
+            "IDEMPOTENCY_TABLE": "i",
+            "SENDER_ADDRESS": "Shop <hello@shop.example>",
+            "SES_CONFIGURATION_SET": "cs",
+            "TEMPLATES_DIR": TEMPLATES_DIR,
+            "STORE_NAME": "Example Shop",
+            "STORE_URL": "https://shop.example",
+            "STORE_POSTAL_ADDRESS": "1 Market Street",
+            "PREFERENCES_URL": "https://shop.example/prefs",
+        }
+    )
+
+
+def a_customer(**overrides: Any) -> Customer:
+    fields: dict[str, Any] = {
+        "customer_id": "c1",
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "locale": "en-US",
+        "marketing_consent": True,
+        "order_count": 3,
+        "total_spent": Decimal("300"),
+    }
+    fields.update(overrides)
+    return Customer.model_validate(fields)
+
+
+def first_valid_detail(samples: dict[str, SampleEvent], trigger: Trigger[Any]) -> Any:
+    sample = next(s for s in samples.values() if s.detail_type == trigger.detail_type and not s.is_invalid)
+    return trigger.event_model.model_validate(sample.event).detail
+
+
+def render(
+    trigger: Trigger[Any], detail: Any, customer: Customer, segment: Segment, settings: Settings
+) -> RenderedEmail:
+    return render_email(
+        TEMPLATES_DIR, trigger.name, template_context(trigger, detail, customer, segment, settings)
+    )
+
+
+@pytest.mark.parametrize("segment_id", sorted(SEGMENT_MARKERS))
+@pytest.mark.parametrize("trigger", TRIGGERS, ids=lambda t: t.name)
+def test_every_trigger_renders_for_every_segment(
+    trigger: Trigger[Any], segment_id: str, samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    segment = SEGMENTS[segment_id]
+    email = render(
+        trigger, first_valid_detail(samples, trigger), a_customer(segment_id=segment_id), segment, settings
+    )
+
+    assert email.subject and "\n" not in email.subject
+    assert "Ada" in email.subject
+    for body in (email.html, email.text):
+        assert "Ada" in body
+        assert settings.store.postal_address in body
+        assert settings.store.preferences_url in body
+        marker = SEGMENT_MARKERS[segment_id]
+        if marker:
+            assert marker.lower() in body.lower()
+        others = [m for s, m in SEGMENT_MARKERS.items() if m and s != segment_id]
+        assert not any(other.lower() in body.lower() for other in others)
+        if segment.coupon_code:
+            assert segment.coupon_code in body
+
+
+def test_cart_lists_items_with_quantities_and_locale_prices(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    trigger = next(t for t in TRIGGERS if t.name == "cart_abandoned")
+    detail = trigger.event_model.model_validate(
+        samples["cart_abandoned/new_customer_jonas.json"].event
+    ).detail
+    email = render(
+        trigger, detail, a_customer(locale="de-DE", first_name="Jonas"), SEGMENTS["new_customer"], settings
+    )
+    assert "Kaffeebecher Steingut: 4 x 12,90\xa0€ = 51,60\xa0€" in email.text
+    assert "Subtotal: 76,59\xa0€" in email.text
+    assert "51,60&nbsp;€" in email.html or "51,60\xa0€" in email.html
+    assert 'href="https://shop.example/de/cart/cart_91bc"' in email.html
+    # CSS is inlined for mail clients that drop <style>.
+    assert "<style" not in email.html
+    assert 'style="' in email.html
+
+
+def test_first_order_gets_a_welcome_and_repeat_orders_a_thank_you(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    trigger = next(t for t in TRIGGERS if t.name == "order_placed")
+    detail = trigger.event_model.model_validate(samples["order_placed/first_order_priya.json"].event).detail
+    first = render(trigger, detail, a_customer(order_count=1), SEGMENTS["new_customer"], settings)
+    repeat = render(trigger, detail, a_customer(order_count=7), SEGMENTS["frequent_buyer"], settings)
+    assert "first order" in first.subject and "Welcome, Ada!" in first.html
+    assert "first order" not in repeat.subject and "order number 7" in repeat.text
+
+
+def test_profile_data_cannot_inject_markup_into_html(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    trigger = TRIGGERS[0]
+    email = render(
+        trigger,
+        first_valid_detail(samples, trigger),
+        a_customer(first_name='<script>alert("x")</script>'),
+        SEGMENTS["vip"],
+        settings,
+    )
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;" in email.html
+
+
+def test_a_newline_in_data_cannot_break_the_subject_line(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    trigger = TRIGGERS[0]
+    email = render(
+        trigger,
+        first_valid_detail(samples, trigger),
+        a_customer(first_name="Ada\r\nBcc: x@evil.example"),
+        SEGMENTS["vip"],
+        settings,
+    )
+    assert "\r" not in email.subject and "\n" not in email.subject
+
+
+def test_an_undefined_variable_is_an_error_not_an_empty_string(tmp_path: Any) -> None:
+    family = tmp_path / "broken"
+    family.mkdir()
+    for name in ("subject.txt.j2", "body.html.j2", "body.txt.j2"):
+        (family / name).write_text("Hello {{ customer.nickname }}")
+    with pytest.raises(UndefinedError):
+        render_email(str(tmp_path), "broken", {"customer": a_customer()})
+
+
+def test_lapsed_email_shows_the_last_order_date_in_the_customers_words(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    trigger = next(t for t in TRIGGERS if t.name == "customer_lapsed")
+    detail = trigger.event_model.model_validate(samples["customer_lapsed/at_risk_sam.json"].event).detail
+    email = render(
+        trigger, detail, a_customer(locale="fr-FR", timezone="Europe/Paris"), SEGMENTS["at_risk"], settings
+    )
+    assert "14 mai 2026" in email.text
+    assert "192 days ago" in email.text
