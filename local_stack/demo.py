@@ -7,13 +7,10 @@ Exit code 0 only if every event did what events/expectations.json says.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
+from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import running_moto
 from local_stack.outbox import write_outbox
@@ -24,22 +21,6 @@ from local_stack.stack import REPO_ROOT, build_stack
 from nudge.outcome import Decision
 
 OUT_DIR = REPO_ROOT / "out"
-
-
-@contextmanager
-def stdout_to(path: Path) -> Iterator[None]:
-    """Send the handlers' JSON logs and metrics (written to stdout, as in Lambda) to a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with path.open("w", encoding="utf-8") as log:
-        os.dup2(log.fileno(), 1)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
 
 
 def _row(trigger: str, customer: str, segment: str, decision: str, detail: str) -> str:

@@ -1,0 +1,125 @@
+"""`make bench`: rendering cost per email and end-to-end throughput on the local stack.
+
+Local throughput is bounded by moto (one Python process answering every AWS call), not by AWS:
+read the end-to-end figure as a regression check and compare it with the AWS-call count per email.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import time
+from decimal import Decimal
+from typing import Any, cast
+
+from local_stack.capture import stdout_to
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import running_moto
+from local_stack.run import put_events
+from local_stack.scenario import SampleEvent, load_sample_events
+from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.stack import REPO_ROOT, build_stack
+from nudge.dal.customers import put_customer
+from nudge.events import TriggerDetail
+from nudge.mime import build_message
+from nudge.pipeline import template_context
+from nudge.profiles import Customer, Segment
+from nudge.rendering import render_email
+from nudge.settings import Settings
+from nudge.timeutil import utc_now
+from nudge.triggers import CART_ABANDONED
+
+RENDERS = 2_000
+END_TO_END_EVENTS = 200
+
+
+def _cart_sample() -> SampleEvent:
+    return next(s for s in load_sample_events() if s.name == "cart_abandoned/vip_ada.json")
+
+
+def bench_rendering(settings: Settings) -> dict[str, float]:
+    detail = cast(TriggerDetail, CART_ABANDONED.event_model.model_validate(_cart_sample().event).detail)
+    customer = Customer(
+        customer_id="c", email="a@example.com", first_name="Ada", locale="en-GB", marketing_consent=True
+    )
+    segment = Segment(
+        segment_id="vip", name="VIP", discount_percent=15, coupon_code="VIP15", perks=("a", "b")
+    )
+    context = template_context(CART_ABANDONED, detail, customer, segment, settings)
+    render_email(settings.templates_dir, CART_ABANDONED.name, context)  # compile once, as a warm Lambda has
+    timings = []
+    for _ in range(RENDERS):
+        started = time.perf_counter()
+        email = render_email(settings.templates_dir, CART_ABANDONED.name, context)
+        build_message(
+            sender=settings.sender,
+            recipient_name="Ada",
+            recipient_email=customer.email,
+            email=email,
+            sent_at=utc_now(),
+        )
+        timings.append(time.perf_counter() - started)
+    timings.sort()
+    return {"median_us": statistics.median(timings) * 1e6, "p95_us": timings[int(len(timings) * 0.95)] * 1e6}
+
+
+def bench_end_to_end() -> dict[str, Any]:
+    with running_moto():
+        stack = build_stack()
+        verify_sender_identity(stack)
+        seed_sample_data(stack)
+        template_event = _cart_sample().event
+        samples = []
+        for number in range(END_TO_END_EVENTS):
+            customer_id = f"cus_bench_{number:05d}"
+            put_customer(
+                stack.names["CustomersTable"],
+                Customer(
+                    customer_id=customer_id,
+                    email=f"shopper{number}@example.com",
+                    first_name="Sam",
+                    marketing_consent=True,
+                    segment_id="vip",
+                    total_spent=Decimal(0),
+                ),
+            )
+            event = json.loads(json.dumps(template_event))
+            event["detail"].update(customer_id=customer_id, cart_id=f"cart_bench_{number:05d}")
+            samples.append(SampleEvent(customer_id, event, {}))
+        with stdout_to(REPO_ROOT / "out" / "logs" / "bench.jsonl"):
+            mappings = EventSourceMappings(stack)
+            started = time.perf_counter()
+            put_events(stack, samples)
+            report = mappings.drain()
+            elapsed = time.perf_counter() - started
+        settings = Settings.from_environment(stack.functions["CartAbandonedFunction"].environment)
+    return {
+        "events": END_TO_END_EVENTS,
+        "seconds": elapsed,
+        "emails_per_second": END_TO_END_EVENTS / elapsed,
+        "invocations": report.invocations,
+        "failed_records": report.failed_records,
+        "settings": settings,
+    }
+
+
+def main() -> None:
+    end_to_end = bench_end_to_end()
+    rendering = bench_rendering(end_to_end.pop("settings"))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"render + MIME, cart_abandoned, compiled templates: median {rendering['median_us']:.0f} µs, "
+        f"p95 {rendering['p95_us']:.0f} µs ({RENDERS} renders)"
+    )
+    print(
+        f"end to end on the local stack: {end_to_end['events']} Cart Abandoned events "
+        f"in {end_to_end['seconds']:.1f} s "
+        f"= {end_to_end['emails_per_second']:.0f} emails/s, {end_to_end['invocations']} invocations, "
+        f"{end_to_end['failed_records']} failed records (bounded by moto: 7 AWS calls per email)"
+    )
+    print(f"peak memory of the benchmark process: {peak_mb:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

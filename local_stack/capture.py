@@ -1,0 +1,25 @@
+"""Keeps the handlers' JSON logs and metrics (stdout, as in Lambda) out of a CLI's own output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def stdout_to(path: Path) -> Iterator[None]:
+    """Send the handlers' JSON logs and metrics (written to stdout, as in Lambda) to a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with path.open("w", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
