@@ -21,6 +21,7 @@ from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import dead_lettered_details, put_events, run_samples
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import LocalStack
+from nudge import aws
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.observability import logger
@@ -270,3 +271,32 @@ def test_order_placed_for_an_unknown_customer_creates_no_profile(
     outcome = process_event(ORDER_PLACED, detail, settings, None)
     assert outcome.reason == "unknown_customer"
     assert get_customer(settings.customers_table, "cus_nobody") is None
+
+
+def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    # moto does not keep the configuration set or tags, so read them off the request the SDK sends.
+    requests: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        requests.append(params)
+
+    client = aws.sesv2()
+    client.meta.events.register("provide-client-params.sesv2.SendEmail", record)
+    try:
+        put_events(stack, [samples["cart_abandoned/vip_ada.json"]])
+        mappings.drain()
+    finally:
+        client.meta.events.unregister("provide-client-params.sesv2.SendEmail", record)
+
+    (request,) = requests
+    assert (
+        request["ConfigurationSetName"] == stack.names["MarketingConfigurationSet"] == "nudge-local-marketing"
+    )
+    assert {tag["Name"]: tag["Value"] for tag in request["EmailTags"]} == {
+        "trigger": "cart_abandoned",
+        "segment": "vip",
+    }
+    assert request["FromEmailAddress"] == "Example Shop <hello@shop.example>"
+    assert request["Destination"] == {"ToAddresses": ["ada.lovelace@example.com"]}

@@ -14,7 +14,7 @@ from nudge.pipeline import template_context
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, render_email
 from nudge.settings import Settings
-from nudge.triggers import TRIGGERS, Trigger
+from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
 
 TEMPLATES_DIR = str(REPO_ROOT / "templates")
 SEGMENTS = {row["segment_id"]: Segment.model_validate(row) for row in load_sample_rows("segments")}
@@ -72,6 +72,12 @@ def render(
 ) -> RenderedEmail:
     return render_email(
         TEMPLATES_DIR, trigger.name, template_context(trigger, detail, customer, segment, settings)
+    )
+
+
+def render_cart_for(customer: Customer, samples: dict[str, SampleEvent], settings: Settings) -> RenderedEmail:
+    return render(
+        CART_ABANDONED, first_valid_detail(samples, CART_ABANDONED), customer, SEGMENTS["vip"], settings
     )
 
 
@@ -133,14 +139,7 @@ def test_first_order_gets_a_welcome_and_repeat_orders_a_thank_you(
 def test_profile_data_cannot_inject_markup_into_html(
     samples: dict[str, SampleEvent], settings: Settings
 ) -> None:
-    trigger = TRIGGERS[0]
-    email = render(
-        trigger,
-        first_valid_detail(samples, trigger),
-        a_customer(first_name='<script>alert("x")</script>'),
-        SEGMENTS["vip"],
-        settings,
-    )
+    email = render_cart_for(a_customer(first_name='<script>alert("x")</script>'), samples, settings)
     assert "<script>" not in email.html
     assert "&lt;script&gt;" in email.html
 
@@ -148,14 +147,7 @@ def test_profile_data_cannot_inject_markup_into_html(
 def test_a_newline_in_data_cannot_break_the_subject_line(
     samples: dict[str, SampleEvent], settings: Settings
 ) -> None:
-    trigger = TRIGGERS[0]
-    email = render(
-        trigger,
-        first_valid_detail(samples, trigger),
-        a_customer(first_name="Ada\r\nBcc: x@evil.example"),
-        SEGMENTS["vip"],
-        settings,
-    )
+    email = render_cart_for(a_customer(first_name="Ada\r\nBcc: x@evil.example"), samples, settings)
     assert "\r" not in email.subject and "\n" not in email.subject
 
 
