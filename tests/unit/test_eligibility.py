@@ -45,7 +45,3 @@ def test_customers_who_must_not_be_emailed_get_the_reason(
     overrides: dict[str, Any], reason: SkipReason
 ) -> None:
     assert ineligibility(customer(**overrides)) is reason
-
-
-def test_an_unknown_customer_is_not_emailed() -> None:
-    assert ineligibility(None) is SkipReason.UNKNOWN_CUSTOMER

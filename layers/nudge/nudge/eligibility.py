@@ -6,13 +6,11 @@ from nudge.outcome import SkipReason
 from nudge.profiles import Customer
 
 
-def ineligibility(customer: Customer | None) -> SkipReason | None:
+def ineligibility(customer: Customer) -> SkipReason | None:
     """The first reason not to email this customer, or None when they may be emailed.
 
     Suppression comes first because it protects the sender's reputation regardless of consent.
     """
-    if customer is None:
-        return SkipReason.UNKNOWN_CUSTOMER
     if customer.suppressed_reason:
         return SkipReason.SUPPRESSED
     if customer.unsubscribed_at is not None:

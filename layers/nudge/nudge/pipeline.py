@@ -45,13 +45,15 @@ def _decide_and_send(
     trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
 ) -> Outcome:
     customer = trigger.load_customer(detail, settings, lambda_context)
-    skip_reason = ineligibility(customer)
-    if customer is None or skip_reason is not None:
-        return _skip(trigger, detail, settings, customer, skip_reason or SkipReason.UNKNOWN_CUSTOMER)
-    exit_reason = trigger.exit_reason(detail, customer)
-    if exit_reason is not None:
-        return _skip(trigger, detail, settings, customer, exit_reason)
+    if customer is None:
+        return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
+    reason = ineligibility(customer) or trigger.exit_reason(detail, customer)
+    if reason is not None:
+        return _skip(trigger, detail, settings, customer, reason)
+    return _send(trigger, detail, settings, customer)
 
+
+def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer) -> Outcome:
     segment = get_segment(settings.segments_table, customer.segment_id)
     email = render_email(
         settings.templates_dir, trigger.name, template_context(trigger, detail, customer, segment, settings)
