@@ -300,3 +300,36 @@ def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags
     }
     assert request["FromEmailAddress"] == "Example Shop <hello@shop.example>"
     assert request["Destination"] == {"ToAddresses": ["ada.lovelace@example.com"]}
+
+
+def test_a_corrupt_profile_fails_the_record_for_retry_without_logging_its_contents(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: dict[str, SampleEvent],
+    service_logs: io.StringIO,
+) -> None:
+    # Given a profile row someone wrote by hand, with an address that is not one
+    dynamodb = boto3.session.Session(region_name=stack.region).client("dynamodb")
+    dynamodb.put_item(
+        TableName=stack.names["CustomersTable"],
+        Item={
+            "customer_id": {"S": "cus_vip_ada"},
+            "email": {"S": "ada at example"},
+            "first_name": {"S": "Ada"},
+        },
+    )
+    # When her cart event is processed
+    response = mappings.function("CartAbandonedFunction").invoke(
+        sqs_event(
+            samples["cart_abandoned/vip_ada.json"].event,
+            samples["cart_abandoned/new_customer_jonas.json"].event,
+        )
+    )
+    # Then only her record fails (SQS retries it), and the log names the model, not the data
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    failure = next(
+        json.loads(line) for line in service_logs.getvalue().splitlines() if "will be retried" in line
+    )
+    assert failure["error_type"] == "ValidationError"
+    assert failure["error_title"] == "Customer"
+    assert "ada at example" not in service_logs.getvalue()

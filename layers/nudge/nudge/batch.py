@@ -33,7 +33,7 @@ class TriggerBatchProcessor(BatchProcessor):
     def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
         error = exception[1]
         message_id = getattr(record, "message_id", None) or getattr(record, "messageId", None)
-        if isinstance(error, ValidationError):
+        if isinstance(error, ValidationError) and error.title == getattr(self.model, "__name__", None):
             problems = [
                 {"field": ".".join(str(part) for part in problem["loc"]), "error": problem["type"]}
                 for problem in error.errors(include_input=False, include_url=False)
@@ -41,11 +41,13 @@ class TriggerBatchProcessor(BatchProcessor):
             logger.error("invalid event rejected", extra={"message_id": message_id, "problems": problems})
             metrics.add_metric(name="InvalidEvent", unit=MetricUnit.Count, value=1)
         else:
+            # Never the exception's message: a ValidationError of stored data (a Customer row) quotes it.
             logger.error(
                 "event processing failed; it will be retried",
                 extra={
                     "message_id": message_id,
                     "error_type": type(error).__name__,
+                    "error_title": getattr(error, "title", None),
                     "error_code": _aws_error_code(error),
                 },
             )
