@@ -16,9 +16,6 @@ from local_stack.stack import LocalStack
 from nudge.dal.deliveries import get_outcome
 from nudge.events import TriggerDetail
 from nudge.outcome import Outcome
-from nudge.triggers import TRIGGERS
-
-_TRIGGER_BY_DETAIL_TYPE = {trigger.detail_type: trigger for trigger in TRIGGERS}
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def run_samples(
             queue = next((q for q, details in dead.items() if sample.event["detail"] in details), None)
             results.append(EventResult(sample, None, queue))
             continue
-        trigger = _TRIGGER_BY_DETAIL_TYPE[sample.detail_type]
+        trigger = sample.trigger
         detail = cast(TriggerDetail, trigger.event_model.model_validate(sample.event).detail)
         outcome = get_outcome(
             stack.names["DeliveriesTable"], detail.customer_id, trigger.name, trigger.business_id(detail)

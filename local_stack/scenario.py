@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local_stack.stack import REPO_ROOT
+from nudge.triggers import TRIGGERS, Trigger
 
 EVENTS_DIR = REPO_ROOT / "events"
 SAMPLE_DATA_DIR = REPO_ROOT / "sample_data"
@@ -25,6 +26,11 @@ class SampleEvent:
     @property
     def detail_type(self) -> str:
         return str(self.event["detail-type"])
+
+    @property
+    def trigger(self) -> Trigger[Any]:
+        """The trigger whose rule should route this event."""
+        return next(trigger for trigger in TRIGGERS if trigger.detail_type == self.detail_type)
 
     def put_events_entry(self, bus_name: str) -> dict[str, Any]:
         """The PutEvents entry a store's backend would send for this event."""

@@ -14,10 +14,9 @@ from pydantic import ValidationError
 from local_stack.cfn import Resolver, load_template, parameter_values
 from local_stack.scenario import SampleEvent, load_sample_events
 from local_stack.stack import TEMPLATE_PATH
-from nudge.triggers import TRIGGERS, Trigger
+from nudge.triggers import TRIGGERS
 
 SAMPLES = load_sample_events()
-TRIGGER_BY_DETAIL_TYPE = {trigger.detail_type: trigger for trigger in TRIGGERS}
 
 
 def rules_by_trigger() -> dict[str, dict[str, Any]]:
@@ -45,10 +44,6 @@ def rules_by_trigger() -> dict[str, dict[str, Any]]:
 RULES = rules_by_trigger()
 
 
-def trigger_of(sample: SampleEvent) -> Trigger[Any]:
-    return TRIGGER_BY_DETAIL_TYPE[sample.detail_type]
-
-
 def test_every_trigger_has_a_rule_valid_samples_and_invalid_samples() -> None:
     assert set(RULES) == {trigger.name for trigger in TRIGGERS}
     for trigger in TRIGGERS:
@@ -58,14 +53,14 @@ def test_every_trigger_has_a_rule_valid_samples_and_invalid_samples() -> None:
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if not s.is_invalid], ids=lambda s: s.name)
 def test_valid_sample_parses_with_its_triggers_model(sample: SampleEvent) -> None:
-    event = trigger_of(sample).event_model.model_validate(sample.event)
+    event = sample.trigger.event_model.model_validate(sample.event)
     assert event.detail.customer_id
 
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if s.is_invalid], ids=lambda s: s.name)
 def test_invalid_sample_fails_naming_the_field(sample: SampleEvent) -> None:
     with pytest.raises(ValidationError) as raised:
-        trigger_of(sample).event_model.model_validate(sample.event)
+        sample.trigger.event_model.model_validate(sample.event)
     problems = {(".".join(str(p) for p in e["loc"]), e["type"]) for e in raised.value.errors()}
     expected = sample.expectation["rejected"]
     assert problems == {(expected["field"], expected["error"])}
@@ -78,7 +73,7 @@ def test_sample_is_routed_by_exactly_its_triggers_rule(sample: SampleEvent) -> N
         for name, pattern in RULES.items()
         if EventPattern.load(json.dumps(pattern)).matches_event(sample.event)
     }
-    assert matching == {trigger_of(sample).name}
+    assert matching == {sample.trigger.name}
 
 
 def test_events_from_another_source_match_no_rule() -> None:
