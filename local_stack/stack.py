@@ -77,13 +77,18 @@ def powertools_environment(template_path: Path = TEMPLATE_PATH) -> dict[str, str
     before the import, and a process that imports the layer early (pytest) must do the same.
     """
     template = load_template(template_path)
-    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    variables = _global_function_properties(template).get("Environment", {}).get("Variables", {})
     resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
     return {
         name: str(resolver.resolve(value))
         for name, value in variables.items()
         if name.startswith("POWERTOOLS_")
     }
+
+
+def _global_function_properties(template: Mapping[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = template.get("Globals", {}).get("Function", {})
+    return properties
 
 
 def build_stack(
@@ -259,7 +264,7 @@ def _describe_function(
     resolver: Resolver,
     stack: LocalStack,
 ) -> FunctionSpec:
-    global_props: dict[str, Any] = template.get("Globals", {}).get("Function", {})
+    global_props = _global_function_properties(template)
     props: dict[str, Any] = {**global_props, **resource.get("Properties", {})}
     environment = {
         **global_props.get("Environment", {}).get("Variables", {}),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ os.environ.update(powertools_environment())
 
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint, running_moto
+from local_stack.outbox import parse_email
 from local_stack.scenario import SampleEvent, load_sample_events
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.stack import LocalStack, build_stack
@@ -52,12 +51,7 @@ def samples() -> dict[str, SampleEvent]:
 
 def sent_emails(moto: MotoEndpoint) -> list[EmailMessage]:
     """Every email SES accepted, parsed as a mail client would."""
-    messages = []
-    for raw in moto.sent_raw_emails().values():
-        message = email.message_from_string(raw, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        messages.append(message)
-    return messages
+    return [parse_email(raw) for raw in moto.sent_raw_emails().values()]
 
 
 def sqs_event(*events: dict[str, Any], message_ids: list[str] | None = None) -> dict[str, Any]:

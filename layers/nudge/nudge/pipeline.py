@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -34,7 +33,7 @@ def process_event(
         identity=trigger.business_id(detail),
         action=lambda: _decide_and_send(trigger, detail, settings, lambda_context).model_dump(mode="json"),
         table=settings.idempotency_table,
-        ttl_seconds=settings.idempotency_ttl_days * 86_400,
+        ttl_seconds=settings.idempotency_ttl_seconds,
         lambda_context=lambda_context,
     )
     return Outcome.model_validate(result)
@@ -92,9 +91,7 @@ def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, cust
     # SES has accepted the email: from here on nothing may fail the record, or a retry would send it again.
     try:
         mark_emailed(settings.customers_table, customer.customer_id, sent_at)
-        record_outcome(
-            settings.deliveries_table, outcome, sent_at, timedelta(days=settings.delivery_record_ttl_days)
-        )
+        record_outcome(settings.deliveries_table, outcome, sent_at, settings.delivery_record_retention)
     except Exception:
         logger.exception(
             "email sent but bookkeeping failed",
@@ -119,9 +116,7 @@ def _skip(
         reason=reason,
         segment_id=customer.segment_id if customer else None,
     )
-    record_outcome(
-        settings.deliveries_table, outcome, utc_now(), timedelta(days=settings.delivery_record_ttl_days)
-    )
+    record_outcome(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention)
     with single_metric(
         name="EmailSkipped", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
     ) as metric:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +39,14 @@ class Settings(BaseModel):
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
     delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
     store: StoreSettings
+
+    @property
+    def idempotency_ttl_seconds(self) -> int:
+        return self.idempotency_ttl_days * 86_400
+
+    @property
+    def delivery_record_retention(self) -> timedelta:
+        return timedelta(days=self.delivery_record_ttl_days)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -79,7 +79,7 @@ def _record_order(detail: OrderPlaced, settings: Settings, context: LambdaContex
         identity=detail.order_id,
         action=apply,
         table=settings.idempotency_table,
-        ttl_seconds=settings.idempotency_ttl_days * 86_400,
+        ttl_seconds=settings.idempotency_ttl_seconds,
         lambda_context=context,
     )
     return Customer.model_validate(result["customer"]) if result["customer"] else None
