@@ -14,6 +14,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsR
 from babel.numbers import list_currencies
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, Json
 
+from nudge.timeutil import to_stored
+
 
 @cache
 def _iso_4217_codes() -> frozenset[str]:
@@ -81,6 +83,15 @@ class OrderPlaced(TriggerDetail):
 class CustomerLapsed(TriggerDetail):
     last_order_at: AwareDatetime
     days_since_last_order: Annotated[int, Field(ge=0, strict=True)]
+    run_id: Identifier | None = None
+    """Set by the scheduled re-engagement run (its date); absent on events a store sends."""
+
+    @property
+    def identity(self) -> str:
+        """One win-back per lapse (a new order starts a new lapse with a new last_order_at), and per
+        scheduled run: a rerun of the same day's run is the same event, the next run a new one."""
+        lapse = f"{self.customer_id}@{to_stored(self.last_order_at)}"
+        return f"{lapse}#{self.run_id}" if self.run_id else lapse
 
 
 class _StoreEvent(EventBridgeModel):

@@ -90,7 +90,7 @@ def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, cust
     )
     # SES has accepted the email: from here on nothing may fail the record, or a retry would send it again.
     try:
-        mark_emailed(settings.customers_table, customer.customer_id, sent_at)
+        mark_emailed(settings.customers_table, customer.customer_id, sent_at, also=trigger.profile_marks)
         record_outcome(settings.deliveries_table, outcome, sent_at, settings.delivery_record_retention)
     except Exception:
         logger.exception(

@@ -2,43 +2,67 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-DEFAULT_SEGMENT_ID = "default"
+from nudge.segmentation import DEFAULT_SEGMENT_ID, ProfileFacts, SegmentDefinition, whole_days_between
+
+__all__ = ["DEFAULT_SEGMENT_ID", "FALLBACK_SEGMENT", "Customer", "CustomerFacts", "Segment"]
 
 
-class Customer(BaseModel):
+class CustomerFacts(BaseModel):
+    """The part of a profile that segmentation and selection read: no contact details.
+
+    The scheduled run scans only these attributes, so a million profiles pass through it without
+    one email address or name.
+    """
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     customer_id: str
+    marketing_consent: bool = False
+    unsubscribed_at: AwareDatetime | None = None
+    suppressed_reason: str | None = None
+    segment_id: str | None = None
+    segment_updated_at: AwareDatetime | None = None
+    order_count: Annotated[int, Field(ge=0)] = 0
+    total_spent: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    last_order_at: AwareDatetime | None = None
+    recent_order_dates: tuple[AwareDatetime, ...] = ()
+    last_emailed_at: AwareDatetime | None = None
+    last_winback_at: AwareDatetime | None = None
+
+    def facts(self, as_of: datetime) -> ProfileFacts:
+        return ProfileFacts(
+            days_since_last_order=whole_days_between(self.last_order_at, as_of),
+            order_count=self.order_count,
+            order_dates=self.recent_order_dates,
+            total_spent=self.total_spent,
+            marketing_consent=self.marketing_consent,
+            days_since_last_email=whole_days_between(self.last_emailed_at, as_of),
+            as_of=as_of,
+        )
+
+
+class Customer(CustomerFacts):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     first_name: str
     last_name: str | None = None
     locale: str | None = None
     timezone: str | None = None
-    marketing_consent: bool = False
-    unsubscribed_at: AwareDatetime | None = None
-    suppressed_reason: str | None = None
-    segment_id: str | None = None
-    order_count: Annotated[int, Field(ge=0)] = 0
-    total_spent: Annotated[Decimal, Field(ge=0)] = Decimal(0)
-    last_order_at: AwareDatetime | None = None
-    last_emailed_at: AwareDatetime | None = None
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}" if self.last_name else self.first_name
 
 
-class Segment(BaseModel):
-    """A marketing segment and its offer; marketing edits these rows without a deploy."""
+class Segment(SegmentDefinition):
+    """A marketing segment: who is in it (rules, priority) and its offer; marketing edits these rows
+    without a deploy."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    segment_id: str
     name: str
     discount_percent: Annotated[int, Field(ge=0, le=100)] = 0
     coupon_code: str | None = None

@@ -29,8 +29,8 @@ from nudge.events import (
 )
 from nudge.outcome import SkipReason
 from nudge.profiles import Customer
+from nudge.resegmentation import load_definitions, reevaluate
 from nudge.settings import Settings
-from nudge.timeutil import to_stored
 
 DetailT = TypeVar("DetailT", bound=TriggerDetail)
 
@@ -48,6 +48,8 @@ class Trigger(Generic[DetailT]):
     exit_reason: Callable[[DetailT, Customer], SkipReason | None]
     template_data: Callable[[DetailT, Customer], dict[str, Any]]
     currency: Callable[[DetailT], str | None]
+    profile_marks: tuple[str, ...] = ()
+    """Profile attributes set to the send time besides ``last_emailed_at``, e.g. ``last_winback_at``."""
 
 
 def _ordered_since(customer: Customer, moment: datetime) -> SkipReason | None:
@@ -63,7 +65,8 @@ def _lookup(
 
 
 def _record_order(detail: OrderPlaced, settings: Settings, context: LambdaContext | None) -> Customer | None:
-    """Count the order on the profile exactly once, even when the email step is retried."""
+    """Count the order on the profile and re-evaluate its segment exactly once, even when the email
+    step is retried."""
 
     def apply() -> dict[str, Any]:
         try:
@@ -72,6 +75,9 @@ def _record_order(detail: OrderPlaced, settings: Settings, context: LambdaContex
             )
         except UnknownCustomerError:
             return {"customer": None}
+        # Segment as of the order itself, so the email already speaks to who the customer now is.
+        definitions = load_definitions(settings.segments_table)
+        customer = reevaluate(settings.customers_table, customer, definitions, as_of=detail.placed_at)
         return {"customer": customer.model_dump(mode="json")}
 
     result = idempotency.run_once(
@@ -114,12 +120,12 @@ CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
     detail_type="Customer Lapsed",
     event_model=CustomerLapsedEvent,
     record_model=CustomerLapsedRecord,
-    # One win-back per lapse: a new order starts a new lapse with a new last_order_at.
-    business_id=lambda lapse: f"{lapse.customer_id}@{to_stored(lapse.last_order_at)}",
+    business_id=lambda lapse: lapse.identity,
     load_customer=_lookup,
     exit_reason=lambda lapse, customer: _ordered_since(customer, lapse.last_order_at),
     template_data=lambda lapse, _: {"lapse": lapse},
     currency=lambda _: None,
+    profile_marks=("last_winback_at",),
 )
 
 TRIGGERS: tuple[Trigger[Any], ...] = (CART_ABANDONED, ORDER_PLACED, CUSTOMER_LAPSED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,8 +10,11 @@ from botocore.exceptions import ClientError
 
 from nudge import aws
 from nudge.dal.items import from_item, to_item
-from nudge.profiles import Customer
+from nudge.profiles import Customer, CustomerFacts
 from nudge.timeutil import to_stored
+
+# Enough history for any frequency window a segment uses, small enough to keep profiles tiny.
+MAX_RECENT_ORDER_DATES = 50
 
 
 class UnknownCustomerError(LookupError):
@@ -31,27 +35,44 @@ def put_customer(table: str, customer: Customer) -> None:
 
 
 def _to_record(customer: Customer) -> dict[str, object]:
-    record = customer.model_dump(mode="python")
-    for name, value in record.items():
-        if isinstance(value, datetime):
-            record[name] = to_stored(value)
-    return record
+    return {name: _stored(value) for name, value in customer.model_dump(mode="python").items()}
+
+
+def _stored(value: object) -> object:
+    if isinstance(value, datetime):
+        return to_stored(value)
+    if isinstance(value, tuple | list):
+        return [_stored(element) for element in value]
+    return value
 
 
 def record_order(table: str, customer_id: str, total: Decimal, placed_at: datetime) -> Customer:
     """Add one order to the profile in a single atomic update and return the updated profile.
 
     ``last_order_at`` only moves forward: an order delivered late still counts, but does not make the
-    customer look less recent than they are.
+    customer look less recent than they are. The order's date joins ``recent_order_dates``, the
+    history that frequency rules ("3 orders in 180 days") count.
     """
-    values = to_item({":one": 1, ":total": total, ":placed_at": to_stored(placed_at)})
+    values = to_item(
+        {
+            ":one": 1,
+            ":total": total,
+            ":placed_at": to_stored(placed_at),
+            ":placed_list": [to_stored(placed_at)],
+            ":empty": [],
+        }
+    )
     key = to_item({"customer_id": customer_id})
+    counted = (
+        "ADD order_count :one, total_spent :total "
+        "SET recent_order_dates = list_append(if_not_exists(recent_order_dates, :empty), :placed_list)"
+    )
     client = aws.dynamodb()
     try:
         response = client.update_item(
             TableName=table,
             Key=key,
-            UpdateExpression="ADD order_count :one, total_spent :total SET last_order_at = :placed_at",
+            UpdateExpression=f"{counted}, last_order_at = :placed_at",
             ConditionExpression=(
                 "attribute_exists(customer_id) "
                 "AND (attribute_not_exists(last_order_at) OR last_order_at < :placed_at)"
@@ -70,19 +91,69 @@ def record_order(table: str, customer_id: str, total: Decimal, placed_at: dateti
         response = client.update_item(
             TableName=table,
             Key=key,
-            UpdateExpression="ADD order_count :one, total_spent :total",
+            UpdateExpression=counted,
             ConditionExpression="attribute_exists(customer_id)",
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
+    customer = Customer.model_validate(from_item(response["Attributes"]))
+    if len(customer.recent_order_dates) > MAX_RECENT_ORDER_DATES:
+        customer = _trim_order_history(table, customer)
+    return customer
+
+
+def _trim_order_history(table: str, customer: Customer) -> Customer:
+    """Drop the oldest entries; conditional, so two concurrent trims cannot remove too much."""
+    excess = len(customer.recent_order_dates) - MAX_RECENT_ORDER_DATES
+    try:
+        response = aws.dynamodb().update_item(
+            TableName=table,
+            Key=to_item({"customer_id": customer.customer_id}),
+            UpdateExpression="REMOVE " + ", ".join(f"recent_order_dates[{i}]" for i in range(excess)),
+            ConditionExpression="size(recent_order_dates) = :seen",
+            ExpressionAttributeValues=to_item({":seen": len(customer.recent_order_dates)}),
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return customer  # another order changed the list; the next order trims it
+        raise
     return Customer.model_validate(from_item(response["Attributes"]))
 
 
-def mark_emailed(table: str, customer_id: str, sent_at: datetime) -> None:
+def set_segment(table: str, seen: CustomerFacts, segment_id: str, at: datetime) -> bool:
+    """Move the customer to ``segment_id``, unless their segment or orders changed since ``seen`` was
+    read (a concurrent order re-evaluated them from fresher facts). Returns whether it was written.
+    """
+    values: dict[str, object] = {":segment": segment_id, ":at": to_stored(at), ":orders": seen.order_count}
+    conditions = ["(order_count = :orders OR attribute_not_exists(order_count))"]
+    if seen.segment_id is None:
+        conditions.append("attribute_exists(customer_id) AND attribute_not_exists(segment_id)")
+    else:
+        conditions.append("segment_id = :expected")
+        values[":expected"] = seen.segment_id
+    try:
+        aws.dynamodb().update_item(
+            TableName=table,
+            Key=to_item({"customer_id": seen.customer_id}),
+            UpdateExpression="SET segment_id = :segment, segment_updated_at = :at",
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeValues=to_item(values),
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable[str] = ()) -> None:
+    """Record the send time as ``last_emailed_at`` and in each attribute of ``also``."""
+    attributes = ", ".join(f"{name} = :sent_at" for name in ("last_emailed_at", *also))
     aws.dynamodb().update_item(
         TableName=table,
         Key=to_item({"customer_id": customer_id}),
-        UpdateExpression="SET last_emailed_at = :sent_at",
+        UpdateExpression=f"SET {attributes}",
         ConditionExpression="attribute_exists(customer_id)",
         ExpressionAttributeValues=to_item({":sent_at": to_stored(sent_at)}),
     )

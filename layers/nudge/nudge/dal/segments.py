@@ -1,10 +1,18 @@
-"""Segment offers, read per send so marketing changes apply without a deploy."""
+"""Segment rows: offers read per send and definitions read per evaluation, so marketing changes apply
+without a deploy."""
 
 from __future__ import annotations
+
+from pydantic import ValidationError
 
 from nudge import aws
 from nudge.dal.items import from_item, to_item
 from nudge.profiles import DEFAULT_SEGMENT_ID, FALLBACK_SEGMENT, Segment
+from nudge.segmentation import SegmentDefinition
+
+
+class InvalidSegmentDefinitionError(ValueError):
+    """A row of the Segments table does not validate; the message names the rows and fields only."""
 
 
 def get_segment(table: str, segment_id: str | None) -> Segment:
@@ -19,4 +27,32 @@ def get_segment(table: str, segment_id: str | None) -> Segment:
 
 
 def put_segment(table: str, segment: Segment) -> None:
-    aws.dynamodb().put_item(TableName=table, Item=to_item(segment.model_dump(mode="python")))
+    aws.dynamodb().put_item(
+        TableName=table, Item=to_item(segment.model_dump(mode="python", exclude_none=True))
+    )
+
+
+def list_definitions(table: str) -> list[SegmentDefinition]:
+    """Every segment's membership rules; all must validate, or none are used."""
+    definitions: list[SegmentDefinition] = []
+    problems: list[str] = []
+    paginator = aws.dynamodb().get_paginator("scan")
+    pages = paginator.paginate(
+        TableName=table,
+        ProjectionExpression="segment_id, priority, #rules",
+        ExpressionAttributeNames={"#rules": "rules"},
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            row = from_item(item)
+            try:
+                definitions.append(SegmentDefinition.model_validate(row))
+            except ValidationError as error:
+                fields = ", ".join(
+                    f"{'.'.join(str(part) for part in problem['loc'])} ({problem['type']})"
+                    for problem in error.errors(include_input=False, include_url=False)
+                )
+                problems.append(f"{row.get('segment_id', '?')}: {fields}")
+    if problems:
+        raise InvalidSegmentDefinitionError("invalid segment definitions: " + "; ".join(sorted(problems)))
+    return definitions

@@ -1,0 +1,130 @@
+"""Rule-based segmentation: segment definitions are data, evaluated over a customer's profile facts.
+
+A definition is a set of conditions that must all hold, for example
+``{"days_since_last_order": {"gte": 180}, "order_count": {"gte": 2}}``. Segments are tried in priority
+order (lowest first) and the first match wins; the ``default`` segment takes everyone else. Unknown
+fact names and empty or contradictory bounds are rejected, so a typo in the Segments table fails
+validation instead of silently matching nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_SEGMENT_ID = "default"
+
+
+class Bounds(BaseModel):
+    """A numeric range; a missing fact (never ordered, never emailed) is outside every range."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gte: Decimal | None = None
+    gt: Decimal | None = None
+    lte: Decimal | None = None
+    lt: Decimal | None = None
+
+    @model_validator(mode="after")
+    def _bounded_and_satisfiable(self) -> Self:
+        lower = [bound for bound in (self.gte, self.gt) if bound is not None]
+        upper = [bound for bound in (self.lte, self.lt) if bound is not None]
+        if not lower and not upper:
+            raise ValueError("give at least one of gte, gt, lte, lt")
+        if lower and upper and max(lower) > min(upper):
+            raise ValueError("the lower bound is above the upper bound")
+        return self
+
+    def admits(self, value: int | Decimal | None) -> bool:
+        if value is None:
+            return False
+        return (
+            (self.gte is None or value >= self.gte)
+            and (self.gt is None or value > self.gt)
+            and (self.lte is None or value <= self.lte)
+            and (self.lt is None or value < self.lt)
+        )
+
+
+class WindowBounds(Bounds):
+    """A range over a count of orders placed within the last ``days`` days."""
+
+    days: Annotated[int, Field(ge=1, le=3660)]
+
+
+@dataclass(frozen=True)
+class ProfileFacts:
+    """What rules can see of a customer, as of one moment."""
+
+    days_since_last_order: int | None
+    order_count: int
+    order_dates: tuple[datetime, ...]
+    total_spent: Decimal
+    marketing_consent: bool
+    days_since_last_email: int | None
+    as_of: datetime
+
+    def orders_within(self, days: int) -> int:
+        since = self.as_of - timedelta(days=days)
+        return sum(1 for placed in self.order_dates if since < placed <= self.as_of)
+
+
+class SegmentRules(BaseModel):
+    """Conditions over profile facts; all given conditions must hold. No conditions matches everyone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days_since_last_order: Bounds | None = None
+    order_count: Bounds | None = None
+    orders_in_last_days: WindowBounds | None = None
+    total_spent: Bounds | None = None
+    days_since_last_email: Bounds | None = None
+    marketing_consent: bool | None = None
+
+    def matches(self, facts: ProfileFacts) -> bool:
+        window = self.orders_in_last_days
+        checks = (
+            self.days_since_last_order is None
+            or self.days_since_last_order.admits(facts.days_since_last_order),
+            self.order_count is None or self.order_count.admits(facts.order_count),
+            window is None or window.admits(facts.orders_within(window.days)),
+            self.total_spent is None or self.total_spent.admits(facts.total_spent),
+            self.days_since_last_email is None
+            or self.days_since_last_email.admits(facts.days_since_last_email),
+            self.marketing_consent is None or self.marketing_consent == facts.marketing_consent,
+        )
+        return all(checks)
+
+
+class SegmentDefinition(BaseModel):
+    """The part of a Segments row that decides membership."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    segment_id: str
+    priority: int = 1000
+    rules: SegmentRules = SegmentRules()
+
+
+def whole_days_between(earlier: datetime | None, later: datetime) -> int | None:
+    """Whole days elapsed, never negative (a late event may carry a time after ``later``)."""
+    if earlier is None:
+        return None
+    return max(0, (later - earlier) // timedelta(days=1))
+
+
+def assign_segment(facts: ProfileFacts, definitions: Iterable[SegmentDefinition]) -> str:
+    """The first matching segment by priority (ties by id, so the result never depends on row order)."""
+    for definition in ordered(definitions):
+        if definition.segment_id != DEFAULT_SEGMENT_ID and definition.rules.matches(facts):
+            return definition.segment_id
+    return DEFAULT_SEGMENT_ID
+
+
+def ordered(definitions: Iterable[SegmentDefinition]) -> Sequence[SegmentDefinition]:
+    return sorted(definitions, key=lambda definition: (definition.priority, definition.segment_id))

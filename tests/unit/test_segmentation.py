@@ -1,0 +1,163 @@
+"""Segment rules: boundaries, priority, the default segment, and definitions that do not validate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from local_stack.scenario import load_sample_rows
+from nudge.profiles import CustomerFacts, Segment
+from nudge.segmentation import SegmentDefinition, assign_segment
+
+AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+SAMPLE_SEGMENTS = [Segment.model_validate(row) for row in load_sample_rows("segments")]
+
+
+def profile(days_since_last_order: float | None = None, **overrides: Any) -> CustomerFacts:
+    fields: dict[str, Any] = {"customer_id": "c1", "marketing_consent": True}
+    if days_since_last_order is not None:
+        fields["last_order_at"] = AS_OF - timedelta(days=days_since_last_order)
+    fields.update(overrides)
+    return CustomerFacts.model_validate(fields)
+
+
+def segment(segment_id: str, rules: dict[str, Any], priority: int = 100) -> SegmentDefinition:
+    return SegmentDefinition.model_validate({"segment_id": segment_id, "priority": priority, "rules": rules})
+
+
+def assigned(customer: CustomerFacts, definitions: list[SegmentDefinition]) -> str:
+    return assign_segment(customer.facts(AS_OF), definitions)
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (179.99, "default"),  # 179 whole days: not yet
+        (180, "lapsed"),  # the boundary itself is inside gte
+        (180.5, "lapsed"),
+        (400, "lapsed"),
+    ],
+)
+def test_gte_includes_its_boundary_in_whole_days(days: float, expected: str) -> None:
+    lapsed = segment("lapsed", {"days_since_last_order": {"gte": 180}})
+    assert assigned(profile(days), [lapsed]) == expected
+
+
+@pytest.mark.parametrize(
+    ("bounds", "value", "inside"),
+    [
+        ({"gt": 2}, 2, False),
+        ({"gt": 2}, 3, True),
+        ({"lt": 2}, 2, False),
+        ({"lt": 2}, 1, True),
+        ({"lte": 2}, 2, True),
+        ({"gte": 2, "lte": 4}, 4, True),
+        ({"gte": 2, "lte": 4}, 5, False),
+    ],
+)
+def test_each_bound_keeps_or_excludes_its_edge(bounds: dict[str, int], value: int, inside: bool) -> None:
+    definitions = [segment("matched", {"order_count": bounds})]
+    assert (assigned(profile(order_count=value), definitions) == "matched") is inside
+
+
+def test_all_conditions_of_a_segment_must_hold() -> None:
+    returning = segment(
+        "returning_lapsed", {"days_since_last_order": {"gte": 180}, "order_count": {"gte": 2}}
+    )
+    assert assigned(profile(200, order_count=2), [returning]) == "returning_lapsed"
+    assert assigned(profile(200, order_count=1), [returning]) == "default"
+    assert assigned(profile(100, order_count=5), [returning]) == "default"
+
+
+def test_the_first_match_by_priority_wins_whatever_the_row_order() -> None:
+    big_spender = segment("big_spender", {"total_spent": {"gte": 500}}, priority=10)
+    lapsed = segment("lapsed", {"days_since_last_order": {"gte": 180}}, priority=20)
+    customer = profile(365, total_spent=Decimal("900.00"), order_count=3)
+    assert assigned(customer, [lapsed, big_spender]) == "big_spender"
+    assert assigned(customer, [big_spender, lapsed]) == "big_spender"
+
+
+def test_a_customer_who_never_ordered_matches_no_recency_rule() -> None:
+    lapsed = segment("lapsed", {"days_since_last_order": {"gte": 180}})
+    recent = segment("recent", {"days_since_last_order": {"lte": 30}})
+    assert assigned(profile(None), [lapsed, recent]) == "default"
+
+
+def test_frequency_counts_only_orders_inside_the_window() -> None:
+    regular = segment("regular", {"orders_in_last_days": {"days": 90, "gte": 3}})
+    dates = [AS_OF - timedelta(days=d) for d in (5, 40, 89)]
+    assert assigned(profile(5, recent_order_dates=dates), [regular]) == "regular"
+    older = [AS_OF - timedelta(days=d) for d in (5, 40, 91)]
+    assert assigned(profile(5, recent_order_dates=older), [regular]) == "default"
+
+
+def test_consent_and_engagement_can_be_rules() -> None:
+    unengaged = segment(
+        "unengaged", {"marketing_consent": True, "days_since_last_email": {"gte": 60}}, priority=1
+    )
+    emailed_long_ago = AS_OF - timedelta(days=75)
+    assert assigned(profile(last_emailed_at=emailed_long_ago), [unengaged]) == "unengaged"
+    assert assigned(profile(last_emailed_at=AS_OF - timedelta(days=3)), [unengaged]) == "default"
+    assert assigned(profile(last_emailed_at=emailed_long_ago, marketing_consent=False), [unengaged]) == (
+        "default"
+    )
+
+
+def test_the_default_row_never_competes_even_with_rules_that_would_match() -> None:
+    default = segment("default", {"order_count": {"gte": 0}}, priority=0)
+    other = segment("other", {"order_count": {"gte": 1}}, priority=50)
+    assert assigned(profile(order_count=3), [default, other]) == "other"
+
+
+def test_a_segment_without_rules_catches_everyone_after_it_in_priority() -> None:
+    everyone = segment("everyone_else", {}, priority=999)
+    vip = segment("vip", {"total_spent": {"gte": 1000}}, priority=1)
+    assert assigned(profile(total_spent=Decimal(5)), [everyone, vip]) == "everyone_else"
+
+
+@pytest.mark.parametrize(
+    ("rules", "error_field"),
+    [
+        ({"days_since_last_purchase": {"gte": 10}}, "rules.days_since_last_purchase"),  # a typo
+        ({"order_count": {}}, "rules.order_count"),  # no bound at all
+        ({"order_count": {"gte": 5, "lte": 2}}, "rules.order_count"),  # nobody could match
+        ({"order_count": {"atleast": 2}}, "rules.order_count.atleast"),
+        ({"orders_in_last_days": {"gte": 2}}, "rules.orders_in_last_days.days"),  # window missing
+        ({"total_spent": {"gte": "lots"}}, "rules.total_spent.gte"),
+    ],
+)
+def test_definitions_that_cannot_mean_what_was_intended_are_rejected(
+    rules: dict[str, Any], error_field: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        segment("broken", rules)
+    fields = {".".join(str(part) for part in e["loc"]) for e in raised.value.errors()}
+    assert error_field in fields
+
+
+@pytest.mark.parametrize(
+    ("customer", "expected"),
+    [
+        (profile(20, order_count=14, total_spent=Decimal("3120.40")), "vip"),
+        (profile(200, order_count=14, total_spent=Decimal("3120.40")), "lapsed"),  # a VIP who drifted
+        (profile(120, order_count=3, total_spent=Decimal(150)), "at_risk"),
+        (profile(120, order_count=1, total_spent=Decimal(30)), "new_customer"),
+        (
+            profile(
+                10,
+                order_count=4,
+                total_spent=Decimal(300),
+                recent_order_dates=[AS_OF - timedelta(days=d) for d in (10, 60, 150)],
+            ),
+            "frequent_buyer",
+        ),
+        (profile(None, order_count=0), "new_customer"),
+        (profile(30, order_count=2, total_spent=Decimal(90)), "default"),
+    ],
+)
+def test_the_sample_rfm_segments_place_typical_customers(customer: CustomerFacts, expected: str) -> None:
+    assert assign_segment(customer.facts(AS_OF), SAMPLE_SEGMENTS) == expected
