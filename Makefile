@@ -6,13 +6,15 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help demo test lint typecheck template-lint pytest build deploy bench clean
+.PHONY: help demo reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
 
 help:
 	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
 	@echo "make build  sam build (no Docker needed)"
 	@echo "make bench  rendering and end-to-end throughput benchmarks"
+	@echo "make reengagement [CUSTOMERS=n]  one scheduled re-engagement run on the local stack, with a progress bar"
+	@echo "make bench-reengagement  the run over 100,000 customers against a naive sequential baseline"
 
 $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,10 @@ $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
 
 demo: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.demo
+
+CUSTOMERS ?= 0
+reengagement: $(VENV)/.installed
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.reengagement --customers $(CUSTOMERS)
 
 test: lint typecheck template-lint pytest
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -96,31 +98,33 @@ class EventSourceMappings:
 
     def __init__(self, stack: LocalStack) -> None:
         self.functions = [LocalFunction(spec, stack.region) for spec in stack.functions.values()]
-        self._sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+        self.sqs = boto3.session.Session(region_name=stack.region).client("sqs")
         self._region = stack.region
 
     def function(self, logical_id: str) -> LocalFunction:
         return next(f for f in self.functions if f.spec.logical_id == logical_id)
 
-    def drain(self, max_rounds: int = 100) -> DrainReport:
-        """Poll every queue until all are empty (failed records end in their dead-letter queues)."""
+    def drain(self, max_rounds: int = 100, only: Collection[str] = ()) -> DrainReport:
+        """Poll every queue (or only those of the ``only`` functions) until all are empty; failed
+        records end in their dead-letter queues."""
         report = DrainReport()
         for _ in range(max_rounds):
-            if self.poll_once(report) == 0:
+            if self.poll_once(report, only) == 0:
                 return report
         raise RuntimeError(f"queues still had messages after {max_rounds} rounds")
 
-    def poll_once(self, report: DrainReport | None = None) -> int:
+    def poll_once(self, report: DrainReport | None = None, only: Collection[str] = ()) -> int:
         """One receive and, where there were messages, one invocation per queue; returns the records."""
         report = report or DrainReport()
         return sum(
             self._poll_once(function, source, report)
             for function in self.functions
+            if not only or function.spec.logical_id in only
             for source in function.spec.sqs_sources
         )
 
     def _poll_once(self, function: LocalFunction, source: SqsEventSource, report: DrainReport) -> int:
-        messages = self._sqs.receive_message(
+        messages = self.sqs.receive_message(
             QueueUrl=source.queue_url,
             MaxNumberOfMessages=min(source.batch_size, 10),
             AttributeNames=["All"],
@@ -141,11 +145,11 @@ class EventSourceMappings:
         report.failed_records += len(failed)
         for message in messages:
             if message["MessageId"] in failed:
-                self._sqs.change_message_visibility(
+                self.sqs.change_message_visibility(
                     QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )
             else:
-                self._sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
     def _sqs_record(self, message: MessageTypeDef, source: SqsEventSource) -> dict[str, Any]:
@@ -160,3 +164,49 @@ class EventSourceMappings:
             "eventSourceARN": source.queue_arn,
             "awsRegion": self._region,
         }
+
+
+class LocalScheduler:
+    """Fires a function's schedules on demand: moto stores schedules but never fires them.
+
+    As EventBridge Scheduler does, it fills the context attributes into the schedule's Input and
+    invokes the function asynchronously: a failed invocation is retried as Lambda retries one, then
+    the event goes to the function's dead-letter queue.
+    """
+
+    def __init__(self, mappings: EventSourceMappings) -> None:
+        self._mappings = mappings
+
+    def payload(self, logical_id: str, scheduled_time: datetime) -> dict[str, Any]:
+        function = self._mappings.function(logical_id)
+        (schedule,) = function.spec.schedules
+        attributes = {
+            "<aws.scheduler.scheduled-time>": scheduled_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "<aws.scheduler.execution-id>": uuid.uuid4().hex[:16],
+            "<aws.scheduler.attempt-number>": "1",
+            "<aws.scheduler.schedule-arn>": (
+                f"arn:aws:scheduler:{function.region}:123456789012:schedule/default/{schedule.name}"
+            ),
+        }
+        text = schedule.input_template
+        for placeholder, value in attributes.items():
+            text = text.replace(placeholder, value)
+        return dict(json.loads(text))
+
+    def fire(self, logical_id: str, scheduled_time: datetime) -> Any:
+        """Invoke as the schedule would at ``scheduled_time``; returns the result, or None if the
+        invocation failed every attempt and went to the dead-letter queue."""
+        return self.invoke_async(logical_id, self.payload(logical_id, scheduled_time))
+
+    def invoke_async(self, logical_id: str, event: dict[str, Any]) -> Any:
+        function = self._mappings.function(logical_id)
+        for _ in range(1 + function.spec.async_retry_attempts):
+            try:
+                return function.invoke(event)
+            except Exception:  # noqa: S112 - Lambda retries whatever the error was
+                continue
+        if function.spec.dead_letter_queue_url:
+            self._mappings.sqs.send_message(
+                QueueUrl=function.spec.dead_letter_queue_url, MessageBody=json.dumps(event)
+            )
+        return None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import boto3
 
 from local_stack.scenario import load_sample_rows
 from local_stack.stack import LocalStack
-from nudge.dal.customers import put_customer
+from local_stack.synthetic import synthetic_customers
+from nudge.dal.customers import import_customers, put_customer
 from nudge.dal.segments import put_segment
 from nudge.profiles import Customer, Segment
 
@@ -27,3 +30,8 @@ def seed_sample_data(stack: LocalStack) -> tuple[int, int]:
     for customer in customers:
         put_customer(stack.names["CustomersTable"], customer)
     return len(segments), len(customers)
+
+
+def seed_customers(stack: LocalStack, count: int, as_of: datetime, seed: int = 7) -> int:
+    """``count`` synthetic profiles (see local_stack.synthetic), imported in batches."""
+    return import_customers(stack.names["CustomersTable"], synthetic_customers(count, as_of, seed))

@@ -40,6 +40,16 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge Scheduler schedule (SAM ``ScheduleV2``) that targets a function."""
+
+    name: str
+    expression: str
+    timezone: str
+    input_template: str
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     name: str
@@ -49,6 +59,11 @@ class FunctionSpec:
     memory_mb: int
     environment: Mapping[str, str]
     sqs_sources: tuple[SqsEventSource, ...]
+    schedules: tuple[ScheduleSpec, ...] = ()
+    async_retry_attempts: int = 2
+    """Lambda retries a failed asynchronous invocation (a schedule's) this many times..."""
+    dead_letter_queue_url: str | None = None
+    """...and then puts the event here."""
 
 
 @dataclass
@@ -281,7 +296,19 @@ def _describe_function(
             for key, value in resolved_env.items()
         }
     sources = []
-    for event in props.get("Events", {}).values():
+    schedules = []
+    for event_name, event in props.get("Events", {}).items():
+        if event["Type"] == "ScheduleV2":
+            event_props = resolver.resolve(event["Properties"])
+            schedules.append(
+                ScheduleSpec(
+                    name=f"{stack.names[logical_id]}-{event_name}",
+                    expression=str(event_props["ScheduleExpression"]),
+                    timezone=str(event_props.get("ScheduleExpressionTimezone", "UTC")),
+                    input_template=str(event_props.get("Input", "{}")),
+                )
+            )
+            continue
         if event["Type"] != "SQS":
             raise UnsupportedTemplateFeatureError(f"{logical_id}: event type {event['Type']}")
         event_props = event["Properties"]
@@ -295,6 +322,10 @@ def _describe_function(
                 in event_props.get("FunctionResponseTypes", []),
             )
         )
+    dead_letter_url = None
+    if "DeadLetterQueue" in props:
+        target_arn = resolver.resolve(props["DeadLetterQueue"]["TargetArn"])
+        dead_letter_url = next(stack.queue_urls[q] for q, arn in stack.arns.items() if arn == target_arn)
     return FunctionSpec(
         logical_id=logical_id,
         name=stack.names[logical_id],
@@ -304,6 +335,9 @@ def _describe_function(
         memory_mb=int(resolver.resolve(props.get("MemorySize", 128))),
         environment=resolved_env,
         sqs_sources=tuple(sources),
+        schedules=tuple(schedules),
+        async_retry_attempts=int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2)),
+        dead_letter_queue_url=dead_letter_url,
     )
 
 

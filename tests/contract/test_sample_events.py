@@ -31,6 +31,7 @@ def rules_by_trigger() -> dict[str, dict[str, Any]]:
         for resource in resources.values()
         if resource["Type"] == "AWS::Serverless::Function"
         for event in resource["Properties"]["Events"].values()
+        if event["Type"] == "SQS"
     }
     patterns = {}
     for resource in resources.values():

@@ -16,7 +16,9 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sqs import SQSClient
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
 _lock = threading.Lock()
@@ -32,3 +34,15 @@ def dynamodb() -> DynamoDBClient:
 def sesv2() -> SESV2Client:
     with _lock:
         return boto3.session.Session().client("sesv2", config=_RETRIES)
+
+
+@cache
+def events() -> EventBridgeClient:
+    with _lock:
+        return boto3.session.Session().client("events", config=_RETRIES)
+
+
+@cache
+def sqs() -> SQSClient:
+    with _lock:
+        return boto3.session.Session().client("sqs", config=_RETRIES)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from nudge.outcome import SkipReason
-from nudge.profiles import Customer
+from nudge.profiles import CustomerFacts
 
 
-def ineligibility(customer: Customer) -> SkipReason | None:
+def ineligibility(customer: CustomerFacts) -> SkipReason | None:
     """The first reason not to email this customer, or None when they may be emailed.
 
     Suppression comes first because it protects the sender's reputation regardless of consent.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from nudge import aws
 from nudge.dal.items import from_item, to_item
@@ -32,6 +36,34 @@ def get_customer(table: str, customer_id: str) -> Customer | None:
 def put_customer(table: str, customer: Customer) -> None:
     """Create or replace a profile (seeding, imports and tests; triggers only update)."""
     aws.dynamodb().put_item(TableName=table, Item=to_item(_to_record(customer)))
+
+
+def import_customers(table: str, customers: Iterable[Customer], max_attempts: int = 8) -> int:
+    """Create or replace many profiles, 25 per BatchWriteItem call, retrying unprocessed items."""
+    client = aws.dynamodb()
+    imported = 0
+    batch: list[Customer] = []
+
+    def flush() -> None:
+        requests: list[Any] = [{"PutRequest": {"Item": to_item(_to_record(c))}} for c in batch]
+        for attempt in range(max_attempts):
+            unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
+            requests = list(unprocessed.get(table, []))
+            if not requests:
+                return
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise RuntimeError(f"{len(requests)} profiles were not written after {max_attempts} attempts")
+
+    for customer in customers:
+        batch.append(customer)
+        if len(batch) == 25:
+            flush()
+            imported += len(batch)
+            batch = []
+    if batch:
+        flush()
+        imported += len(batch)
+    return imported
 
 
 def _to_record(customer: Customer) -> dict[str, object]:
@@ -157,3 +189,51 @@ def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable
         ConditionExpression="attribute_exists(customer_id)",
         ExpressionAttributeValues=to_item({":sent_at": to_stored(sent_at)}),
     )
+
+
+# Only what segmentation and selection read: no contact details leave the table during a run.
+_FACT_NAMES = tuple(CustomerFacts.model_fields)
+
+
+@dataclass(frozen=True)
+class FactsPage:
+    profiles: list[CustomerFacts]
+    unreadable: list[str]
+    """Ids of rows that do not validate: counted and logged by the caller, never fatal to the run."""
+    last_evaluated_key: dict[str, Any] | None
+    """Where the next page starts; None at the end of the segment."""
+
+
+def scan_facts(
+    table: str,
+    *,
+    segment: int,
+    total_segments: int,
+    start_key: dict[str, Any] | None,
+    page_size: int,
+) -> FactsPage:
+    """One page of one parallel-scan segment.
+
+    Eventually consistent: half the read cost of a strong read, and a profile changed during the run
+    is re-evaluated by the change (an order) itself.
+    """
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": total_segments,
+        "Limit": page_size,
+        "ProjectionExpression": ", ".join(f"#f{index}" for index in range(len(_FACT_NAMES))),
+        "ExpressionAttributeNames": {f"#f{index}": name for index, name in enumerate(_FACT_NAMES)},
+    }
+    if start_key:
+        arguments["ExclusiveStartKey"] = start_key
+    response = aws.dynamodb().scan(**arguments)
+    profiles: list[CustomerFacts] = []
+    unreadable: list[str] = []
+    for item in response.get("Items", []):
+        row = from_item(item)
+        try:
+            profiles.append(CustomerFacts.model_validate(row))
+        except ValidationError:
+            unreadable.append(str(row.get("customer_id")))
+    return FactsPage(profiles, unreadable, response.get("LastEvaluatedKey"))

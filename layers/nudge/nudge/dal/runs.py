@@ -1,0 +1,188 @@
+"""Run checkpoints: one row per (run, scan segment) saying how far its worker got.
+
+A row moves ``pending`` -> ``running`` (claimed by one work-item message, with a lease) -> ``pending``
+again when a worker hands over to a continuation, and finally ``done``. The scan position
+(``last_evaluated_key``) and the running totals are saved after every page, only ever forwards, so a
+worker that dies resumes from its last finished page when its message is redelivered.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from nudge import aws
+from nudge.dal.items import from_item, to_item
+from nudge.reengagement.models import Tally, WorkItem
+from nudge.timeutil import to_stored
+
+PENDING, RUNNING, DONE = "pending", "running", "done"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    run_id: str
+    segment: int
+    status: str
+    pages: int
+    tally: Tally
+    last_evaluated_key: dict[str, Any] | None
+    as_of: datetime
+    total_segments: int
+
+
+def _key(run_id: str, segment: int) -> dict[str, Any]:
+    return to_item({"run_id": run_id, "segment": segment})
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def plan_segment(table: str, item: WorkItem, planned_at: datetime, retention: timedelta) -> Checkpoint:
+    """Create the segment's row unless the run already has it; return the row as it now stands."""
+    try:
+        aws.dynamodb().put_item(
+            TableName=table,
+            Item=to_item(
+                {
+                    "run_id": item.run_id,
+                    "segment": item.segment,
+                    "total_segments": item.total_segments,
+                    "as_of": to_stored(item.as_of),
+                    "status": PENDING,
+                    "pages": 0,
+                    **Tally().as_dict(),
+                    "planned_at": to_stored(planned_at),
+                    "expires_at": int((planned_at + retention).timestamp()),
+                }
+            ),
+            ConditionExpression="attribute_not_exists(run_id)",
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+    checkpoint = get_checkpoint(table, item.run_id, item.segment)
+    if checkpoint is None:  # only if the row expired between the two calls
+        raise RuntimeError(f"checkpoint {item.run_id}/{item.segment} vanished while planning")
+    return checkpoint
+
+
+def get_checkpoint(table: str, run_id: str, segment: int) -> Checkpoint | None:
+    item = (
+        aws.dynamodb().get_item(TableName=table, Key=_key(run_id, segment), ConsistentRead=True).get("Item")
+    )
+    return _checkpoint(from_item(item)) if item else None
+
+
+def run_checkpoints(table: str, run_id: str) -> list[Checkpoint]:
+    """Every segment's row of one run (progress, and the run's totals)."""
+    paginator = aws.dynamodb().get_paginator("query")
+    pages = paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="run_id = :run",
+        ExpressionAttributeValues=to_item({":run": run_id}),
+        ConsistentRead=True,
+    )
+    return [_checkpoint(from_item(item)) for page in pages for item in page.get("Items", [])]
+
+
+def _checkpoint(row: dict[str, Any]) -> Checkpoint:
+    key = row.get("last_evaluated_key")
+    return Checkpoint(
+        run_id=str(row["run_id"]),
+        segment=int(row["segment"]),
+        status=str(row["status"]),
+        pages=int(row.get("pages", 0)),
+        tally=Tally(**{name: int(row.get(name, 0)) for name in Tally().as_dict()}),
+        last_evaluated_key=json.loads(key) if key else None,
+        as_of=datetime.fromisoformat(str(row["as_of"])),
+        total_segments=int(row["total_segments"]),
+    )
+
+
+def claim(table: str, item: WorkItem, owner: str, now: datetime, lease: timedelta) -> Checkpoint | None:
+    """Take the segment for this message, or None if it is done or another live message holds it.
+
+    The same message (redelivered after its worker died) may always take it back.
+    """
+    try:
+        response = aws.dynamodb().update_item(
+            TableName=table,
+            Key=_key(item.run_id, item.segment),
+            UpdateExpression="SET #status = :running, lease_owner = :owner, lease_until = :until",
+            ConditionExpression=(
+                "attribute_exists(run_id) AND (#status = :pending OR (#status = :running AND "
+                "(lease_owner = :owner OR lease_until < :now)))"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":running": RUNNING,
+                    ":pending": PENDING,
+                    ":owner": owner,
+                    ":until": to_stored(now + lease),
+                    ":now": to_stored(now),
+                }
+            ),
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _checkpoint(from_item(response["Attributes"]))
+
+
+def save_progress(
+    table: str,
+    item: WorkItem,
+    owner: str,
+    *,
+    pages: int,
+    tally: Tally,
+    last_evaluated_key: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Record a finished page. Only the lease holder writes, and the page count only grows."""
+    values: dict[str, Any] = {
+        ":owner": owner,
+        ":pages": pages,
+        ":now": to_stored(now),
+        **{f":{name}": value for name, value in tally.as_dict().items()},
+    }
+    assignments = ["pages = :pages", "updated_at = :now", *(f"{name} = :{name}" for name in tally.as_dict())]
+    if last_evaluated_key is None:
+        assignments.append("#status = :done")
+        values[":done"] = DONE
+        removals = " REMOVE last_evaluated_key, lease_owner, lease_until"
+    else:
+        assignments.append("last_evaluated_key = :lek")
+        values[":lek"] = json.dumps(last_evaluated_key, sort_keys=True)
+        removals = ""
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "Key": _key(item.run_id, item.segment),
+        "UpdateExpression": "SET " + ", ".join(assignments) + removals,
+        "ConditionExpression": "lease_owner = :owner AND pages < :pages",
+        "ExpressionAttributeValues": to_item(values),
+    }
+    if last_evaluated_key is None:
+        arguments["ExpressionAttributeNames"] = {"#status": "status"}
+    aws.dynamodb().update_item(**arguments)
+
+
+def release(table: str, item: WorkItem, owner: str) -> None:
+    """Hand the segment over to a continuation message: back to pending, lease dropped."""
+    aws.dynamodb().update_item(
+        TableName=table,
+        Key=_key(item.run_id, item.segment),
+        UpdateExpression="SET #status = :pending REMOVE lease_owner, lease_until",
+        ConditionExpression="lease_owner = :owner",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=to_item({":pending": PENDING, ":owner": owner}),
+    )

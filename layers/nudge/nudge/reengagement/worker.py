@@ -1,0 +1,175 @@
+"""A worker: scans one parallel-scan segment page by page, re-segments every customer it visits and
+publishes ``Customer Lapsed`` events for the ones due a win-back.
+
+Memory is bounded by one page. Progress is checkpointed after every page; with too little time left
+for another page the worker hands its segment to a fresh invocation (a continuation message), and a
+worker that dies is resumed from its last checkpoint when SQS redelivers its message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge import aws
+from nudge.dal.customers import FactsPage, scan_facts
+from nudge.dal.runs import claim, release, save_progress
+from nudge.events import CustomerLapsed
+from nudge.observability import logger, metrics
+from nudge.profiles import CustomerFacts
+from nudge.reengagement.models import Tally, WorkItem, WorkItemRecord
+from nudge.reengagement.publishing import publish
+from nudge.reengagement.selection import due_winback
+from nudge.reengagement.settings import RunSettings
+from nudge.resegmentation import load_definitions, reevaluate
+from nudge.segmentation import SegmentDefinition, whole_days_between
+from nudge.timeutil import utc_now
+from nudge.triggers import CUSTOMER_LAPSED
+
+if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+
+# Segment writes are independent single-item updates: overlap their round trips.
+SEGMENT_WRITE_THREADS = 8
+# A lease outlives the invocation a little, so only a dead worker's segment is ever taken over.
+LEASE_MARGIN = timedelta(minutes=1)
+
+_METRIC_NAMES = {
+    "scanned": "CustomersScanned",
+    "resegmented": "CustomersResegmented",
+    "selected": "WinbacksSelected",
+    "published": "WinbacksPublished",
+    "failed": "WinbacksFailed",
+}
+
+
+def process_work_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    settings = RunSettings.from_environment()
+    processor = BatchProcessor(event_type=EventType.SQS, model=WorkItemRecord)
+
+    def handle_record(record: WorkItemRecord) -> None:
+        run_segment(record.body, record.messageId, settings, context)
+
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )
+
+
+def run_segment(item: WorkItem, owner: str, settings: RunSettings, context: LambdaContext) -> Tally | None:
+    """Work through the segment from its checkpoint; returns its totals so far, or None if the
+    segment was done or held by another live message (a duplicate, dropped)."""
+    lease = timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
+    checkpoint = claim(settings.runs_table, item, owner, utc_now(), lease)
+    where = {"run_id": item.run_id, "segment": item.segment, "total_segments": item.total_segments}
+    if checkpoint is None:
+        logger.info("segment already done or being worked on; duplicate work item dropped", extra=where)
+        return None
+    pages, tally, start_key = checkpoint.pages, checkpoint.tally, checkpoint.last_evaluated_key
+    if pages:
+        logger.info("resuming segment from its checkpoint", extra={**where, "pages_done": pages})
+    definitions = load_definitions(settings.segments_table)
+    with ThreadPoolExecutor(max_workers=SEGMENT_WRITE_THREADS) as pool:
+        while True:
+            page = scan_facts(
+                settings.customers_table,
+                segment=item.segment,
+                total_segments=item.total_segments,
+                start_key=start_key,
+                page_size=settings.page_size,
+            )
+            page_tally = _process_page(page, item, settings, definitions, pool)
+            pages, tally, start_key = pages + 1, tally + page_tally, page.last_evaluated_key
+            save_progress(
+                settings.runs_table,
+                item,
+                owner,
+                pages=pages,
+                tally=tally,
+                last_evaluated_key=start_key,
+                now=utc_now(),
+            )
+            _report_page(where, pages, page_tally, tally)
+            if start_key is None:
+                logger.info("segment finished", extra={**where, "pages": pages, **tally.as_dict()})
+                return tally
+            if context.get_remaining_time_in_millis() < settings.time_reserve_ms:
+                _hand_over(item, owner, settings)
+                return tally
+
+
+def _process_page(
+    page: FactsPage,
+    item: WorkItem,
+    settings: RunSettings,
+    definitions: Sequence[SegmentDefinition] | None,
+    pool: ThreadPoolExecutor,
+) -> Tally:
+    updated = list(
+        pool.map(
+            lambda profile: reevaluate(settings.customers_table, profile, definitions, item.as_of),
+            page.profiles,
+        )
+    )
+    due = [p for p in updated if due_winback(p, item.as_of, settings.lapsed_after, settings.cooldown)]
+    result = publish([_lapsed_event(p, item, settings) for p in due], aws.events().put_events)
+    if page.unreadable:
+        logger.error(
+            "customer rows that do not validate were skipped", extra={"customer_ids": page.unreadable}
+        )
+    if result.failed:
+        logger.error(
+            "win-back events not published after retries; the next run selects these customers again",
+            extra={"count": len(result.failed), "error_codes": result.error_codes},
+        )
+    return Tally(
+        scanned=len(page.profiles) + len(page.unreadable),
+        resegmented=sum(
+            1 for before, after in zip(page.profiles, updated, strict=True) if before is not after
+        ),
+        selected=len(due),
+        published=result.published,
+        failed=len(result.failed) + len(page.unreadable),
+    )
+
+
+def _lapsed_event(
+    profile: CustomerFacts, item: WorkItem, settings: RunSettings
+) -> PutEventsRequestEntryTypeDef:
+    assert profile.last_order_at is not None  # due_winback selects only customers who ordered
+    detail = CustomerLapsed(
+        customer_id=profile.customer_id,
+        last_order_at=profile.last_order_at,
+        days_since_last_order=whole_days_between(profile.last_order_at, item.as_of) or 0,
+        run_id=item.run_id,
+    )
+    return {
+        "Source": settings.event_source,
+        "DetailType": CUSTOMER_LAPSED.detail_type,
+        "Detail": detail.model_dump_json(exclude_none=True),
+        "EventBusName": settings.event_bus,
+        "Time": item.as_of,
+    }
+
+
+def _report_page(where: dict[str, Any], pages: int, page: Tally, total: Tally) -> None:
+    for name, value in page.as_dict().items():
+        metrics.add_metric(name=_METRIC_NAMES[name], unit=MetricUnit.Count, value=value)
+    logger.info(
+        "page done", extra={**where, "page": pages, **page.as_dict(), "segment_totals": total.as_dict()}
+    )
+
+
+def _hand_over(item: WorkItem, owner: str, settings: RunSettings) -> None:
+    release(settings.runs_table, item, owner)
+    continuation = item.model_copy(update={"continuation": item.continuation + 1})
+    aws.sqs().send_message(QueueUrl=settings.work_queue_url, MessageBody=continuation.model_dump_json())
+    logger.info(
+        "segment handed over to a fresh invocation", extra={"run_id": item.run_id, "segment": item.segment}
+    )
