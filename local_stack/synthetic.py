@@ -19,7 +19,9 @@ def synthetic_customers(count: int, as_of: datetime, seed: int = 7) -> Iterator[
         orders = rng.choices((0, 1, 2, 3, 5, 8, 14), weights=(15, 25, 20, 15, 12, 8, 5))[0]
         order_dates: list[datetime] = []
         if orders:
-            moment = as_of - timedelta(days=rng.randint(0, 420), minutes=rng.randint(0, 1439))
+            # Most customers ordered recently, a long tail long ago (mean 150 days).
+            days_ago = min(int(rng.expovariate(1 / 150)), 1500)
+            moment = as_of - timedelta(days=days_ago, minutes=rng.randint(0, 1439))
             for _ in range(min(orders, 10)):
                 order_dates.append(moment)
                 moment -= timedelta(days=rng.randint(10, 90))

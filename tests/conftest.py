@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -21,6 +23,7 @@ from local_stack.outbox import parse_email
 from local_stack.scenario import SampleEvent, load_sample_events
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.stack import LocalStack, build_stack
+from nudge.observability import logger
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +45,17 @@ def stack(moto: MotoEndpoint) -> LocalStack:
 @pytest.fixture
 def mappings(stack: LocalStack) -> EventSourceMappings:
     return EventSourceMappings(stack)
+
+
+@pytest.fixture
+def service_logs() -> Iterator[io.StringIO]:
+    """Everything the service logs, formatted exactly as Lambda would receive it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")

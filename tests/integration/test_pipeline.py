@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
@@ -24,7 +22,6 @@ from local_stack.stack import LocalStack
 from nudge import aws
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
-from nudge.observability import logger
 from nudge.outcome import Decision, Outcome
 from nudge.pipeline import process_event
 from nudge.settings import Settings
@@ -230,17 +227,6 @@ def test_a_send_that_ses_refuses_is_retried_and_then_sent_once(
     assert len(sent_emails(moto)) == 1
     outcome = delivery_log()
     assert outcome is not None and outcome.decision is Decision.SENT
-
-
-@pytest.fixture
-def service_logs() -> Iterator[io.StringIO]:
-    """Everything the service logs, formatted exactly as Lambda would receive it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)
 
 
 def test_logs_of_a_full_run_hold_no_email_addresses_or_names(
