@@ -61,5 +61,8 @@ deploy: build
 bench: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench
 
+bench-reengagement: $(VENV)/.installed
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench_reengagement
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,22 +45,64 @@ class MotoEndpoint:
 
 
 @contextmanager
-def running_moto() -> Iterator[MotoEndpoint]:
-    """Start moto on a free port of 127.0.0.1 and point every boto3 client of this process at it."""
+def running_moto(*, own_process: bool = False) -> Iterator[MotoEndpoint]:
+    """Start moto on a free port of 127.0.0.1 and point every boto3 client of this process at it.
+
+    In a thread by default (fast to start). ``own_process`` runs it as a separate process, so a
+    benchmark's CPU time and memory are the handlers' alone, as they would be in Lambda.
+    """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with _server_process() if own_process else _server_thread() as url:
+        previous = {key: os.environ.get(key) for key in [*FAKE_AWS_ENVIRONMENT, "AWS_ENDPOINT_URL"]}
+        os.environ.update(FAKE_AWS_ENVIRONMENT)
+        os.environ["AWS_ENDPOINT_URL"] = url
+        try:
+            yield MotoEndpoint(url)
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@contextmanager
+def _server_thread() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    previous = {key: os.environ.get(key) for key in [*FAKE_AWS_ENVIRONMENT, "AWS_ENDPOINT_URL"]}
-    os.environ.update(FAKE_AWS_ENVIRONMENT)
-    os.environ["AWS_ENDPOINT_URL"] = url
     try:
-        yield MotoEndpoint(url)
+        yield f"http://{host}:{port}"
     finally:
         server.stop()
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
+
+@contextmanager
+def _server_process(startup_seconds: float = 30) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server module
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()  # noqa: S310
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto's server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()  # werkzeug may hold a keep-alive connection open past SIGTERM
+            server.wait()

@@ -32,6 +32,9 @@ def seed_sample_data(stack: LocalStack) -> tuple[int, int]:
     return len(segments), len(customers)
 
 
-def seed_customers(stack: LocalStack, count: int, as_of: datetime, seed: int = 7) -> int:
+def seed_customers(
+    stack: LocalStack, count: int, as_of: datetime, seed: int = 7, *, steady_state: bool = False
+) -> int:
     """``count`` synthetic profiles (see local_stack.synthetic), imported in batches."""
-    return import_customers(stack.names["CustomersTable"], synthetic_customers(count, as_of, seed))
+    customers = synthetic_customers(count, as_of, seed, steady_state=steady_state)
+    return import_customers(stack.names["CustomersTable"], customers)

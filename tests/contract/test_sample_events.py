@@ -12,8 +12,9 @@ from moto.events.models import EventPattern
 from pydantic import ValidationError
 
 from local_stack.cfn import Resolver, load_template, parameter_values
-from local_stack.scenario import SampleEvent, load_sample_events
+from local_stack.scenario import EVENTS_DIR, SampleEvent, load_sample_events
 from local_stack.stack import TEMPLATE_PATH
+from nudge.reengagement.models import RunRequest
 from nudge.triggers import TRIGGERS
 
 SAMPLES = load_sample_events()
@@ -81,3 +82,27 @@ def test_events_from_another_source_match_no_rule() -> None:
     sample = next(s for s in SAMPLES if not s.is_invalid)
     foreign = {**sample.event, "source": "com.example.someone-else"}
     assert not any(EventPattern.load(json.dumps(p)).matches_event(foreign) for p in RULES.values())
+
+
+def test_only_the_customer_lapsed_rule_accepts_events_from_the_scheduled_run() -> None:
+    for sample in (s for s in SAMPLES if not s.is_invalid):
+        from_run = {**sample.event, "source": "nudge.reengagement"}
+        matching = {n for n, p in RULES.items() if EventPattern.load(json.dumps(p)).matches_event(from_run)}
+        assert matching == ({"customer_lapsed"} if sample.trigger.name == "customer_lapsed" else set())
+
+
+def test_the_schedule_input_in_the_template_is_what_the_planner_reads() -> None:
+    """The sample payload and the template's Input (context attributes filled in) both parse, with
+    the same fields: a renamed field on either side would fail here, not at 9:00 on a deploy day."""
+    template = load_template(TEMPLATE_PATH)
+    resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
+    planner = template["Resources"]["ReengagementPlannerFunction"]["Properties"]
+    (schedule,) = [e for e in planner["Events"].values() if e["Type"] == "ScheduleV2"]
+    filled = (
+        str(resolver.resolve(schedule["Properties"]["Input"]))
+        .replace("<aws.scheduler.scheduled-time>", "2026-11-23T09:00:00Z")
+        .replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3")
+    )
+    sample = json.loads((EVENTS_DIR / "scheduled" / "reengagement_run.json").read_text())
+    assert RunRequest.model_validate_json(filled) == RunRequest.model_validate(sample)
+    assert set(json.loads(filled)) == set(sample)

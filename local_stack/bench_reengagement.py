@@ -1,0 +1,261 @@
+"""`make bench-reengagement`: the scheduled run over 100,000 customers, against a naive baseline.
+
+moto runs in its own process, so the CPU time and memory measured here are the handlers' own. Wall
+rates are bounded by moto answering every call from one Python process (each Scan page re-reads the
+whole table there); read them as ratios. The figures that carry over to AWS are our CPU per customer
+and the calls per customer, from which the README projects 1,000,000 customers.
+
+The table is a steady-state one (local_stack.synthetic, steady_state): what a daily run meets after
+months of runs, with segments right as of yesterday and lapsed customers in their win-back cooldown.
+Runs, all over the same table:
+1. fan-out: the daily run, planner and workers, over every customer;
+2. one worker's segment under tracemalloc: its peak memory;
+3. naive baseline: one sequential scan of whole profiles that re-segments and *sends* (renders the
+   email and calls SES) inline for every customer due a win-back, cut off after NAIVE_CUSTOMERS.
+
+The Customer Lapsed queue is emptied as the run fills it (moto's SQS slows down with queue length);
+its count confirms every published event was routed by the rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+
+from local_stack.capture import stdout_to
+from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
+from local_stack.moto_endpoint import running_moto
+from local_stack.reengagement import PLANNER, WORKER, run_schedule, sample_scheduled_time
+from local_stack.seed import seed_customers, seed_sample_data, verify_sender_identity
+from local_stack.stack import REPO_ROOT, LocalStack, build_stack
+from nudge.dal.items import from_item
+from nudge.dal.segments import list_definitions
+from nudge.events import CustomerLapsed
+from nudge.outcome import Decision
+from nudge.pipeline import process_event
+from nudge.profiles import Customer
+from nudge.reengagement.selection import due_winback
+from nudge.resegmentation import reevaluate
+from nudge.segmentation import whole_days_between
+from nudge.settings import Settings
+from nudge.triggers import CUSTOMER_LAPSED
+
+CUSTOMERS = 100_000
+NAIVE_CUSTOMERS = 2_000
+OUT = REPO_ROOT / "out" / "bench"
+
+
+@dataclass
+class Measured:
+    label: str
+    customers_scanned: int
+    selected: int
+    published_or_sent: int
+    resegmented: int
+    wall_seconds: float
+    cpu_seconds: float
+    peak_memory_mib: float | None = None
+
+    @property
+    def scanned_per_second(self) -> float:
+        return self.customers_scanned / self.wall_seconds
+
+    @property
+    def published_per_second(self) -> float:
+        return self.published_or_sent / self.wall_seconds
+
+    @property
+    def cpu_ms_per_customer(self) -> float:
+        return 1000 * self.cpu_seconds / self.customers_scanned
+
+    def row(self) -> str:
+        memory = f"{self.peak_memory_mib:7.1f}" if self.peak_memory_mib is not None else "      -"
+        return (
+            f"{self.label:<34} {self.customers_scanned:>8} {self.scanned_per_second:>9.0f} "
+            f"{self.published_or_sent:>8} {self.published_per_second:>9.1f} {self.resegmented:>8} "
+            f"{self.cpu_ms_per_customer:>9.3f} {memory}"
+        )
+
+
+HEADER = (
+    f"{'':<34} {'scanned':>8} {'scan/s':>9} {'emitted':>8} {'emit/s':>9} {'reseg.':>8} "
+    f"{'cpu ms/c':>9} {'mem MiB':>7}"
+)
+
+
+@contextmanager
+def clock() -> Iterator[Callable[[], tuple[float, float]]]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result: list[float] = []
+    yield lambda: (result[0], result[1])
+    result.extend([time.perf_counter() - wall, time.process_time() - cpu])
+
+
+@contextmanager
+def draining(stack: LocalStack, logical_id: str) -> Iterator[Callable[[], int]]:
+    """Receive and delete from a queue in the background; yields a count of what it took."""
+    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    url = stack.queue_url(logical_id)
+    taken = 0
+    stop = threading.Event()
+
+    def drain() -> None:
+        nonlocal taken
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if messages:
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+                    ],
+                )
+                taken += len(messages)
+            elif stop.is_set():
+                return
+            else:
+                time.sleep(0.05)
+
+    worker = threading.Thread(target=drain, daemon=True)
+    worker.start()
+    try:
+        yield lambda: taken
+    finally:
+        stop.set()
+        worker.join()
+
+
+def fan_out(stack: LocalStack, mappings: EventSourceMappings, label: str, as_of: datetime) -> Measured:
+    with clock() as elapsed:
+        report = run_schedule(stack, mappings, as_of, send_emails=False)
+    wall, cpu = elapsed()
+    # The win-backs stay in the Customer Lapsed queue: sending is SES-bound and measured by `make bench`.
+    tally = report.tally
+    return Measured(label, tally.scanned, tally.selected, tally.published, tally.resegmented, wall, cpu)
+
+
+def one_worker_memory(
+    stack: LocalStack, mappings: EventSourceMappings, as_of: datetime, customers: int
+) -> tuple[float, int]:
+    """Peak Python memory of one worker invocation working through one whole segment."""
+    LocalScheduler(mappings).fire(PLANNER, as_of)
+    tracemalloc.start()
+    try:
+        mappings.poll_once(only=(WORKER,))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    total_segments = int(stack.parameters["ReengagementParallelism"])
+    return peak / 2**20, customers // total_segments
+
+
+def naive_baseline(stack: LocalStack, as_of: datetime, limit: int, trace_memory: bool = False) -> Measured:
+    """What a first version might do: scan everything in one loop and send each win-back inline."""
+    function = stack.functions["CustomerLapsedFunction"]
+    settings = Settings.from_environment(dict(function.environment))
+    customers_table = stack.names["CustomersTable"]
+    client = boto3.session.Session(region_name=stack.region).client("dynamodb")
+    if trace_memory:
+        tracemalloc.start()
+    scanned = selected = sent = resegmented = 0
+    with clock() as elapsed:
+        definitions = list_definitions(stack.names["SegmentsTable"])
+        for page in client.get_paginator("scan").paginate(TableName=customers_table):
+            for item in page["Items"]:
+                customer = Customer.model_validate(from_item(item))
+                updated = reevaluate(customers_table, customer, definitions, as_of)
+                resegmented += updated is not customer
+                scanned += 1
+                if due_winback(updated, as_of, timedelta(days=90), timedelta(days=30)):
+                    selected += 1
+                    assert updated.last_order_at is not None
+                    lapse = CustomerLapsed(
+                        customer_id=updated.customer_id,
+                        last_order_at=updated.last_order_at,
+                        days_since_last_order=whole_days_between(updated.last_order_at, as_of) or 0,
+                        run_id=f"naive-{as_of:%Y-%m-%d}",
+                    )
+                    outcome = process_event(CUSTOMER_LAPSED, lapse, settings, None)
+                    sent += outcome.decision is Decision.SENT
+                if scanned >= limit:
+                    break
+            if scanned >= limit:
+                break
+    wall, cpu = elapsed()
+    peak = None
+    if trace_memory:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return Measured(
+        "naive: sequential scan, send inline", scanned, selected, sent, resegmented, wall, cpu, peak
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=CUSTOMERS)
+    parser.add_argument("--naive-customers", type=int, default=NAIVE_CUSTOMERS)
+    args = parser.parse_args(argv)
+    as_of = sample_scheduled_time()
+    results: dict[str, Any] = {"customers": args.customers}
+    with running_moto(own_process=True), stdout_to(OUT / "reengagement-lambda.jsonl"):
+        stack = build_stack()
+        verify_sender_identity(stack)
+        seed_sample_data(stack)
+        with clock() as elapsed:
+            seed_customers(stack, args.customers, as_of, steady_state=True)
+        results["import_seconds"] = round(elapsed()[0], 1)
+        mappings = EventSourceMappings(stack)
+        segments = stack.parameters["ReengagementParallelism"]
+        with draining(stack, "CustomerLapsedQueue") as routed:
+            fan = fan_out(stack, mappings, f"fan-out, {segments} parallel workers", as_of)
+        results["events_routed_to_customer_lapsed_queue"] = routed()
+        memory, segment_size = one_worker_memory(stack, mappings, as_of + timedelta(days=1), args.customers)
+        fan.peak_memory_mib = memory
+        naive = naive_baseline(stack, as_of, args.naive_customers)
+        naive.peak_memory_mib = naive_baseline(stack, as_of, 500, trace_memory=True).peak_memory_mib
+        runs = [fan, naive]
+    results["runs"] = [
+        {
+            **asdict(r),
+            "scanned_per_second": r.scanned_per_second,
+            "published_per_second": r.published_per_second,
+            "cpu_ms_per_customer": r.cpu_ms_per_customer,
+        }
+        for r in runs
+    ]
+    results["worker_segment_customers"] = segment_size
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "reengagement.json").write_text(json.dumps(results, indent=2))
+    imported = f"{args.customers:,} synthetic customers imported in {results['import_seconds']} s"
+    print(f"{imported} (moto in its own process)")
+    print(HEADER)
+    for run in runs:
+        print(run.row())
+    print(
+        f"mem: peak traced Python memory of one worker invocation over a whole segment (~{segment_size:,} "
+        f"customers); naive: over 500 customers. cpu ms/c: this process's CPU per customer scanned "
+        f"(moto excluded). emitted: events published (fan-out) or emails sent (naive)."
+    )
+    routed = results["events_routed_to_customer_lapsed_queue"]
+    print(f"events the rule routed to the Customer Lapsed queue: {routed}")
+    print(f"figures in {OUT.relative_to(REPO_ROOT)}/reengagement.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
