@@ -46,7 +46,8 @@ def bench_rendering(settings: Settings) -> dict[str, float]:
     segment = Segment(
         segment_id="vip", name="VIP", discount_percent=15, coupon_code="VIP15", perks=("a", "b")
     )
-    context = template_context(CART_ABANDONED, detail, customer, segment, settings)
+    unsubscribe_url = f"{settings.unsubscribe_url}?token=v1.Yw.bench"
+    context = template_context(CART_ABANDONED, detail, customer, segment, settings, unsubscribe_url)
     render_email(settings.templates_dir, CART_ABANDONED.name, context)  # compile once, as a warm Lambda has
     timings = []
     for _ in range(RENDERS):
@@ -58,6 +59,7 @@ def bench_rendering(settings: Settings) -> dict[str, float]:
             recipient_email=customer.email,
             email=email,
             sent_at=utc_now(),
+            unsubscribe_url=unsubscribe_url,
         )
         timings.append(time.perf_counter() - started)
     timings.sort()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import json
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 
@@ -210,3 +212,66 @@ class LocalScheduler:
                 QueueUrl=function.spec.dead_letter_queue_url, MessageBody=json.dumps(event)
             )
         return None
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+class LocalFunctionUrls:
+    """Serves a request to a function URL from template.yaml the way Lambda does: the request becomes
+    a payload-2.0 event (form bodies base64-encoded, as Lambda sends them) and the handler's answer
+    the HTTP response. No socket: the URL's host selects the function."""
+
+    def __init__(self, mappings: EventSourceMappings) -> None:
+        self._by_url = {f.spec.function_url: f for f in mappings.functions if f.spec.function_url}
+
+    def request(
+        self, method: str, url: str, body: str = "", headers: dict[str, str] | None = None
+    ) -> HttpResponse:
+        parts = urlsplit(url)
+        function = self._by_url[f"{parts.scheme}://{parts.netloc}/"]
+        now = datetime.now(UTC)
+        request_headers = {
+            "host": parts.netloc,
+            "user-agent": "local",
+            **{k.lower(): v for k, v in (headers or {}).items()},
+        }
+        if body and "content-type" not in request_headers:
+            request_headers["content-type"] = "application/x-www-form-urlencoded"
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": parts.path or "/",
+            "rawQueryString": parts.query,
+            "headers": request_headers,
+            "queryStringParameters": dict(parse_qsl(parts.query)) or None,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": parts.netloc.split(".")[0],
+                "domainName": parts.netloc,
+                "domainPrefix": parts.netloc.split(".")[0],
+                "http": {
+                    "method": method,
+                    "path": parts.path or "/",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": request_headers["user-agent"],
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now.timestamp() * 1000),
+            },
+            "body": base64.b64encode(body.encode()).decode() if body else None,
+            "isBase64Encoded": bool(body),
+        }
+        result = function.invoke(event)
+        text = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode()
+        return HttpResponse(int(result["statusCode"]), dict(result.get("headers") or {}), text)

@@ -8,6 +8,7 @@ handler, resolved environment, SQS event sources) for the local Lambda runtime t
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,6 +29,7 @@ _NOT_EMULATED = {
     "AWS::Logs::LogGroup",
     "AWS::Serverless::LayerVersion",
     "AWS::CloudWatch::Alarm",
+    "AWS::Lambda::Permission",
 }
 
 
@@ -64,6 +66,7 @@ class FunctionSpec:
     """Lambda retries a failed asynchronous invocation (a schedule's) this many times..."""
     dead_letter_queue_url: str | None = None
     """...and then puts the event here."""
+    function_url: str | None = None
 
 
 @dataclass
@@ -77,6 +80,7 @@ class LocalStack:
     queue_urls: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secret_arns: dict[str, str] = field(default_factory=dict)
 
     def queue_url(self, logical_id: str) -> str:
         return self.queue_urls[logical_id]
@@ -146,6 +150,8 @@ def build_stack(
             stack.rules[logical_id] = properties
         elif kind == "AWS::SES::ConfigurationSet":
             session.client("sesv2").create_configuration_set(ConfigurationSetName=stack.names[logical_id])
+        elif kind == "AWS::SecretsManager::Secret":
+            stack.secret_arns[logical_id] = _create_secret(session, stack.names[logical_id], properties)
         else:
             raise UnsupportedTemplateFeatureError(f"{logical_id}: {kind} is not supported by the local stack")
 
@@ -197,10 +203,35 @@ def _name_resources(
             # A queue's Ref is its URL, which only exists once the queue does.
             resolver.refs[logical_id] = partial(stack.queue_url, logical_id)
             resolver.attributes[(logical_id, "QueueName")] = _constant(name)
+        elif kind == "AWS::SecretsManager::Secret":
+            # A secret's Ref is its ARN, whose random suffix only exists once the secret does.
+            resolver.refs[logical_id] = partial(stack.secret_arns.__getitem__, logical_id)
         else:
             resolver.refs[logical_id] = _constant(arn if kind == "AWS::Serverless::LayerVersion" else name)
         if kind == "AWS::Events::EventBus":
             resolver.attributes[(logical_id, "Name")] = _constant(name)
+        if kind == "AWS::Serverless::Function" and "FunctionUrlConfig" in properties:
+            # SAM's generated <Function>Url resource; the host stands in for the URL id Lambda assigns.
+            resolver.attributes[(f"{logical_id}Url", "FunctionUrl")] = _constant(
+                local_function_url(name, region)
+            )
+
+
+def local_function_url(function_name: str, region: str) -> str:
+    return f"https://{function_name.lower()}.lambda-url.{region}.on.aws/"
+
+
+def _create_secret(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> str:
+    generate = properties.get("GenerateSecretString")
+    if "SecretString" in properties:
+        value = str(properties["SecretString"])
+    elif generate is not None and set(generate) <= {"PasswordLength", "ExcludePunctuation"}:
+        value = secrets.token_hex(int(generate.get("PasswordLength", 32)) // 2 + 1)[
+            : generate.get("PasswordLength", 32)
+        ]
+    else:
+        raise UnsupportedTemplateFeatureError(f"{name}: only SecretString or a plain GenerateSecretString")
+    return str(session.client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"])
 
 
 def _constant(value: str | None) -> Callable[[], str]:
@@ -338,6 +369,9 @@ def _describe_function(
         schedules=tuple(schedules),
         async_retry_attempts=int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2)),
         dead_letter_queue_url=dead_letter_url,
+        function_url=local_function_url(stack.names[logical_id], stack.region)
+        if "FunctionUrlConfig" in props
+        else None,
     )
 
 

@@ -31,7 +31,7 @@ def rules_by_trigger() -> dict[str, dict[str, Any]]:
         .split("/")[-1]
         for resource in resources.values()
         if resource["Type"] == "AWS::Serverless::Function"
-        for event in resource["Properties"]["Events"].values()
+        for event in resource["Properties"].get("Events", {}).values()
         if event["Type"] == "SQS"
     }
     patterns = {}

@@ -283,6 +283,7 @@ def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags
     assert {tag["Name"]: tag["Value"] for tag in request["EmailTags"]} == {
         "trigger": "cart_abandoned",
         "segment": "vip",
+        "customer_id": "cus_vip_ada",  # how SES's bounce and complaint events find the profile
     }
     assert request["FromEmailAddress"] == "Example Shop <hello@shop.example>"
     assert request["Destination"] == {"ToAddresses": ["ada.lovelace@example.com"]}

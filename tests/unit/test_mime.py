@@ -11,6 +11,8 @@ import pytest
 from nudge.mime import build_message
 from nudge.rendering import RenderedEmail
 
+UNSUBSCRIBE_URL = "https://u.lambda-url.us-east-1.on.aws/?token=v1.YzE.sig"
+
 
 def parse(raw: bytes) -> email.message.EmailMessage:
     message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -28,6 +30,7 @@ def test_message_has_text_and_html_alternatives_and_survives_non_ascii() -> None
         recipient_email="maria@example.es",
         email=rendered,
         sent_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        unsubscribe_url=UNSUBSCRIBE_URL,
     )
     raw = message.as_bytes()
     # Every line is 7-bit clean on the wire.
@@ -39,6 +42,9 @@ def test_message_has_text_and_html_alternatives_and_survives_non_ascii() -> None
     assert received["To"].addresses[0].display_name == "María García"
     assert received["To"].addresses[0].addr_spec == "maria@example.es"
     assert received["From"].addresses[0].addr_spec == "hello@shop.example"
+    # RFC 8058: the one-click unsubscribe pair of headers.
+    assert received["List-Unsubscribe"] == f"<{UNSUBSCRIBE_URL}>"
+    assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = received.get_body(preferencelist=("plain",))
     html = received.get_body(preferencelist=("html",))
     assert text is not None and text.get_content().strip() == "Lámpara 1.199,00 €"
@@ -54,4 +60,5 @@ def test_a_subject_with_a_line_break_cannot_add_headers() -> None:
             recipient_email="a@example.com",
             email=rendered,
             sent_at=datetime(2026, 11, 23, tzinfo=UTC),
+            unsubscribe_url=UNSUBSCRIBE_URL,
         )

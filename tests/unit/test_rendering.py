@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
 
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import REPO_ROOT
@@ -29,6 +31,10 @@ SEGMENT_MARKERS = {
 }
 
 
+# Quote and angle brackets: a URL must stay one attribute value whatever it holds.
+UNSUBSCRIBE_URL = 'https://u.lambda-url.us-east-1.on.aws/?token=v1.YzE.sig&x="><i>y</i>'
+
+
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     return Settings.from_environment(
@@ -44,6 +50,8 @@ def settings() -> Settings:
             "STORE_URL": "https://shop.example",
             "STORE_POSTAL_ADDRESS": "1 Market Street",
             "PREFERENCES_URL": "https://shop.example/prefs",
+            "UNSUBSCRIBE_URL": "https://u.lambda-url.us-east-1.on.aws/",
+            "UNSUBSCRIBE_KEY_SECRET": "unused-here",
         }
     )
 
@@ -71,7 +79,9 @@ def render(
     trigger: Trigger[Any], detail: Any, customer: Customer, segment: Segment, settings: Settings
 ) -> RenderedEmail:
     return render_email(
-        TEMPLATES_DIR, trigger.name, template_context(trigger, detail, customer, segment, settings)
+        TEMPLATES_DIR,
+        trigger.name,
+        template_context(trigger, detail, customer, segment, settings, UNSUBSCRIBE_URL),
     )
 
 
@@ -149,6 +159,53 @@ def test_a_newline_in_data_cannot_break_the_subject_line(
 ) -> None:
     email = render_cart_for(a_customer(first_name="Ada\r\nBcc: x@evil.example"), samples, settings)
     assert "\r" not in email.subject and "\n" not in email.subject
+
+
+def test_event_data_cannot_inject_markup_either(samples: dict[str, SampleEvent], settings: Settings) -> None:
+    sample = samples["cart_abandoned/vip_ada.json"].event
+    item = {**sample["detail"]["items"][0], "name": '<img src=x onerror="alert(1)">Lamp'}
+    detail = CART_ABANDONED.event_model.model_validate(
+        {**sample, "detail": {**sample["detail"], "items": [item]}}
+    ).detail
+    email = render(CART_ABANDONED, detail, a_customer(), SEGMENTS["vip"], settings)
+    assert "<img src=x" not in email.html and "&lt;img src=x onerror=" in email.html
+
+
+def test_the_unsubscribe_link_is_in_both_parts_and_escaped_in_html(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    email = render_cart_for(a_customer(), samples, settings)
+    assert f"Unsubscribe: {UNSUBSCRIBE_URL}" in email.text
+    links = LinkCollector()
+    links.feed(email.html)
+    # What a mail client follows is exactly the signed URL, and its markup-like characters stay data.
+    assert links.by_text["Unsubscribe"] == UNSUBSCRIBE_URL
+
+
+class LinkCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_text: dict[str, str] = {}
+        self._href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href")
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None and data.strip():
+            self.by_text[data.strip()] = self._href
+            self._href = None
+
+
+def test_a_template_cannot_reach_python_internals(tmp_path: Any) -> None:
+    """Marketers edit templates: the sandbox stops a template from walking to Python's internals."""
+    family = tmp_path / "curious"
+    family.mkdir()
+    for name in ("subject.txt.j2", "body.html.j2", "body.txt.j2"):
+        (family / name).write_text("{{ customer.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(SecurityError):
+        render_email(str(tmp_path), "curious", {"customer": a_customer()})
 
 
 def test_an_undefined_variable_is_an_error_not_an_empty_string(tmp_path: Any) -> None:

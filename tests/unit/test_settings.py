@@ -19,6 +19,8 @@ COMPLETE = {
     "STORE_URL": "https://shop.example",
     "STORE_POSTAL_ADDRESS": "1 Market Street",
     "PREFERENCES_URL": "https://shop.example/prefs",
+    "UNSUBSCRIBE_URL": "https://u.lambda-url.us-east-1.on.aws/",
+    "UNSUBSCRIBE_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:unsubscribe",
 }
 
 

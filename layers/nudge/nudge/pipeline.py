@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,6 +23,8 @@ from nudge.sending import send_raw
 from nudge.settings import Settings
 from nudge.timeutil import utc_now
 from nudge.triggers import Trigger
+from nudge.unsubscribe import tokens
+from nudge.unsubscribe.keys import signing_key
 
 
 def process_event(
@@ -54,9 +57,9 @@ def _decide_and_send(
 
 def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer) -> Outcome:
     segment = get_segment(settings.segments_table, customer.segment_id)
-    email = render_email(
-        settings.templates_dir, trigger.name, template_context(trigger, detail, customer, segment, settings)
-    )
+    unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
+    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url)
+    email = render_email(settings.templates_dir, trigger.name, context)
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
@@ -64,11 +67,13 @@ def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, cust
         recipient_email=customer.email,
         email=email,
         sent_at=sent_at,
+        unsubscribe_url=unsubscribe_url,
     )
     message_id = send_raw(
         message,
         configuration_set=settings.configuration_set,
-        tags={"trigger": trigger.name, "segment": segment.segment_id},
+        # customer_id comes back on SES's bounce and complaint events: how feedback finds the profile.
+        tags={"trigger": trigger.name, "segment": segment.segment_id, "customer_id": customer.customer_id},
     )
     outcome = Outcome(
         trigger=trigger.name,
@@ -126,11 +131,22 @@ def _skip(
     return outcome
 
 
+def unsubscribe_link(settings: Settings, customer_id: str) -> str:
+    token = tokens.issue(signing_key(settings.unsubscribe_key_secret), customer_id)
+    return f"{settings.unsubscribe_url}?{urlencode({'token': token})}"
+
+
 def template_context(
-    trigger: Trigger[Any], detail: TriggerDetail, customer: Customer, segment: Segment, settings: Settings
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    customer: Customer,
+    segment: Segment,
+    settings: Settings,
+    unsubscribe_url: str,
 ) -> dict[str, Any]:
     return {
         "store": settings.store,
+        "unsubscribe_url": unsubscribe_url,
         "customer": customer,
         "segment": segment,
         "locale": formatting.resolve_locale(customer.locale, settings.default_locale),

@@ -35,6 +35,8 @@ class Settings(BaseModel):
     sender: str = Field(validation_alias="SENDER_ADDRESS", min_length=3)
     configuration_set: str = Field(validation_alias="SES_CONFIGURATION_SET", min_length=1)
     templates_dir: str = Field(validation_alias="TEMPLATES_DIR", min_length=1)
+    unsubscribe_url: str = Field(validation_alias="UNSUBSCRIBE_URL", pattern=r"^https?://")
+    unsubscribe_key_secret: str = Field(validation_alias="UNSUBSCRIBE_KEY_SECRET", min_length=1)
     default_locale: str = Field(default="en-US", validation_alias="DEFAULT_LOCALE")
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
     delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
@@ -52,3 +54,16 @@ class Settings(BaseModel):
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         return cls.model_validate({**env, "store": env})
+
+
+class UnsubscribeSettings(BaseModel):
+    """What the unsubscribe endpoint needs: where profiles live and the signing key's secret."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
+    unsubscribe_key_secret: str = Field(validation_alias="UNSUBSCRIBE_KEY_SECRET", min_length=1)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> UnsubscribeSettings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))

@@ -179,6 +179,27 @@ def set_segment(table: str, seen: CustomerFacts, segment_id: str, at: datetime) 
     return True
 
 
+def record_unsubscribe(table: str, customer_id: str, at: datetime, source: str) -> bool:
+    """Mark the profile unsubscribed; the first unsubscribe's time and source are kept. Returns
+    False when there is no such profile (the caller must not reveal that)."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=table,
+            Key=to_item({"customer_id": customer_id}),
+            UpdateExpression=(
+                "SET unsubscribed_at = if_not_exists(unsubscribed_at, :at), "
+                "unsubscribe_source = if_not_exists(unsubscribe_source, :source)"
+            ),
+            ConditionExpression="attribute_exists(customer_id)",
+            ExpressionAttributeValues=to_item({":at": to_stored(at), ":source": source}),
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable[str] = ()) -> None:
     """Record the send time as ``last_emailed_at`` and in each attribute of ``also``."""
     attributes = ", ".join(f"{name} = :sent_at" for name in ("last_emailed_at", *also))

@@ -1,0 +1,97 @@
+"""The unsubscribe endpoint behind a Lambda Function URL.
+
+- ``POST /?token=…`` with the form body ``List-Unsubscribe=One-Click`` (RFC 8058, sent by the mailbox
+  provider) or ``confirm=yes`` (our own confirmation page) unsubscribes at once and answers 200.
+- ``GET /?token=…`` only shows a page with a button: link scanners and spam filters fetch every URL
+  in an email, so a GET never changes anything.
+- A token we did not issue gets 403 and changes nothing. A valid token for a profile that no longer
+  exists answers exactly as a successful unsubscribe, so the endpoint never reveals who exists.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import parse_qs, urlencode
+
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from nudge.dal.customers import record_unsubscribe
+from nudge.observability import logger, metrics
+from nudge.settings import UnsubscribeSettings
+from nudge.timeutil import utc_now
+from nudge.unsubscribe import tokens
+from nudge.unsubscribe.keys import signing_key
+
+app = LambdaFunctionUrlResolver()
+
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+CONFIRMED = ("confirm", "yes")
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">
+<title>{title}</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem;">
+<h1 style="font-size: 1.4rem;">{title}</h1>{body}</body></html>"""
+
+
+def _page(status: int, title: str, body: str) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=_PAGE.format(title=escape(title), body=body),
+        # Never cached or embedded: the page is about one person's subscription.
+        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"},
+    )
+
+
+def _forbidden() -> Response[str]:
+    metrics.add_metric(name="UnsubscribeRejected", unit=MetricUnit.Count, value=1)
+    logger.warning("unsubscribe request with a token we did not issue")
+    return _page(
+        403, "This link is not valid", "<p>Please use the unsubscribe link in one of our emails.</p>"
+    )
+
+
+def _customer_from_request() -> str | None:
+    settings = UnsubscribeSettings.from_environment()
+    token = app.current_event.get_query_string_value(name="token", default_value="")
+    return tokens.verify(signing_key(settings.unsubscribe_key_secret), token)
+
+
+@app.get("/")
+def confirmation_page() -> Response[str]:
+    if _customer_from_request() is None:
+        return _forbidden()
+    metrics.add_metric(name="UnsubscribePageShown", unit=MetricUnit.Count, value=1)
+    token = app.current_event.get_query_string_value(name="token", default_value="")
+    action = escape("?" + urlencode({"token": token}))
+    return _page(
+        200,
+        "Unsubscribe from our emails?",
+        f'<form method="post" action="{action}"><input type="hidden" name="confirm" value="yes">'
+        '<button type="submit" style="font-size: 1rem; padding: .6rem 1.2rem;">Unsubscribe</button></form>',
+    )
+
+
+@app.post("/")
+def unsubscribe() -> Response[str]:
+    customer_id = _customer_from_request()
+    if customer_id is None:
+        return _forbidden()
+    form = parse_qs(app.current_event.decoded_body or "", max_num_fields=10)
+    if ONE_CLICK[1] in form.get(ONE_CLICK[0], []):
+        source = "one_click"
+    elif CONFIRMED[1] in form.get(CONFIRMED[0], []):
+        source = "confirmation_page"
+    else:
+        metrics.add_metric(name="UnsubscribeRejected", unit=MetricUnit.Count, value=1)
+        return _page(400, "Nothing was changed", "<p>Use the button on the unsubscribe page.</p>")
+    settings = UnsubscribeSettings.from_environment()
+    known = record_unsubscribe(settings.customers_table, customer_id, utc_now(), source)
+    metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
+    logger.info("unsubscribed", extra={"customer_id": customer_id if known else None, "source": source})
+    return _page(
+        200, "You are unsubscribed", "<p>You will not receive marketing emails from us any more.</p>"
+    )
