@@ -11,8 +11,8 @@ from nudge.triggers import TRIGGERS, Trigger
 
 EVENTS_DIR = REPO_ROOT / "events"
 SAMPLE_DATA_DIR = REPO_ROOT / "sample_data"
-# Payloads EventBridge Scheduler sends (not bus events), with expectations of their own.
-SCHEDULED_DIR_NAME = "scheduled"
+# Not store events, with expectations of their own: the schedule's payload, and SES's feedback events.
+NON_TRIGGER_DIRS = frozenset({"scheduled", "ses"})
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def load_sample_events() -> list[SampleEvent]:
     files = sorted(
         path.relative_to(EVENTS_DIR).as_posix()
         for path in EVENTS_DIR.glob("*/*.json")
-        if path.parent.name != SCHEDULED_DIR_NAME
+        if path.parent.name not in NON_TRIGGER_DIRS
     )
     missing = set(files) ^ set(expectations)
     if missing:

@@ -39,6 +39,8 @@ def rules_by_trigger() -> dict[str, dict[str, Any]]:
         if resource["Type"] != "AWS::Events::Rule":
             continue
         queue = resource["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+        if function_by_queue[queue] not in {trigger.name for trigger in TRIGGERS}:
+            continue  # SES's feedback rule: tested in tests/integration/test_ses_feedback.py
         patterns[function_by_queue[queue]] = resolver.resolve(resource["Properties"]["EventPattern"])
     return patterns
 

@@ -57,7 +57,8 @@ class Settings(BaseModel):
 
 
 class UnsubscribeSettings(BaseModel):
-    """What the unsubscribe endpoint needs: where profiles live and the signing key's secret."""
+    """What the unsubscribe endpoint and the SES feedback handler need: where profiles live, and the
+    signing key's secret."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 

@@ -200,6 +200,26 @@ def record_unsubscribe(table: str, customer_id: str, at: datetime, source: str) 
     return True
 
 
+def suppress(table: str, customer_id: str, reason: str, at: datetime) -> bool:
+    """Suppress the profile for good; the first reason and time are kept. False if no such profile."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=table,
+            Key=to_item({"customer_id": customer_id}),
+            UpdateExpression=(
+                "SET suppressed_reason = if_not_exists(suppressed_reason, :reason), "
+                "suppressed_at = if_not_exists(suppressed_at, :at)"
+            ),
+            ConditionExpression="attribute_exists(customer_id)",
+            ExpressionAttributeValues=to_item({":reason": reason, ":at": to_stored(at)}),
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable[str] = ()) -> None:
     """Record the send time as ``last_emailed_at`` and in each attribute of ``also``."""
     attributes = ", ".join(f"{name} = :sent_at" for name in ("last_emailed_at", *also))

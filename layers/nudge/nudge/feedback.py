@@ -1,0 +1,99 @@
+"""SES bounce and complaint events: a permanent bounce or a complaint suppresses the profile.
+
+The configuration set publishes them to EventBridge (source ``aws.ses``); the message tags we set at
+send time come back on the event, and ``customer_id`` among them finds the profile without looking
+anyone up by email address. A transient bounce (mailbox full, greylisting) suppresses nobody.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json
+
+from nudge.batch import TriggerBatchProcessor
+from nudge.dal.customers import suppress
+from nudge.observability import logger, metrics
+from nudge.settings import UnsubscribeSettings
+
+
+class _SesModel(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
+class Bounce(_SesModel):
+    bounce_type: Literal["Permanent", "Transient", "Undetermined"] = Field(alias="bounceType")
+    bounce_sub_type: str = Field(alias="bounceSubType")
+    timestamp: AwareDatetime
+
+
+class Complaint(_SesModel):
+    timestamp: AwareDatetime
+    complaint_feedback_type: str | None = Field(default=None, alias="complaintFeedbackType")
+
+
+class Mail(_SesModel):
+    message_id: str = Field(alias="messageId")
+    tags: dict[str, list[str]] = {}
+
+
+class SesEvent(_SesModel):
+    event_type: Literal["Bounce", "Complaint"] = Field(alias="eventType")
+    mail: Mail
+    bounce: Bounce | None = None
+    complaint: Complaint | None = None
+
+
+class SesFeedbackEvent(EventBridgeModel):
+    account: str | None = None  # type: ignore[assignment]  # moto's delivery to SQS omits it
+    detail_type: Literal["Email Bounced", "Email Complaint Received"] = Field(alias="detail-type")
+    detail: SesEvent
+
+
+class SesFeedbackRecord(SqsRecordModel):
+    body: Json[SesFeedbackEvent]
+
+
+def suppression_reason(event: SesEvent) -> str | None:
+    if event.event_type == "Complaint":
+        return "complaint"
+    if event.bounce is not None and event.bounce.bounce_type == "Permanent":
+        return "permanent_bounce"
+    return None
+
+
+def handle_feedback(event: SesEvent, customers_table: str) -> None:
+    customer_id = next(iter(event.mail.tags.get("customer_id", [])), None)
+    reason = suppression_reason(event)
+    where = {"ses_message_id": event.mail.message_id, "event_type": event.event_type}
+    if reason is None:
+        metrics.add_metric(name="TransientBounce", unit=MetricUnit.Count, value=1)
+        logger.info("transient bounce: nobody suppressed", extra=where)
+        return
+    if customer_id is None:
+        metrics.add_metric(name="FeedbackWithoutCustomer", unit=MetricUnit.Count, value=1)
+        logger.error("bounce or complaint for a message without a customer_id tag", extra=where)
+        return
+    at = event.complaint.timestamp if event.complaint else event.bounce.timestamp  # type: ignore[union-attr]
+    known = suppress(customers_table, customer_id, reason, at)
+    metrics.add_metric(name="CustomerSuppressed", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "customer suppressed", extra={**where, "customer_id": customer_id, "reason": reason, "known": known}
+    )
+
+
+def process_feedback_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    settings = UnsubscribeSettings.from_environment()
+    processor = TriggerBatchProcessor(event_type=EventType.SQS, model=SesFeedbackRecord)
+
+    def handle_record(record: SesFeedbackRecord) -> None:
+        handle_feedback(record.body.detail, settings.customers_table)
+
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )
