@@ -40,13 +40,11 @@ from local_stack.seed import seed_customers, seed_sample_data, verify_sender_ide
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal.items import from_item
 from nudge.dal.segments import list_definitions
-from nudge.events import CustomerLapsed
 from nudge.outcome import Decision
 from nudge.pipeline import process_event
 from nudge.profiles import Customer
-from nudge.reengagement.selection import due_winback
+from nudge.reengagement.selection import due_winback, winback_detail
 from nudge.resegmentation import reevaluate
-from nudge.segmentation import whole_days_between
 from nudge.settings import Settings
 from nudge.triggers import CUSTOMER_LAPSED
 
@@ -180,13 +178,7 @@ def naive_baseline(stack: LocalStack, as_of: datetime, limit: int, trace_memory:
                 scanned += 1
                 if due_winback(updated, as_of, timedelta(days=90), timedelta(days=30)):
                     selected += 1
-                    assert updated.last_order_at is not None
-                    lapse = CustomerLapsed(
-                        customer_id=updated.customer_id,
-                        last_order_at=updated.last_order_at,
-                        days_since_last_order=whole_days_between(updated.last_order_at, as_of) or 0,
-                        run_id=f"naive-{as_of:%Y-%m-%d}",
-                    )
+                    lapse = winback_detail(updated, as_of, f"naive-{as_of:%Y-%m-%d}")
                     outcome = process_event(CUSTOMER_LAPSED, lapse, settings, None)
                     sent += outcome.decision is Decision.SENT
                 if scanned >= limit:

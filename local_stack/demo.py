@@ -23,8 +23,8 @@ from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
-from nudge.events import CustomerLapsed
 from nudge.outcome import Decision, Outcome
+from nudge.reengagement.selection import winback_detail
 from nudge.triggers import CUSTOMER_LAPSED
 
 OUT_DIR = REPO_ROOT / "out"
@@ -155,12 +155,7 @@ def _winbacks(stack: LocalStack, run_id: str, customer_ids: list[str]) -> list[O
         customer = get_customer(stack.names["CustomersTable"], customer_id)
         if customer is None or customer.last_order_at is None:
             continue
-        lapse = CustomerLapsed(
-            customer_id=customer_id,
-            last_order_at=customer.last_order_at,
-            days_since_last_order=0,
-            run_id=run_id,
-        )
+        lapse = winback_detail(customer, sample_scheduled_time(), run_id)
         outcome = get_outcome(
             stack.names["DeliveriesTable"],
             customer_id,

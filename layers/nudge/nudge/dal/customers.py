@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from nudge import aws
-from nudge.dal.items import from_item, to_item
+from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.profiles import Customer, CustomerFacts
 from nudge.timeutil import to_stored
 
@@ -114,7 +114,7 @@ def record_order(table: str, customer_id: str, total: Decimal, placed_at: dateti
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not is_condition_failure(error):
             raise
         if "Item" not in error.response:
             raise UnknownCustomerError(customer_id) from error
@@ -147,7 +147,7 @@ def _trim_order_history(table: str, customer: Customer) -> Customer:
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_condition_failure(error):
             return customer  # another order changed the list; the next order trims it
         raise
     return Customer.model_validate(from_item(response["Attributes"]))
@@ -173,7 +173,7 @@ def set_segment(table: str, seen: CustomerFacts, segment_id: str, at: datetime) 
             ExpressionAttributeValues=to_item(values),
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_condition_failure(error):
             return False
         raise
     return True
@@ -182,39 +182,27 @@ def set_segment(table: str, seen: CustomerFacts, segment_id: str, at: datetime) 
 def record_unsubscribe(table: str, customer_id: str, at: datetime, source: str) -> bool:
     """Mark the profile unsubscribed; the first unsubscribe's time and source are kept. Returns
     False when there is no such profile (the caller must not reveal that)."""
-    try:
-        aws.dynamodb().update_item(
-            TableName=table,
-            Key=to_item({"customer_id": customer_id}),
-            UpdateExpression=(
-                "SET unsubscribed_at = if_not_exists(unsubscribed_at, :at), "
-                "unsubscribe_source = if_not_exists(unsubscribe_source, :source)"
-            ),
-            ConditionExpression="attribute_exists(customer_id)",
-            ExpressionAttributeValues=to_item({":at": to_stored(at), ":source": source}),
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _set_once(table, customer_id, {"unsubscribed_at": to_stored(at), "unsubscribe_source": source})
 
 
 def suppress(table: str, customer_id: str, reason: str, at: datetime) -> bool:
     """Suppress the profile for good; the first reason and time are kept. False if no such profile."""
+    return _set_once(table, customer_id, {"suppressed_reason": reason, "suppressed_at": to_stored(at)})
+
+
+def _set_once(table: str, customer_id: str, values: dict[str, object]) -> bool:
+    """Set each attribute unless it already has a value, on an existing profile only."""
     try:
         aws.dynamodb().update_item(
             TableName=table,
             Key=to_item({"customer_id": customer_id}),
-            UpdateExpression=(
-                "SET suppressed_reason = if_not_exists(suppressed_reason, :reason), "
-                "suppressed_at = if_not_exists(suppressed_at, :at)"
-            ),
+            UpdateExpression="SET "
+            + ", ".join(f"{name} = if_not_exists({name}, :{name})" for name in values),
             ConditionExpression="attribute_exists(customer_id)",
-            ExpressionAttributeValues=to_item({":reason": reason, ":at": to_stored(at)}),
+            ExpressionAttributeValues=to_item({f":{name}": value for name, value in values.items()}),
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_condition_failure(error):
             return False
         raise
     return True

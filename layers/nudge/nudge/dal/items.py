@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -20,3 +21,8 @@ def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    """The write's ConditionExpression did not hold (as opposed to any other failure)."""
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

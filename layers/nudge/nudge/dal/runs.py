@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from nudge import aws
-from nudge.dal.items import from_item, to_item
+from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.reengagement.models import Tally, WorkItem
 from nudge.timeutil import to_stored
 
@@ -37,10 +37,6 @@ class Checkpoint:
 
 def _key(run_id: str, segment: int) -> dict[str, Any]:
     return to_item({"run_id": run_id, "segment": segment})
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def plan_segment(table: str, item: WorkItem, planned_at: datetime, retention: timedelta) -> Checkpoint:
@@ -64,7 +60,7 @@ def plan_segment(table: str, item: WorkItem, planned_at: datetime, retention: ti
             ConditionExpression="attribute_not_exists(run_id)",
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not is_condition_failure(error):
             raise
     checkpoint = get_checkpoint(table, item.run_id, item.segment)
     if checkpoint is None:  # only if the row expired between the two calls
@@ -132,7 +128,7 @@ def claim(table: str, item: WorkItem, owner: str, now: datetime, lease: timedelt
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             return None
         raise
     return _checkpoint(from_item(response["Attributes"]))

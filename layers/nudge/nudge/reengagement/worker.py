@@ -21,15 +21,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from nudge import aws
 from nudge.dal.customers import FactsPage, scan_facts
 from nudge.dal.runs import claim, release, save_progress
-from nudge.events import CustomerLapsed
 from nudge.observability import logger, metrics
 from nudge.profiles import CustomerFacts
 from nudge.reengagement.models import Tally, WorkItem, WorkItemRecord
 from nudge.reengagement.publishing import publish
-from nudge.reengagement.selection import due_winback
+from nudge.reengagement.selection import due_winback, winback_detail
 from nudge.reengagement.settings import RunSettings
 from nudge.resegmentation import load_definitions, reevaluate
-from nudge.segmentation import SegmentDefinition, whole_days_between
+from nudge.segmentation import SegmentDefinition
 from nudge.timeutil import utc_now
 from nudge.triggers import CUSTOMER_LAPSED
 
@@ -142,13 +141,7 @@ def _process_page(
 def _lapsed_event(
     profile: CustomerFacts, item: WorkItem, settings: RunSettings
 ) -> PutEventsRequestEntryTypeDef:
-    assert profile.last_order_at is not None  # due_winback selects only customers who ordered
-    detail = CustomerLapsed(
-        customer_id=profile.customer_id,
-        last_order_at=profile.last_order_at,
-        days_since_last_order=whole_days_between(profile.last_order_at, item.as_of) or 0,
-        run_id=item.run_id,
-    )
+    detail = winback_detail(profile, item.as_of, item.run_id)
     return {
         "Source": settings.event_source,
         "DetailType": CUSTOMER_LAPSED.detail_type,
