@@ -13,6 +13,7 @@ class SkipReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     NO_CONSENT = "no_consent"
     ORDERED_SINCE = "ordered_since"
+    FREQUENCY_CAPPED = "frequency_capped"
 
 
 class Decision(StrEnum):

@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge import formatting, idempotency
+from nudge.dal import frequency_cap
 from nudge.dal.customers import mark_emailed
 from nudge.dal.deliveries import record_outcome
 from nudge.dal.segments import get_segment
@@ -52,7 +53,31 @@ def _decide_and_send(
     reason = ineligibility(customer) or trigger.exit_reason(detail, customer)
     if reason is not None:
         return _skip(trigger, detail, settings, customer, reason)
-    return _send(trigger, detail, settings, customer)
+    # The cap is checked last, so an email skipped for any other reason never uses up a slot.
+    claimant = f"{trigger.name}:{trigger.business_id(detail)}"
+    if not _claim_send_slot(settings, customer.customer_id, claimant):
+        return _skip(trigger, detail, settings, customer, SkipReason.FREQUENCY_CAPPED)
+    try:
+        return _send(trigger, detail, settings, customer)
+    except BaseException:
+        # Not sent (SES refused, a template failed): the slot goes back, and the retry claims again.
+        frequency_cap.release(
+            settings.customers_table, customer.customer_id, claimant, slots=settings.frequency_cap_emails
+        )
+        raise
+
+
+def _claim_send_slot(settings: Settings, customer_id: str, claimant: str) -> bool:
+    if settings.frequency_cap_emails == 0:
+        return True
+    return frequency_cap.claim(
+        settings.customers_table,
+        customer_id,
+        claimant,
+        at=utc_now(),
+        slots=settings.frequency_cap_emails,
+        window=settings.frequency_cap_window,
+    )
 
 
 def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer) -> Outcome:

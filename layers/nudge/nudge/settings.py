@@ -8,6 +8,9 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Each allowed email is a pair of attributes on the profile (see nudge.dal.frequency_cap).
+MAX_CAP_SLOTS = 10
+
 
 class StoreSettings(BaseModel):
     """What every email says about the store that sends it."""
@@ -40,11 +43,20 @@ class Settings(BaseModel):
     default_locale: str = Field(default="en-US", validation_alias="DEFAULT_LOCALE")
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
     delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
+    frequency_cap_emails: int = Field(
+        default=1, ge=0, le=MAX_CAP_SLOTS, validation_alias="FREQUENCY_CAP_EMAILS"
+    )
+    """At most this many emails per customer per window, across all triggers; 0 turns the cap off."""
+    frequency_cap_hours: int = Field(default=24, ge=1, validation_alias="FREQUENCY_CAP_HOURS")
     store: StoreSettings
 
     @property
     def idempotency_ttl_seconds(self) -> int:
         return self.idempotency_ttl_days * 86_400
+
+    @property
+    def frequency_cap_window(self) -> timedelta:
+        return timedelta(hours=self.frequency_cap_hours)
 
     @property
     def delivery_record_retention(self) -> timedelta:
