@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from local_stack.stack import REPO_ROOT
@@ -11,6 +12,11 @@ from nudge.triggers import TRIGGERS, Trigger
 
 EVENTS_DIR = REPO_ROOT / "events"
 SAMPLE_DATA_DIR = REPO_ROOT / "sample_data"
+SAMPLE_DAY_CLOCK = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+"""The moment the demo and the tests replay the sample day at: afternoon in Europe, 20:00 in
+Kolkata, morning in Chicago, still night in Los Angeles and Tokyo. Quiet hours read the clock, so a
+fixed one makes every run decide the same."""
+
 # Not store events, with expectations of their own: the schedule's payload, and SES's feedback events.
 NON_TRIGGER_DIRS = frozenset({"scheduled", "ses"})
 

@@ -30,6 +30,8 @@ _NOT_EMULATED = {
     "AWS::Serverless::LayerVersion",
     "AWS::CloudWatch::Alarm",
     "AWS::Lambda::Permission",
+    # moto does not enforce IAM, as it does not for the roles SAM generates: only the ARN is used.
+    "AWS::IAM::Role",
     # moto has no configuration-set event destinations: tests put SES's events on the bus themselves.
     "AWS::SES::ConfigurationSetEventDestination",
 }
@@ -83,8 +85,13 @@ class LocalStack:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     secret_arns: dict[str, str] = field(default_factory=dict)
+    schedule_groups: dict[str, str] = field(default_factory=dict)
 
     def queue_url(self, logical_id: str) -> str:
+        return self.queue_urls[logical_id]
+
+    def queue_url_of_arn(self, arn: str) -> str:
+        (logical_id,) = (logical for logical, known in self.arns.items() if known == arn)
         return self.queue_urls[logical_id]
 
     def dead_letter_queues(self) -> dict[str, str]:
@@ -154,6 +161,9 @@ def build_stack(
             session.client("sesv2").create_configuration_set(ConfigurationSetName=stack.names[logical_id])
         elif kind == "AWS::SecretsManager::Secret":
             stack.secret_arns[logical_id] = _create_secret(session, stack.names[logical_id], properties)
+        elif kind == "AWS::Scheduler::ScheduleGroup":
+            session.client("scheduler").create_schedule_group(Name=stack.names[logical_id])
+            stack.schedule_groups[logical_id] = stack.names[logical_id]
         else:
             raise UnsupportedTemplateFeatureError(f"{logical_id}: {kind} is not supported by the local stack")
 
@@ -180,6 +190,8 @@ def _name_resources(
         "AWS::Events::Rule": "Name",
         "AWS::SES::ConfigurationSet": "Name",
         "AWS::Serverless::Function": "FunctionName",
+        "AWS::Scheduler::ScheduleGroup": "Name",
+        "AWS::IAM::Role": "RoleName",
     }
     prefix = f"arn:aws:{{service}}:{region}:{ACCOUNT_ID}:"
     for logical_id, resource in resources.items():
@@ -194,6 +206,8 @@ def _name_resources(
             "AWS::Events::EventBus": prefix.format(service="events") + f"event-bus/{name}",
             "AWS::Serverless::Function": prefix.format(service="lambda") + f"function:{name}",
             "AWS::Serverless::LayerVersion": prefix.format(service="lambda") + f"layer:{name}:1",
+            "AWS::Scheduler::ScheduleGroup": prefix.format(service="scheduler") + f"schedule-group/{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
         }.get(kind)
         if kind == "AWS::Events::Rule":
             bus = resolver.resolve(properties.get("EventBusName", "default"))

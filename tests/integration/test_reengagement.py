@@ -14,9 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
+import time_machine
 
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.one_time_schedules import deliver_deferred
 from local_stack.reengagement import PLANNER, run_schedule, sample_scheduled_time
 from local_stack.run import put_events
 from local_stack.scenario import load_sample_rows
@@ -87,7 +89,9 @@ def worker_killed_mid_segment() -> Iterator[None]:
     events.unregister("provide-client-params.dynamodb.Scan", unique_id="kill-worker")
 
 
-def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(moto: MotoEndpoint) -> None:
+def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(
+    moto: MotoEndpoint, clock: time_machine.Coordinates
+) -> None:
     # Given a few hundred customers, and what the rules say of each as of the run
     run_stack = build_run_stack(moto, synthetic_customers=300)
     run_mappings = EventSourceMappings(run_stack)
@@ -96,8 +100,11 @@ def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(moto:
     due = {c.email for c in before.values() if due_winback(c, AS_OF, timedelta(days=90), timedelta(days=30))}
     assert len(due) > 50  # the data exercises selection, not just the empty case
 
-    # When the schedule fires and every work item and win-back is processed
+    # When the schedule fires and every work item and win-back is processed, and the customers for
+    # whom it was night have had their morning
     report = run_schedule(run_stack, run_mappings, AS_OF)
+    deferred = deliver_deferred(run_stack, run_mappings, clock.move_to)
+    assert deferred  # customers around the world: quiet hours held some win-backs back
 
     # Then every customer was scanned once, across all segments, and the run finished
     assert report.finished and len(report.checkpoints) == 3
@@ -117,10 +124,14 @@ def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(moto:
 
 
 def test_a_winback_carries_the_offer_of_the_segment_the_run_just_assigned(
-    run_stack: LocalStack, run_mappings: EventSourceMappings, moto: MotoEndpoint
+    run_stack: LocalStack,
+    run_mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    clock: time_machine.Coordinates,
 ) -> None:
     # Given Kenji, stored as a VIP, whose last order is now 206 days old
     run_schedule(run_stack, run_mappings, AS_OF)
+    deliver_deferred(run_stack, run_mappings, clock.move_to)  # it is night in Tokyo
     (email,) = [e for e in sent_emails(moto) if e["To"].addresses[0].addr_spec == "kenji.sato@example.jp"]
     html = email.get_body(preferencelist=("html",))
     # Then his win-back speaks to a lapsed customer, not a VIP
@@ -176,11 +187,13 @@ def test_a_worker_that_dies_mid_segment_resumes_from_its_checkpoint(
     moto: MotoEndpoint,
     worker_killed_mid_segment: None,
     service_logs: io.StringIO,
+    clock: time_machine.Coordinates,
 ) -> None:
     before = all_customers(run_stack)
     due = {c.email for c in before.values() if due_winback(c, AS_OF, timedelta(days=90), timedelta(days=30))}
     # When a worker is killed mid-segment and SQS redelivers its work item
     report = run_schedule(run_stack, run_mappings, AS_OF)
+    deliver_deferred(run_stack, run_mappings, clock.move_to)
     # Then the redelivered message resumed after the last checkpointed page, not from the start
     resumed = [
         json.loads(line) for line in service_logs.getvalue().splitlines() if "resuming segment" in line
@@ -222,7 +235,11 @@ def test_a_duplicate_work_item_for_a_finished_segment_does_nothing(
 
 
 def test_invalid_segment_definitions_pause_resegmentation_but_not_the_winbacks(
-    run_stack: LocalStack, run_mappings: EventSourceMappings, moto: MotoEndpoint, service_logs: io.StringIO
+    run_stack: LocalStack,
+    run_mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    service_logs: io.StringIO,
+    clock: time_machine.Coordinates,
 ) -> None:
     # Given a marketer's typo in one segment's rules
     broken = {"segment_id": "big_spenders", "name": "Big spenders", "rules": {"total_spend": {"gte": 500}}}
@@ -237,6 +254,7 @@ def test_invalid_segment_definitions_pause_resegmentation_but_not_the_winbacks(
     )
     before = all_customers(run_stack)
     report = run_schedule(run_stack, run_mappings, AS_OF)
+    deliver_deferred(run_stack, run_mappings, clock.move_to)
     # Then nobody is moved by a half-valid rule set, the problem is named, and win-backs still go out
     assert report.tally.resegmented == 0
     assert {cid: c.segment_id for cid, c in all_customers(run_stack).items()} == {

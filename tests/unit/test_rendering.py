@@ -17,6 +17,7 @@ from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, render_email
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
+from tests.unit.environment import TRIGGER_ENVIRONMENT
 
 TEMPLATES_DIR = str(REPO_ROOT / "templates")
 SEGMENTS = {row["segment_id"]: Segment.model_validate(row) for row in load_sample_rows("segments")}
@@ -38,21 +39,7 @@ UNSUBSCRIBE_URL = 'https://u.lambda-url.us-east-1.on.aws/?token=v1.YzE.sig&x="><
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     return Settings.from_environment(
-        {
-            "CUSTOMERS_TABLE": "c",
-            "SEGMENTS_TABLE": "s",
-            "DELIVERIES_TABLE": "d",
-            "IDEMPOTENCY_TABLE": "i",
-            "SENDER_ADDRESS": "Shop <hello@shop.example>",
-            "SES_CONFIGURATION_SET": "cs",
-            "TEMPLATES_DIR": TEMPLATES_DIR,
-            "STORE_NAME": "Example Shop",
-            "STORE_URL": "https://shop.example",
-            "STORE_POSTAL_ADDRESS": "1 Market Street",
-            "PREFERENCES_URL": "https://shop.example/prefs",
-            "UNSUBSCRIBE_URL": "https://u.lambda-url.us-east-1.on.aws/",
-            "UNSUBSCRIBE_KEY_SECRET": "unused-here",
-        }
+        {**TRIGGER_ENVIRONMENT, "TEMPLATES_DIR": TEMPLATES_DIR, "STORE_NAME": "Example Shop"}
     )
 
 

@@ -17,6 +17,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
@@ -46,3 +47,9 @@ def events() -> EventBridgeClient:
 def sqs() -> SQSClient:
     with _lock:
         return boto3.session.Session().client("sqs", config=_RETRIES)
+
+
+@cache
+def scheduler() -> EventBridgeSchedulerClient:
+    with _lock:
+        return boto3.session.Session().client("scheduler", config=_RETRIES)

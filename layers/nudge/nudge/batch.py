@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from nudge.observability import logger, metrics
-from nudge.pipeline import process_event
+from nudge.pipeline import process_delivery
 from nudge.settings import Settings
 from nudge.triggers import Trigger
 
@@ -73,7 +73,7 @@ def process_trigger_batch(
     processor = TriggerBatchProcessor(event_type=EventType.SQS, model=trigger.record_model)
 
     def handle_record(record: Any) -> None:
-        process_event(trigger, record.body.detail, settings, context)
+        process_delivery(trigger, record.body, settings, context)
 
     try:
         return process_partial_response(

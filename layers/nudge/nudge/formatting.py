@@ -28,13 +28,16 @@ def resolve_locale(tag: str | None, fallback: str) -> Locale:
 
 
 @cache
-def resolve_timezone(name: str | None) -> ZoneInfo:
-    if not name:
-        return UTC_ZONE
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC_ZONE
+def resolve_timezone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    """The IANA zone of that name; the fallback for a missing or unknown name, UTC as a last resort."""
+    for candidate in (name, fallback):
+        if not candidate:
+            continue
+        try:
+            return ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return UTC_ZONE
 
 
 def money(amount: Decimal, currency: str, locale: Locale) -> str:

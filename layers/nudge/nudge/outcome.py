@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 
 class SkipReason(StrEnum):
@@ -19,6 +19,8 @@ class SkipReason(StrEnum):
 class Decision(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
+    DEFERRED = "deferred"
+    """Quiet hours in the customer's timezone: the event comes back at ``deferred_until``."""
 
 
 class Outcome(BaseModel):
@@ -34,3 +36,4 @@ class Outcome(BaseModel):
     segment_id: str | None = None
     message_id: str | None = None
     subject: str | None = None
+    deferred_until: AwareDatetime | None = None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge import formatting, idempotency
+from nudge import deferral, formatting, idempotency
 from nudge.dal import frequency_cap
 from nudge.dal.customers import mark_emailed
 from nudge.dal.deliveries import record_outcome
@@ -22,25 +24,65 @@ from nudge.profiles import Customer, Segment
 from nudge.rendering import render_email
 from nudge.sending import send_raw
 from nudge.settings import Settings
-from nudge.timeutil import utc_now
+from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import Trigger
 from nudge.unsubscribe import tokens
 from nudge.unsubscribe.keys import signing_key
 
 
+def process_delivery(
+    trigger: Trigger[Any], event: EventBridgeModel, settings: Settings, lambda_context: LambdaContext | None
+) -> Outcome:
+    """One event as its queue delivered it; if quiet hours defer it, it is scheduled to come back."""
+    detail = event.detail
+    if not isinstance(detail, TriggerDetail):
+        raise TypeError(f"{type(event).__name__} does not parse its detail into a trigger's detail")
+    outcome = process_event(trigger, detail, settings, lambda_context)
+    if outcome.deferred_until is not None:
+        deferral.redeliver_at(
+            outcome.deferred_until,
+            trigger=trigger.name,
+            business_id=outcome.business_id,
+            event_json=event.model_dump_json(by_alias=True, exclude_none=True),
+            settings=settings.deferral,
+        )
+    return outcome
+
+
 def process_event(
     trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
 ) -> Outcome:
-    """Decide and send for one event; a duplicate of an event already handled returns its outcome."""
-    result = idempotency.run_once(
-        purpose=trigger.name,
-        identity=trigger.business_id(detail),
-        action=lambda: _decide_and_send(trigger, detail, settings, lambda_context).model_dump(mode="json"),
-        table=settings.idempotency_table,
-        ttl_seconds=settings.idempotency_ttl_seconds,
-        lambda_context=lambda_context,
-    )
+    """Decide and send for one event; a duplicate of an event already handled returns its outcome.
+
+    A deferral is returned but not remembered: the same event, back in the morning, is decided anew.
+    """
+
+    def decide() -> dict[str, Any]:
+        outcome = _decide_and_send(trigger, detail, settings, lambda_context)
+        if outcome.decision is Decision.DEFERRED:
+            raise _Deferred(outcome)
+        return outcome.model_dump(mode="json")
+
+    try:
+        result = idempotency.run_once(
+            purpose=trigger.name,
+            identity=trigger.business_id(detail),
+            action=decide,
+            table=settings.idempotency_table,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            lambda_context=lambda_context,
+        )
+    except _Deferred as deferred:
+        return deferred.outcome
     return Outcome.model_validate(result)
+
+
+class _Deferred(Exception):
+    """Raised out of the idempotent step so Powertools stores nothing for a deferred event."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.business_id)
+        self.outcome = outcome
 
 
 @tracer.capture_method
@@ -53,6 +95,10 @@ def _decide_and_send(
     reason = ineligibility(customer) or trigger.exit_reason(detail, customer)
     if reason is not None:
         return _skip(trigger, detail, settings, customer, reason)
+    zone = formatting.resolve_timezone(customer.timezone, settings.default_timezone)
+    morning = settings.quiet_hours.over_at(utc_now(), zone)
+    if morning is not None:
+        return _defer(trigger, detail, settings, customer, morning)
     # The cap is checked last, so an email skipped for any other reason never uses up a slot.
     claimant = f"{trigger.name}:{trigger.business_id(detail)}"
     if not _claim_send_slot(settings, customer.customer_id, claimant):
@@ -156,6 +202,26 @@ def _skip(
     return outcome
 
 
+def _defer(
+    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer, until: datetime
+) -> Outcome:
+    outcome = Outcome(
+        trigger=trigger.name,
+        customer_id=customer.customer_id,
+        business_id=trigger.business_id(detail),
+        decision=Decision.DEFERRED,
+        segment_id=customer.segment_id,
+        deferred_until=until,
+    )
+    record_outcome(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention)
+    metrics.add_metric(name="EmailDeferred", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "email deferred for quiet hours",
+        extra={"customer_id": customer.customer_id, "deferred_until": to_stored(until)},
+    )
+    return outcome
+
+
 def unsubscribe_link(settings: Settings, customer_id: str) -> str:
     token = tokens.issue(signing_key(settings.unsubscribe_key_secret), customer_id)
     return f"{settings.unsubscribe_url}?{urlencode({'token': token})}"
@@ -175,7 +241,7 @@ def template_context(
         "customer": customer,
         "segment": segment,
         "locale": formatting.resolve_locale(customer.locale, settings.default_locale),
-        "timezone": formatting.resolve_timezone(customer.timezone),
+        "timezone": formatting.resolve_timezone(customer.timezone, settings.default_timezone),
         "currency": trigger.currency(detail),
         **trigger.template_data(detail, customer),
     }

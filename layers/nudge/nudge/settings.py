@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nudge.quiet_hours import QuietHours
+
 # Each allowed email is a pair of attributes on the profile (see nudge.dal.frequency_cap).
 MAX_CAP_SLOTS = 10
 
@@ -21,6 +23,18 @@ class StoreSettings(BaseModel):
     url: str = Field(validation_alias="STORE_URL", min_length=1)
     postal_address: str = Field(validation_alias="STORE_POSTAL_ADDRESS", min_length=1)
     preferences_url: str = Field(validation_alias="PREFERENCES_URL", min_length=1)
+
+
+class DeferralSettings(BaseModel):
+    """Where an email delayed by quiet hours goes back to: the trigger's own queue, through a
+    one-time EventBridge Scheduler schedule in this stack's group."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    schedule_group: str = Field(validation_alias="DEFERRAL_SCHEDULE_GROUP", min_length=1)
+    role_arn: str = Field(validation_alias="DEFERRAL_ROLE_ARN", pattern=r"^arn:")
+    queue_arn: str = Field(validation_alias="DEFERRAL_QUEUE_ARN", pattern=r"^arn:")
+    dead_letter_queue_arn: str = Field(validation_alias="DEFERRAL_DLQ_ARN", pattern=r"^arn:")
 
 
 class Settings(BaseModel):
@@ -41,6 +55,8 @@ class Settings(BaseModel):
     unsubscribe_url: str = Field(validation_alias="UNSUBSCRIBE_URL", pattern=r"^https?://")
     unsubscribe_key_secret: str = Field(validation_alias="UNSUBSCRIBE_KEY_SECRET", min_length=1)
     default_locale: str = Field(default="en-US", validation_alias="DEFAULT_LOCALE")
+    default_timezone: str = Field(default="UTC", validation_alias="DEFAULT_TIMEZONE")
+    """For customers whose profile has no valid timezone: dates in emails and quiet hours."""
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
     delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
     frequency_cap_emails: int = Field(
@@ -49,6 +65,8 @@ class Settings(BaseModel):
     """At most this many emails per customer per window, across all triggers; 0 turns the cap off."""
     frequency_cap_hours: int = Field(default=24, ge=1, validation_alias="FREQUENCY_CAP_HOURS")
     store: StoreSettings
+    quiet_hours: QuietHours
+    deferral: DeferralSettings
 
     @property
     def idempotency_ttl_seconds(self) -> int:
@@ -65,7 +83,11 @@ class Settings(BaseModel):
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
-        return cls.model_validate({**env, "store": env})
+        quiet_hours = {
+            "start": env.get("QUIET_HOURS_START", "21:00"),
+            "end": env.get("QUIET_HOURS_END", "08:00"),
+        }
+        return cls.model_validate({**env, "store": env, "deferral": env, "quiet_hours": quiet_hours})
 
 
 class UnsubscribeSettings(BaseModel):

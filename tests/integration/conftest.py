@@ -1,0 +1,18 @@
+"""Every integration test runs on the sample day's clock (see SAMPLE_DAY_CLOCK)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import time_machine
+
+from local_stack.scenario import SAMPLE_DAY_CLOCK
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[time_machine.Coordinates]:
+    """The process clock, every thread's (moto's too), at the sample day and ticking; a test moves it
+    with ``clock.shift(...)`` or ``clock.move_to(...)``."""
+    with time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as coordinates:
+        yield coordinates

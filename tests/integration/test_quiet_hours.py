@@ -1,0 +1,182 @@
+"""Quiet hours end to end: an email that would land at night waits for the customer's morning."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boto3
+import pytest
+import time_machine
+
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.one_time_schedules import OneTimeSchedules, deliver_deferred
+from local_stack.run import dead_lettered_details, put_events
+from local_stack.scenario import SampleEvent
+from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.stack import LocalStack, build_stack
+from nudge.dal.customers import get_customer, put_customer
+from nudge.dal.deliveries import get_outcome
+from nudge.outcome import Decision, SkipReason
+from tests.conftest import sent_emails
+
+ADA = "cus_vip_ada"
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def move_customer(stack: LocalStack, customer_id: str, timezone: str | None) -> None:
+    """Given the customer lives in ``timezone`` (None: the profile does not say)."""
+    table = stack.names["CustomersTable"]
+    customer = get_customer(table, customer_id)
+    assert customer is not None
+    put_customer(table, customer.model_copy(update={"timezone": timezone}))
+
+
+def cart_event(samples: dict[str, SampleEvent], cart_id: str, abandoned_at: datetime) -> SampleEvent:
+    event: dict[str, Any] = json.loads(json.dumps(samples["cart_abandoned/vip_ada.json"].event))
+    event["detail"].update(cart_id=cart_id, abandoned_at=abandoned_at.isoformat())
+    return SampleEvent(name=cart_id, event=event, expectation={})
+
+
+def cart_outcome(stack: LocalStack, cart_id: str) -> Any:
+    return get_outcome(stack.names["DeliveriesTable"], ADA, "cart_abandoned", cart_id)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "night_utc", "morning_utc"),
+    [
+        # 23:30 in Tokyo
+        ("Asia/Tokyo", "2026-11-23T14:30", "2026-11-23T23:00"),
+        # 23:00 in Kolkata (UTC+5:30)
+        ("Asia/Kolkata", "2026-11-23T17:30", "2026-11-24T02:30"),
+        # 23:00 EDT the night New York falls back: the morning is 08:00 EST, an hour later in UTC
+        ("America/New_York", "2026-11-01T03:00", "2026-11-01T13:00"),
+        # 23:00 CET the night Berlin springs forward (28 Mar 2027): the morning is 08:00 CEST
+        ("Europe/Berlin", "2027-03-27T22:00", "2027-03-28T06:00"),
+        # 22:00 AEST the night Sydney springs forward (southern hemisphere, 3 Oct 2027)
+        ("Australia/Sydney", "2027-10-02T12:00", "2027-10-02T21:00"),
+    ],
+)
+def test_an_email_at_night_is_sent_at_eight_the_customers_next_morning(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+    timezone: str,
+    night_utc: str,
+    morning_utc: str,
+) -> None:
+    # Given Ada lives in this timezone, and abandons a cart late in her evening
+    move_customer(stack, ADA, timezone)
+    clock.move_to(utc(night_utc))
+    put_events(stack, [cart_event(samples, "cart_night", utc(night_utc) - timedelta(hours=1))])
+    # When the Cart Abandoned function handles it at once
+    mappings.drain()
+    # Then nothing is sent tonight; the decision says when it will be
+    assert sent_emails(moto) == []
+    outcome = cart_outcome(stack, "cart_night")
+    assert outcome.decision is Decision.DEFERRED
+    assert outcome.deferred_until == utc(morning_utc)
+    # And one schedule will bring the event back to the queue at that moment
+    (schedule,) = OneTimeSchedules(stack).pending()
+    assert schedule.due == utc(morning_utc)
+    assert schedule.target_arn == stack.arns["CartAbandonedQueue"]
+    # When her morning comes
+    deliver_deferred(stack, mappings, clock.move_to)
+    # Then the email goes out once, shortly after 08:00 on her clock
+    (email,) = sent_emails(moto)
+    sent_local = parsedate_to_datetime(str(email["Date"])).astimezone(ZoneInfo(timezone))
+    assert (sent_local.hour, sent_local.minute) == (8, 0)
+    assert cart_outcome(stack, "cart_night").decision is Decision.SENT
+    assert OneTimeSchedules(stack).pending() == []
+
+
+def test_a_duplicate_at_night_is_scheduled_once_and_sent_once(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+) -> None:
+    move_customer(stack, ADA, "Asia/Tokyo")
+    cart = cart_event(samples, "cart_twice", utc("2026-11-23T13:00"))
+    put_events(stack, [cart, cart])
+    mappings.drain()
+    assert len(OneTimeSchedules(stack).pending()) == 1
+    deliver_deferred(stack, mappings, clock.move_to)
+    assert len(sent_emails(moto)) == 1
+
+
+def test_a_customer_who_buys_overnight_gets_no_cart_reminder_in_the_morning(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+) -> None:
+    # Given Ada's cart reminder is waiting for her Tokyo morning
+    move_customer(stack, ADA, "Asia/Tokyo")
+    put_events(stack, [cart_event(samples, "cart_overnight", utc("2026-11-23T13:00"))])
+    mappings.drain()
+    # When she orders at 06:00 her time, before the reminder goes
+    clock.move_to(utc("2026-11-23T21:00"))
+    order: dict[str, Any] = json.loads(json.dumps(samples["order_placed/repeat_order_maria.json"].event))
+    order["detail"].update(customer_id=ADA, order_id="ord_overnight", placed_at="2026-11-23T21:00:00+00:00")
+    put_events(stack, [SampleEvent(name="order", event=order, expectation={})])
+    mappings.drain()
+    deliver_deferred(stack, mappings, clock.move_to)
+    # Then the reminder is decided again in the morning and skipped; only the thank-you is sent
+    assert cart_outcome(stack, "cart_overnight").reason is SkipReason.ORDERED_SINCE
+    assert [str(email["Subject"]) for email in sent_emails(moto)] == ["Thanks for your order, Ada"]
+
+
+def test_a_customer_without_a_timezone_keeps_the_stores_default_one(
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
+) -> None:
+    # Given a store whose default timezone is Tokyo, and a profile that names none
+    moto.reset()
+    stack = build_stack(parameter_overrides={"DefaultTimezone": "Asia/Tokyo"})
+    verify_sender_identity(stack)
+    seed_sample_data(stack)
+    move_customer(stack, ADA, None)
+    # When her cart is handled at 23:30 Tokyo time
+    put_events(stack, [cart_event(samples, "cart_default_zone", utc("2026-11-23T13:00"))])
+    EventSourceMappings(stack).drain()
+    # Then it waits for 08:00 in Tokyo
+    assert cart_outcome(stack, "cart_default_zone").deferred_until == utc("2026-11-23T23:00")
+    assert sent_emails(moto) == []
+
+
+def test_an_event_that_cannot_be_scheduled_is_retried_and_then_dead_lettered_not_lost(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given the schedule group is gone (a broken deploy), and it is night for Ada
+    move_customer(stack, ADA, "Asia/Tokyo")
+    scheduler = boto3.session.Session(region_name=stack.region).client("scheduler")
+    scheduler.delete_schedule_group(Name=stack.names["QuietHoursScheduleGroup"])
+    put_events(stack, [cart_event(samples, "cart_unschedulable", utc("2026-11-23T13:00"))])
+    # When the function handles it
+    report = mappings.drain()
+    # Then each attempt fails, and the event ends in the dead-letter queue; nothing was sent
+    assert report.failed_records == 5
+    assert [d["cart_id"] for d in dead_lettered_details(stack)["CartAbandonedDLQ"]] == ["cart_unschedulable"]
+    assert sent_emails(moto) == []
+
+
+def test_quiet_hours_can_be_turned_off(moto: MotoEndpoint, samples: dict[str, SampleEvent]) -> None:
+    moto.reset()
+    stack = build_stack(parameter_overrides={"QuietHoursStart": "00:00", "QuietHoursEnd": "00:00"})
+    verify_sender_identity(stack)
+    seed_sample_data(stack)
+    move_customer(stack, ADA, "Asia/Tokyo")
+    put_events(stack, [cart_event(samples, "cart_no_quiet_hours", utc("2026-11-23T13:00"))])
+    EventSourceMappings(stack).drain()
+    assert len(sent_emails(moto)) == 1
