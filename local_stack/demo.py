@@ -10,22 +10,31 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+
+import time_machine
 
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import running_moto
+from local_stack.one_time_schedules import deliver_deferred
 from local_stack.outbox import write_outbox
 from local_stack.reengagement import SAMPLE_RUN, run_schedule, sample_scheduled_time
 from local_stack.reengagement import describe as describe_run
 from local_stack.run import EventResult, run_samples
-from local_stack.scenario import load_sample_events, load_sample_rows
+from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_events, load_sample_rows
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
+from nudge.events import TriggerDetail
+from nudge.formatting import resolve_timezone
 from nudge.outcome import Decision, Outcome
 from nudge.reengagement.selection import winback_detail
-from nudge.triggers import CUSTOMER_LAPSED
+from nudge.timeutil import to_stored
+from nudge.triggers import CUSTOMER_LAPSED, TRIGGERS
 
 OUT_DIR = REPO_ROOT / "out"
 
@@ -35,7 +44,7 @@ def _row(trigger: str, customer: str, segment: str, decision: str, detail: str) 
 
 
 def describe(result: EventResult) -> str:
-    """trigger, customer, segment, decision (sent, or skipped with the reason), subject."""
+    """trigger, customer, segment, decision (sent, skipped and why, or deferred), subject."""
     sample, outcome = result.sample, result.outcome
     trigger = sample.detail_type.lower().replace(" ", "_")
     if sample.is_invalid:
@@ -45,16 +54,14 @@ def describe(result: EventResult) -> str:
         return _row(trigger, "(invalid event)", "-", reason, f"{where}  ({sample.name})")
     if outcome is None:
         return _row(trigger, "?", "-", "no delivery record", sample.name)
-    decision = "sent" if outcome.decision is Decision.SENT else f"skipped: {outcome.reason}"
-    subject = f'"{outcome.subject}"' if outcome.subject else ""
-    return _row(outcome.trigger, outcome.customer_id, outcome.segment_id or "-", decision, subject)
+    return _row(outcome.trigger, outcome.customer_id, outcome.segment_id or "-", *_decision(outcome))
 
 
 def main() -> int:
     started = time.perf_counter()
     samples = load_sample_events()
     duplicate = [next(s for s in samples if s.expectation.get("decision") == "sent")]
-    with running_moto() as moto:
+    with time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as clock, running_moto() as moto:
         stack = build_stack()
         verify_sender_identity(stack)
         segments, customers = seed_sample_data(stack)
@@ -62,13 +69,15 @@ def main() -> int:
             f"local stack on {moto.url}: {len(stack.functions)} functions, {len(stack.queue_urls)} queues, "
             f"{len(stack.rules)} rules from template.yaml; seeded {segments} segments, {customers} customers"
         )
+        print(f"clock set to the sample day, {SAMPLE_DAY_CLOCK:%Y-%m-%d %H:%M} UTC, and ticking")
         with stdout_to(OUT_DIR / "logs" / "lambda.jsonl"):
             mappings = EventSourceMappings(stack)
             results, report = run_samples(stack, mappings, samples, repeat=duplicate)
             sent = [r.outcome for r in results if r.outcome and r.outcome.decision is Decision.SENT]
             raw = moto.sent_raw_emails()
             run_ok, run_lines, winbacks = scheduled_run_step(stack, mappings)
-        written = write_outbox(OUT_DIR / "outbox", [*sent, *winbacks], moto.sent_raw_emails())
+            morning_ok, morning_lines, mornings = morning_step(stack, mappings, clock.move_to)
+        written = write_outbox(OUT_DIR / "outbox", [*sent, *winbacks, *mornings], moto.sent_raw_emails())
 
     print(
         f"{len(samples) + len(duplicate)} events put on the bus ({duplicate[0].name} twice); "
@@ -84,15 +93,16 @@ def main() -> int:
         f"({'no duplicates' if duplicates_ok else 'DUPLICATE SENDS'}); "
         f"{len(written)} written to out/outbox/ as .eml + .html; handler logs in out/logs/lambda.jsonl"
     )
-    print("\n".join(run_lines))
-    ok = not unexpected and duplicates_ok and run_ok
+    print("\n".join([*run_lines, *morning_lines]))
+    ok = not unexpected and duplicates_ok and run_ok and morning_ok
     print(
         f"demo finished in {time.perf_counter() - started:.1f} s: "
         + (
-            "all events and the scheduled run did what events/ expects"
+            "all events, the scheduled run and the deferred emails did what events/ expects"
             if ok
             else f"{len(unexpected)} events did not do what was expected"
             + ("" if run_ok else "; the scheduled run did not do what was expected")
+            + ("" if morning_ok else "; deferred emails were not sent in the morning")
         )
     )
     return 0 if ok else 1
@@ -103,8 +113,8 @@ def scheduled_run_step(
 ) -> tuple[bool, list[str], list[Outcome]]:
     """Fire the daily schedule once, as EventBridge Scheduler would, then once more the same day.
 
-    Returns whether the run re-segmented and won back whom events/scheduled/expectations.json says,
-    the lines to print about it, and its win-back emails.
+    Returns whether the run re-segmented, won back and deferred whom
+    events/scheduled/expectations.json says, the lines to print about it, and its win-back emails.
     """
     expected = json.loads((SAMPLE_RUN.parent / "expectations.json").read_text())[SAMPLE_RUN.name]
     scheduled_time = sample_scheduled_time()
@@ -121,26 +131,59 @@ def scheduled_run_step(
     moved = {cid: after[cid] for cid in customer_ids if after[cid] != before[cid]}
     for cid, segment in moved.items():
         say(f"  {'re-segmented':<16} {cid:<26} {before[cid] or '-'} -> {segment}")
-    winbacks = _winbacks(stack, report.run_id, customer_ids)
-    for outcome in winbacks:
-        say(f'  {"win-back sent":<16} {outcome.customer_id:<26} {outcome.segment_id:<15} "{outcome.subject}"')
+    winbacks = _winbacks(stack, report.run_id, customer_ids, Decision.SENT)
+    held_back = _winbacks(stack, report.run_id, customer_ids, Decision.DEFERRED)
+    for outcome in [*winbacks, *held_back]:
+        say("  " + _row("win-back", outcome.customer_id, outcome.segment_id or "-", *_decision(outcome)))
     rerun = run_schedule(stack, mappings, scheduled_time.replace(hour=15))
-    again = _winbacks(stack, rerun.run_id, customer_ids)
     say(
         f"  fired again the same day: {rerun.planned['enqueued']} segments enqueued, "
-        f"{rerun.planned['already_started']} already done; still {len(again)} win-backs, none twice"
+        f"{rerun.planned['already_started']} already done; no win-back twice"
     )
+    deferred = {o.customer_id: to_stored(o.deferred_until) for o in held_back if o.deferred_until}
     ok = (
         report.finished
         and report.run_id == expected["run_id"]
         and moved == expected["resegmented"]
-        and {o.customer_id: o.segment_id for o in winbacks} == expected["winback"]
+        and deferred == expected["deferred_until"]
+        and {o.customer_id: o.segment_id for o in [*winbacks, *held_back]} == expected["winback"]
         and rerun.planned["enqueued"] == 0
-        and len(again) == len(winbacks)
     )
     if not ok:
         say("X the scheduled run did not do what events/scheduled/expectations.json says")
     return ok, lines, winbacks
+
+
+def morning_step(
+    stack: LocalStack, mappings: EventSourceMappings, move_clock_to: Callable[[datetime], None]
+) -> tuple[bool, list[str], list[Outcome]]:
+    """Let the night pass: the clock moves to each deferred email's morning, its one-time schedule
+    puts the event back on its queue, and the trigger function decides again and sends.
+
+    Returns whether every deferred event was then sent, the lines to print, and the emails.
+    """
+    lines = ["\nthe night passes: each deferred event's schedule fires at 08:00 in its customer's timezone"]
+    sent: list[Outcome] = []
+    ok = True
+    for schedule in deliver_deferred(stack, mappings, move_clock_to):
+        event = json.loads(schedule.payload)
+        trigger = next(t for t in TRIGGERS if t.detail_type == event["detail-type"])
+        detail = trigger.event_model.model_validate(event).detail
+        assert isinstance(detail, TriggerDetail)
+        outcome = get_outcome(
+            stack.names["DeliveriesTable"], detail.customer_id, trigger.name, trigger.business_id(detail)
+        )
+        if outcome is None or outcome.decision is not Decision.SENT:
+            ok = False
+            lines.append(f"X {trigger.name} for {detail.customer_id} was not sent in the morning")
+            continue
+        sent.append(outcome)
+        at = f"at {_local_time(outcome.customer_id, schedule.due)}"
+        segment = outcome.segment_id or "-"
+        lines.append(
+            "  " + _row(trigger.name, outcome.customer_id, segment, "sent " + at, f'"{outcome.subject}"')
+        )
+    return ok, lines, sent
 
 
 def _segment_of(table: str, customer_id: str) -> str | None:
@@ -148,8 +191,29 @@ def _segment_of(table: str, customer_id: str) -> str | None:
     return customer.segment_id if customer else None
 
 
-def _winbacks(stack: LocalStack, run_id: str, customer_ids: list[str]) -> list[Outcome]:
-    """The run's win-back emails, from the delivery log."""
+@cache
+def _timezones() -> dict[str, str | None]:
+    return {row["customer_id"]: row.get("timezone") for row in load_sample_rows("customers")}
+
+
+def _local_time(customer_id: str, moment: datetime | None) -> str:
+    """``08:00 Australia/Sydney``: a moment on the customer's own clock."""
+    zone = resolve_timezone(_timezones().get(customer_id))
+    return f"{moment.astimezone(zone):%H:%M} {zone}" if moment else "?"
+
+
+def _decision(outcome: Outcome) -> tuple[str, str]:
+    """The decision column (sent, skipped with the reason, deferred to when) and the detail column."""
+    if outcome.decision is Decision.DEFERRED:
+        return f"deferred to {_local_time(outcome.customer_id, outcome.deferred_until)}", "(quiet hours)"
+    subject = f'"{outcome.subject}"' if outcome.subject else ""
+    return ("sent" if outcome.decision is Decision.SENT else f"skipped: {outcome.reason}"), subject
+
+
+def _winbacks(
+    stack: LocalStack, run_id: str, customer_ids: list[str], decision: Decision = Decision.SENT
+) -> list[Outcome]:
+    """The run's win-backs with that decision, from the delivery log."""
     outcomes = []
     for customer_id in customer_ids:
         customer = get_customer(stack.names["CustomersTable"], customer_id)
@@ -162,7 +226,7 @@ def _winbacks(stack: LocalStack, run_id: str, customer_ids: list[str]) -> list[O
             CUSTOMER_LAPSED.name,
             CUSTOMER_LAPSED.business_id(lapse),
         )
-        if outcome and outcome.decision is Decision.SENT:
+        if outcome and outcome.decision is decision:
             outcomes.append(outcome)
     return outcomes
 

@@ -16,6 +16,7 @@ from local_stack.stack import LocalStack
 from nudge.dal.deliveries import get_outcome
 from nudge.events import TriggerDetail
 from nudge.outcome import Outcome
+from nudge.timeutil import to_stored
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,12 @@ class EventResult:
             self.outcome.decision.value == expected["decision"]
             and (self.outcome.reason.value if self.outcome.reason else None) == expected.get("reason")
             and ("segment" not in expected or self.outcome.segment_id == expected["segment"])
+            and self._deferred_until() == expected.get("deferred_until")
         )
+
+    def _deferred_until(self) -> str | None:
+        until = self.outcome.deferred_until if self.outcome else None
+        return to_stored(until) if until else None
 
 
 def put_events(stack: LocalStack, samples: Sequence[SampleEvent]) -> None:
