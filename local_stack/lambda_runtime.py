@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Collection
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+running_function: ContextVar[FunctionSpec | None] = ContextVar("running_function", default=None)
+"""The function whose handler is running on this thread, for observers such as the IAM check."""
 
 
 @dataclass
@@ -80,7 +84,11 @@ class LocalFunction:
             timeout_seconds=self.spec.timeout_seconds,
             log_group_name=f"/aws/lambda/{self.spec.name}",
         )
-        return self._handler(event, context)
+        token = running_function.set(self.spec)
+        try:
+            return self._handler(event, context)
+        finally:
+            running_function.reset(token)
 
 
 @dataclass

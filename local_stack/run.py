@@ -54,6 +54,27 @@ def put_events(stack: LocalStack, samples: Sequence[SampleEvent]) -> None:
             raise RuntimeError(f"PutEvents rejected entries: {response['Entries']}")
 
 
+def publish_as_ses(stack: LocalStack, event: dict[str, Any]) -> None:
+    """What the configuration set's event destination does: the event onto the default bus."""
+    response = (
+        boto3.session.Session(region_name=stack.region)
+        .client("events")
+        .put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                    "Time": event["time"],
+                }
+            ]
+        )
+    )
+    if response["FailedEntryCount"]:
+        raise RuntimeError(f"PutEvents rejected the SES event: {response['Entries']}")
+
+
 def dead_lettered_details(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:
     """The event details sitting in each dead-letter queue, by the queue's logical id."""
     sqs = boto3.session.Session(region_name=stack.region).client("sqs")

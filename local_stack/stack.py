@@ -71,6 +71,8 @@ class FunctionSpec:
     dead_letter_queue_url: str | None = None
     """...and then puts the event here."""
     function_url: str | None = None
+    policy_statements: tuple[dict[str, Any], ...] = ()
+    """The function's IAM policy statements, resolved: what it may call on AWS."""
 
 
 @dataclass
@@ -369,6 +371,12 @@ def _describe_function(
                 in event_props.get("FunctionResponseTypes", []),
             )
         )
+    statements: list[dict[str, Any]] = []
+    for policy in props.get("Policies", []):
+        if not isinstance(policy, dict) or set(policy) != {"Statement"}:
+            # A SAM policy template grants a list of actions the least-privilege test cannot see.
+            raise UnsupportedTemplateFeatureError(f"{logical_id}: write policies as statements, not {policy}")
+        statements += resolver.resolve(policy["Statement"])
     dead_letter_url = None
     if "DeadLetterQueue" in props:
         target_arn = resolver.resolve(props["DeadLetterQueue"]["TargetArn"])
@@ -388,6 +396,7 @@ def _describe_function(
         function_url=local_function_url(stack.names[logical_id], stack.region)
         if "FunctionUrlConfig" in props
         else None,
+        policy_statements=tuple(statements),
     )
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events
+from local_stack.run import publish_as_ses, put_events
 from local_stack.scenario import EVENTS_DIR, SampleEvent
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer
@@ -21,26 +20,6 @@ from tests.conftest import sent_emails
 
 SES_DIR = EVENTS_DIR / "ses"
 EXPECTATIONS: dict[str, dict[str, Any]] = json.loads((SES_DIR / "expectations.json").read_text())
-
-
-def publish_as_ses(stack: LocalStack, event: dict[str, Any]) -> None:
-    """What the configuration set's event destination does: the event onto the default bus."""
-    response = (
-        boto3.session.Session(region_name=stack.region)
-        .client("events")
-        .put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event["resources"],
-                    "Time": event["time"],
-                }
-            ]
-        )
-    )
-    assert response["FailedEntryCount"] == 0
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTATIONS))

@@ -1,0 +1,97 @@
+"""A whole day of the stack, every function and every path, checked for what moto cannot check:
+that IAM in template.yaml allows each AWS call, and that no log line carries personal data."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import time_machine
+
+from local_stack.iam_check import is_allowed, recording_aws_calls, required_permissions
+from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.one_time_schedules import deliver_deferred
+from local_stack.reengagement import run_schedule, sample_scheduled_time
+from local_stack.run import publish_as_ses, put_events, run_samples
+from local_stack.scenario import EVENTS_DIR, SampleEvent, load_sample_rows
+from local_stack.stack import LocalStack
+from tests.conftest import sent_emails
+
+TOKEN = re.compile(r"v1\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}")
+EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def a_full_day(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+) -> None:
+    """Every sample event (one twice), a second email for the same customer (capped), the scheduled
+    run, the night passing (deferred emails), a one-click unsubscribe and SES's feedback events."""
+    run_samples(stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]])
+    second_cart: dict[str, Any] = json.loads(json.dumps(samples["cart_abandoned/vip_ada.json"].event))
+    second_cart["detail"]["cart_id"] = "cart_second_today"
+    put_events(stack, [SampleEvent("second cart", second_cart, {})])
+    mappings.drain()
+    run_schedule(stack, mappings, sample_scheduled_time())
+    deliver_deferred(stack, mappings, clock.move_to)
+    unsubscribe = str(sent_emails(moto)[0]["List-Unsubscribe"]).strip("<>")
+    response = LocalFunctionUrls(mappings).request("POST", unsubscribe, body="List-Unsubscribe=One-Click")
+    assert response.status == 200
+    for path in sorted((EVENTS_DIR / "ses").glob("*.json")):
+        if path.name != "expectations.json":
+            publish_as_ses(stack, json.loads(path.read_text()))
+    mappings.drain()
+
+
+def test_every_aws_call_of_a_full_day_is_allowed_by_its_functions_policy(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+) -> None:
+    # Given every function's IAM statements as template.yaml writes them
+    # When the stack lives through a full day, recording what each handler asks of AWS
+    with recording_aws_calls() as calls:
+        a_full_day(stack, mappings, moto, samples, clock)
+    # Then every function ran, and each call is covered by an Allow on that exact resource
+    assert {call.function.logical_id for call in calls} == set(stack.functions)
+    denied = sorted(
+        {
+            f"{call.function.logical_id}: {permission.action} on {permission.resource}"
+            for call in calls
+            for permission in required_permissions(call)
+            if not is_allowed(call.function.policy_statements, permission)
+        }
+    )
+    assert denied == []
+
+
+def test_the_logs_of_a_full_day_hold_no_email_address_name_or_token(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+    service_logs: io.StringIO,
+) -> None:
+    a_full_day(stack, mappings, moto, samples, clock)
+    logs = service_logs.getvalue()
+    # The day did log its decisions, including the new paths...
+    decisions = ("email sent", "email skipped", "email deferred for quiet hours", "invalid event rejected")
+    for message in decisions:
+        assert f'"message":"{message}"' in logs
+    assert '"reason":"frequency_capped"' in logs
+    # ...and none of it identifies a person beyond their opaque customer id
+    personal: set[str] = set()
+    for row in load_sample_rows("customers"):
+        personal |= {row["email"], row["first_name"], *([row["last_name"]] if row.get("last_name") else [])}
+    assert {value for value in personal if re.search(rf"\b{re.escape(value)}\b", logs)} == set()
+    assert EMAIL_ADDRESS.findall(logs.replace("hello@shop.example", "")) == []
+    assert TOKEN.findall(logs) == []
