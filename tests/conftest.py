@@ -32,14 +32,20 @@ def moto() -> Iterator[MotoEndpoint]:
         yield endpoint
 
 
-@pytest.fixture
-def stack(moto: MotoEndpoint) -> LocalStack:
-    """A fresh stack from template.yaml with the sample segments and customers."""
+def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
+    """A fresh stack from template.yaml, with these parameter overrides, the sender identity, and
+    the sample segments and customers."""
     moto.reset()
-    local = build_stack()
+    local = build_stack(parameter_overrides=parameters)
     verify_sender_identity(local)
     seed_sample_data(local)
     return local
+
+
+@pytest.fixture
+def stack(moto: MotoEndpoint) -> LocalStack:
+    """A fresh stack from template.yaml with its default parameters and the sample data."""
+    return fresh_stack(moto)
 
 
 @pytest.fixture

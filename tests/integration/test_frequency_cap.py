@@ -16,8 +16,7 @@ from botocore.exceptions import ClientError
 from local_stack.lambda_runtime import LambdaContext
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.scenario import SampleEvent
-from local_stack.seed import seed_sample_data, verify_sender_identity
-from local_stack.stack import LocalStack, build_stack
+from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.events import CartAbandoned, CustomerLapsed, TriggerDetail
@@ -26,7 +25,7 @@ from nudge.pipeline import process_event
 from nudge.settings import Settings
 from nudge.timeutil import utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, Trigger
-from tests.conftest import sent_emails
+from tests.conftest import fresh_stack, sent_emails
 
 ADA = "cus_vip_ada"
 
@@ -64,11 +63,7 @@ def deliver(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings) ->
 
 @pytest.fixture
 def capped_at_two(moto: MotoEndpoint) -> LocalStack:
-    moto.reset()
-    local = build_stack(parameter_overrides={"FrequencyCapEmails": "2", "FrequencyCapHours": "24"})
-    verify_sender_identity(local)
-    seed_sample_data(local)
-    return local
+    return fresh_stack(moto, FrequencyCapEmails="2", FrequencyCapHours="24")
 
 
 def test_of_triggers_racing_for_one_customer_exactly_one_email_is_sent(
@@ -141,10 +136,6 @@ def test_an_email_ses_refuses_gives_its_slot_back(
 
 
 def test_a_cap_of_zero_turns_the_cap_off(moto: MotoEndpoint, samples: dict[str, SampleEvent]) -> None:
-    moto.reset()
-    local = build_stack(parameter_overrides={"FrequencyCapEmails": "0"})
-    verify_sender_identity(local)
-    seed_sample_data(local)
-    settings = settings_of(local)
+    settings = settings_of(fresh_stack(moto, FrequencyCapEmails="0"))
     outcomes = [deliver(CART_ABANDONED, cart(samples, f"cart_{n}"), settings) for n in range(3)]
     assert [o.decision for o in outcomes] == [Decision.SENT] * 3

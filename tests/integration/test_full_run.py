@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import time_machine
 
-from local_stack.iam_check import is_allowed, recording_aws_calls, required_permissions
+from local_stack.iam_check import AwsCall, is_allowed, recording_aws_calls, required_permissions
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import deliver_deferred
@@ -24,42 +26,48 @@ TOKEN = re.compile(r"v1\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}")
 EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 
+@dataclass(frozen=True)
+class FullDay:
+    calls: list[AwsCall]
+    """Every AWS call a handler made, with the function that made it."""
+    logs: str
+    """Everything the service logged."""
+
+
+@pytest.fixture
 def a_full_day(
     stack: LocalStack,
     mappings: EventSourceMappings,
     moto: MotoEndpoint,
     samples: dict[str, SampleEvent],
     clock: time_machine.Coordinates,
-) -> None:
+    service_logs: io.StringIO,
+) -> FullDay:
     """Every sample event (one twice), a second email for the same customer (capped), the scheduled
     run, the night passing (deferred emails), a one-click unsubscribe and SES's feedback events."""
-    run_samples(stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]])
-    second_cart: dict[str, Any] = json.loads(json.dumps(samples["cart_abandoned/vip_ada.json"].event))
-    second_cart["detail"]["cart_id"] = "cart_second_today"
-    put_events(stack, [SampleEvent("second cart", second_cart, {})])
-    mappings.drain()
-    run_schedule(stack, mappings, sample_scheduled_time())
-    deliver_deferred(stack, mappings, clock.move_to)
-    unsubscribe = str(sent_emails(moto)[0]["List-Unsubscribe"]).strip("<>")
-    response = LocalFunctionUrls(mappings).request("POST", unsubscribe, body="List-Unsubscribe=One-Click")
-    assert response.status == 200
-    for path in sorted((EVENTS_DIR / "ses").glob("*.json")):
-        if path.name != "expectations.json":
-            publish_as_ses(stack, json.loads(path.read_text()))
-    mappings.drain()
+    with recording_aws_calls() as calls:
+        run_samples(stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]])
+        second_cart: dict[str, Any] = json.loads(json.dumps(samples["cart_abandoned/vip_ada.json"].event))
+        second_cart["detail"]["cart_id"] = "cart_second_today"
+        put_events(stack, [SampleEvent("second cart", second_cart, {})])
+        mappings.drain()
+        run_schedule(stack, mappings, sample_scheduled_time())
+        deliver_deferred(stack, mappings, clock.move_to)
+        unsubscribe = str(sent_emails(moto)[0]["List-Unsubscribe"]).strip("<>")
+        response = LocalFunctionUrls(mappings).request("POST", unsubscribe, body="List-Unsubscribe=One-Click")
+        assert response.status == 200
+        for path in sorted((EVENTS_DIR / "ses").glob("*.json")):
+            if path.name != "expectations.json":
+                publish_as_ses(stack, json.loads(path.read_text()))
+        mappings.drain()
+    return FullDay(calls, service_logs.getvalue())
 
 
 def test_every_aws_call_of_a_full_day_is_allowed_by_its_functions_policy(
-    stack: LocalStack,
-    mappings: EventSourceMappings,
-    moto: MotoEndpoint,
-    samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
+    stack: LocalStack, a_full_day: FullDay
 ) -> None:
-    # Given every function's IAM statements as template.yaml writes them
-    # When the stack lives through a full day, recording what each handler asks of AWS
-    with recording_aws_calls() as calls:
-        a_full_day(stack, mappings, moto, samples, clock)
+    # Given every function's IAM statements as template.yaml writes them, and a full day's calls
+    calls = a_full_day.calls
     # Then every function ran, and each call is covered by an Allow on that exact resource
     assert {call.function.logical_id for call in calls} == set(stack.functions)
     denied = sorted(
@@ -73,16 +81,8 @@ def test_every_aws_call_of_a_full_day_is_allowed_by_its_functions_policy(
     assert denied == []
 
 
-def test_the_logs_of_a_full_day_hold_no_email_address_name_or_token(
-    stack: LocalStack,
-    mappings: EventSourceMappings,
-    moto: MotoEndpoint,
-    samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
-    service_logs: io.StringIO,
-) -> None:
-    a_full_day(stack, mappings, moto, samples, clock)
-    logs = service_logs.getvalue()
+def test_the_logs_of_a_full_day_hold_no_email_address_name_or_token(a_full_day: FullDay) -> None:
+    logs = a_full_day.logs
     # The day did log its decisions, including the new paths...
     decisions = ("email sent", "email skipped", "email deferred for quiet hours", "invalid event rejected")
     for message in decisions:

@@ -17,12 +17,11 @@ from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import OneTimeSchedules, deliver_deferred
 from local_stack.run import dead_lettered_details, put_events
 from local_stack.scenario import SampleEvent
-from local_stack.seed import seed_sample_data, verify_sender_identity
-from local_stack.stack import LocalStack, build_stack
+from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.outcome import Decision, SkipReason
-from tests.conftest import sent_emails
+from tests.conftest import fresh_stack, sent_emails
 
 ADA = "cus_vip_ada"
 
@@ -142,10 +141,7 @@ def test_a_customer_without_a_timezone_keeps_the_stores_default_one(
     moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
 ) -> None:
     # Given a store whose default timezone is Tokyo, and a profile that names none
-    moto.reset()
-    stack = build_stack(parameter_overrides={"DefaultTimezone": "Asia/Tokyo"})
-    verify_sender_identity(stack)
-    seed_sample_data(stack)
+    stack = fresh_stack(moto, DefaultTimezone="Asia/Tokyo")
     move_customer(stack, ADA, None)
     # When her cart is handled at 23:30 Tokyo time
     put_events(stack, [cart_event(samples, "cart_default_zone", utc("2026-11-23T13:00"))])
@@ -172,10 +168,7 @@ def test_an_event_that_cannot_be_scheduled_is_retried_and_then_dead_lettered_not
 
 
 def test_quiet_hours_can_be_turned_off(moto: MotoEndpoint, samples: dict[str, SampleEvent]) -> None:
-    moto.reset()
-    stack = build_stack(parameter_overrides={"QuietHoursStart": "00:00", "QuietHoursEnd": "00:00"})
-    verify_sender_identity(stack)
-    seed_sample_data(stack)
+    stack = fresh_stack(moto, QuietHoursStart="00:00", QuietHoursEnd="00:00")
     move_customer(stack, ADA, "Asia/Tokyo")
     put_events(stack, [cart_event(samples, "cart_no_quiet_hours", utc("2026-11-23T13:00"))])
     EventSourceMappings(stack).drain()

@@ -22,8 +22,8 @@ from local_stack.one_time_schedules import deliver_deferred
 from local_stack.reengagement import PLANNER, run_schedule, sample_scheduled_time
 from local_stack.run import put_events
 from local_stack.scenario import load_sample_rows
-from local_stack.seed import seed_customers, seed_sample_data, verify_sender_identity
-from local_stack.stack import LocalStack, build_stack
+from local_stack.seed import seed_customers
+from local_stack.stack import LocalStack
 from nudge import aws
 from nudge.dal.customers import get_customer
 from nudge.dal.items import from_item
@@ -31,7 +31,7 @@ from nudge.dal.segments import list_definitions, put_segment
 from nudge.profiles import Customer, Segment
 from nudge.reengagement.selection import due_winback
 from nudge.segmentation import assign_segment
-from tests.conftest import sent_emails
+from tests.conftest import fresh_stack, sent_emails
 
 AS_OF = sample_scheduled_time()
 SEGMENTS = [Segment.model_validate(row) for row in load_sample_rows("segments")]
@@ -41,10 +41,7 @@ SAMPLE_CUSTOMERS = len(load_sample_rows("customers"))
 def build_run_stack(moto: MotoEndpoint, synthetic_customers: int) -> LocalStack:
     """The template with 3 scan segments of 25-customer pages, so even a few dozen customers make
     several pages per segment; seeded with the sample data and synthetic customers."""
-    moto.reset()
-    local = build_stack(parameter_overrides={"ReengagementParallelism": "3", "ScanPageSize": "25"})
-    verify_sender_identity(local)
-    seed_sample_data(local)
+    local = fresh_stack(moto, ReengagementParallelism="3", ScanPageSize="25")
     seed_customers(local, synthetic_customers, AS_OF)
     return local
 

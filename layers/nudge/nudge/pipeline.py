@@ -146,11 +146,10 @@ def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, cust
         # customer_id comes back on SES's bounce and complaint events: how feedback finds the profile.
         tags={"trigger": trigger.name, "segment": segment.segment_id, "customer_id": customer.customer_id},
     )
-    outcome = Outcome(
-        trigger=trigger.name,
-        customer_id=customer.customer_id,
-        business_id=trigger.business_id(detail),
-        decision=Decision.SENT,
+    outcome = _outcome(
+        trigger,
+        detail,
+        Decision.SENT,
         segment_id=segment.segment_id,
         message_id=message_id,
         subject=email.subject,
@@ -184,13 +183,8 @@ def _skip(
     customer: Customer | None,
     reason: SkipReason,
 ) -> Outcome:
-    outcome = Outcome(
-        trigger=trigger.name,
-        customer_id=detail.customer_id,
-        business_id=trigger.business_id(detail),
-        decision=Decision.SKIPPED,
-        reason=reason,
-        segment_id=customer.segment_id if customer else None,
+    outcome = _outcome(
+        trigger, detail, Decision.SKIPPED, reason=reason, segment_id=customer.segment_id if customer else None
     )
     record_outcome(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention)
     with single_metric(
@@ -205,13 +199,8 @@ def _skip(
 def _defer(
     trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer, until: datetime
 ) -> Outcome:
-    outcome = Outcome(
-        trigger=trigger.name,
-        customer_id=customer.customer_id,
-        business_id=trigger.business_id(detail),
-        decision=Decision.DEFERRED,
-        segment_id=customer.segment_id,
-        deferred_until=until,
+    outcome = _outcome(
+        trigger, detail, Decision.DEFERRED, segment_id=customer.segment_id, deferred_until=until
     )
     record_outcome(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention)
     metrics.add_metric(name="EmailDeferred", unit=MetricUnit.Count, value=1)
@@ -220,6 +209,16 @@ def _defer(
         extra={"customer_id": customer.customer_id, "deferred_until": to_stored(until)},
     )
     return outcome
+
+
+def _outcome(trigger: Trigger[Any], detail: TriggerDetail, decision: Decision, **facts: Any) -> Outcome:
+    return Outcome(
+        trigger=trigger.name,
+        customer_id=detail.customer_id,
+        business_id=trigger.business_id(detail),
+        decision=decision,
+        **facts,
+    )
 
 
 def unsubscribe_link(settings: Settings, customer_id: str) -> str:
