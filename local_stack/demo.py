@@ -23,15 +23,15 @@ from local_stack.one_time_schedules import deliver_deferred
 from local_stack.outbox import write_outbox
 from local_stack.reengagement import SAMPLE_RUN, run_schedule, sample_scheduled_time
 from local_stack.reengagement import describe as describe_run
-from local_stack.run import EventResult, run_samples
-from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_events, load_sample_rows
+from local_stack.run import EventResult, put_events, run_samples
+from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_sample_events, load_sample_rows
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.events import TriggerDetail
 from nudge.formatting import resolve_timezone
-from nudge.outcome import Decision, Outcome
+from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.reengagement.selection import winback_detail
 from nudge.timeutil import to_stored
 from nudge.triggers import CUSTOMER_LAPSED, TRIGGERS
@@ -75,6 +75,7 @@ def main() -> int:
             results, report = run_samples(stack, mappings, samples, repeat=duplicate)
             sent = [r.outcome for r in results if r.outcome and r.outcome.decision is Decision.SENT]
             raw = moto.sent_raw_emails()
+            cap_ok, cap_lines = frequency_cap_step(stack, mappings, samples)
             run_ok, run_lines, winbacks = scheduled_run_step(stack, mappings)
             morning_ok, morning_lines, mornings = morning_step(stack, mappings, clock.move_to)
         written = write_outbox(OUT_DIR / "outbox", [*sent, *winbacks, *mornings], moto.sent_raw_emails())
@@ -93,19 +94,43 @@ def main() -> int:
         f"({'no duplicates' if duplicates_ok else 'DUPLICATE SENDS'}); "
         f"{len(written)} written to out/outbox/ as .eml + .html; handler logs in out/logs/lambda.jsonl"
     )
-    print("\n".join([*run_lines, *morning_lines]))
-    ok = not unexpected and duplicates_ok and run_ok and morning_ok
+    print("\n".join([*cap_lines, *run_lines, *morning_lines]))
+    ok = not unexpected and duplicates_ok and cap_ok and run_ok and morning_ok
     print(
         f"demo finished in {time.perf_counter() - started:.1f} s: "
         + (
-            "all events, the scheduled run and the deferred emails did what events/ expects"
+            "all events, the cap, the scheduled run and the deferred emails did what events/ expects"
             if ok
             else f"{len(unexpected)} events did not do what was expected"
+            + ("" if cap_ok else "; the frequency cap let a second email through")
             + ("" if run_ok else "; the scheduled run did not do what was expected")
             + ("" if morning_ok else "; deferred emails were not sent in the morning")
         )
     )
     return 0 if ok else 1
+
+
+def frequency_cap_step(
+    stack: LocalStack, mappings: EventSourceMappings, samples: list[SampleEvent]
+) -> tuple[bool, list[str]]:
+    """Ada, who already had her cart reminder today, abandons a second cart: the cap (one email per
+    customer per 24 hours by default) skips it."""
+    first = next(sample for sample in samples if sample.name == "cart_abandoned/vip_ada.json")
+    event = json.loads(json.dumps(first.event))
+    event["detail"]["cart_id"] = "cart_second_today"
+    put_events(stack, [SampleEvent("a second cart today", event, {})])
+    mappings.drain()
+    outcome = get_outcome(
+        stack.names["DeliveriesTable"], "cus_vip_ada", "cart_abandoned", "cart_second_today"
+    )
+    cap = f"{stack.parameters['FrequencyCapEmails']} per {stack.parameters['FrequencyCapHours']} h"
+    lines = [f"\nfrequency cap ({cap}): the same customer abandons a second cart that afternoon"]
+    if outcome is None:
+        return False, [*lines, "X no decision was recorded"]
+    lines.append(
+        "  " + _row(outcome.trigger, outcome.customer_id, outcome.segment_id or "-", *_decision(outcome))
+    )
+    return outcome.reason is SkipReason.FREQUENCY_CAPPED, lines
 
 
 def scheduled_run_step(
