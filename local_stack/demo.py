@@ -23,18 +23,17 @@ from local_stack.one_time_schedules import deliver_deferred
 from local_stack.outbox import write_outbox
 from local_stack.reengagement import SAMPLE_RUN, run_schedule, sample_scheduled_time
 from local_stack.reengagement import describe as describe_run
-from local_stack.run import EventResult, put_events, run_samples
+from local_stack.run import EventResult, put_events, recorded_outcome, run_samples
 from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_sample_events, load_sample_rows
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
-from nudge.events import TriggerDetail
 from nudge.formatting import resolve_timezone
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.reengagement.selection import winback_detail
 from nudge.timeutil import to_stored
-from nudge.triggers import CUSTOMER_LAPSED, TRIGGERS
+from nudge.triggers import CUSTOMER_LAPSED
 
 OUT_DIR = REPO_ROOT / "out"
 
@@ -116,13 +115,10 @@ def frequency_cap_step(
     """Ada, who already had her cart reminder today, abandons a second cart: the cap (one email per
     customer per 24 hours by default) skips it."""
     first = next(sample for sample in samples if sample.name == "cart_abandoned/vip_ada.json")
-    event = json.loads(json.dumps(first.event))
-    event["detail"]["cart_id"] = "cart_second_today"
-    put_events(stack, [SampleEvent("a second cart today", event, {})])
+    second = first.varied("a second cart today", cart_id="cart_second_today")
+    put_events(stack, [second])
     mappings.drain()
-    outcome = get_outcome(
-        stack.names["DeliveriesTable"], "cus_vip_ada", "cart_abandoned", "cart_second_today"
-    )
+    outcome = recorded_outcome(stack, second)
     cap = f"{stack.parameters['FrequencyCapEmails']} per {stack.parameters['FrequencyCapHours']} h"
     lines = [f"\nfrequency cap ({cap}): the same customer abandons a second cart that afternoon"]
     if outcome is None:
@@ -156,8 +152,9 @@ def scheduled_run_step(
     moved = {cid: after[cid] for cid in customer_ids if after[cid] != before[cid]}
     for cid, segment in moved.items():
         say(f"  {'re-segmented':<16} {cid:<26} {before[cid] or '-'} -> {segment}")
-    winbacks = _winbacks(stack, report.run_id, customer_ids, Decision.SENT)
-    held_back = _winbacks(stack, report.run_id, customer_ids, Decision.DEFERRED)
+    decided = _winbacks(stack, report.run_id, customer_ids)
+    winbacks = [o for o in decided if o.decision is Decision.SENT]
+    held_back = [o for o in decided if o.decision is Decision.DEFERRED]
     for outcome in [*winbacks, *held_back]:
         say("  " + _row("win-back", outcome.customer_id, outcome.segment_id or "-", *_decision(outcome)))
     rerun = run_schedule(stack, mappings, scheduled_time.replace(hour=15))
@@ -191,22 +188,17 @@ def morning_step(
     sent: list[Outcome] = []
     ok = True
     for schedule in deliver_deferred(stack, mappings, move_clock_to):
-        event = json.loads(schedule.payload)
-        trigger = next(t for t in TRIGGERS if t.detail_type == event["detail-type"])
-        detail = trigger.event_model.model_validate(event).detail
-        assert isinstance(detail, TriggerDetail)
-        outcome = get_outcome(
-            stack.names["DeliveriesTable"], detail.customer_id, trigger.name, trigger.business_id(detail)
-        )
+        returned = SampleEvent(schedule.name, json.loads(schedule.payload), {})
+        outcome = recorded_outcome(stack, returned)
         if outcome is None or outcome.decision is not Decision.SENT:
             ok = False
-            lines.append(f"X {trigger.name} for {detail.customer_id} was not sent in the morning")
+            lines.append(f"X {returned.trigger.name} event {schedule.name} was not sent in the morning")
             continue
         sent.append(outcome)
         at = f"at {_local_time(outcome.customer_id, schedule.due)}"
         segment = outcome.segment_id or "-"
         lines.append(
-            "  " + _row(trigger.name, outcome.customer_id, segment, "sent " + at, f'"{outcome.subject}"')
+            "  " + _row(outcome.trigger, outcome.customer_id, segment, "sent " + at, f'"{outcome.subject}"')
         )
     return ok, lines, sent
 
@@ -235,10 +227,8 @@ def _decision(outcome: Outcome) -> tuple[str, str]:
     return ("sent" if outcome.decision is Decision.SENT else f"skipped: {outcome.reason}"), subject
 
 
-def _winbacks(
-    stack: LocalStack, run_id: str, customer_ids: list[str], decision: Decision = Decision.SENT
-) -> list[Outcome]:
-    """The run's win-backs with that decision, from the delivery log."""
+def _winbacks(stack: LocalStack, run_id: str, customer_ids: list[str]) -> list[Outcome]:
+    """The decisions on the run's win-backs, from the delivery log."""
     outcomes = []
     for customer_id in customer_ids:
         customer = get_customer(stack.names["CustomersTable"], customer_id)
@@ -251,7 +241,7 @@ def _winbacks(
             CUSTOMER_LAPSED.name,
             CUSTOMER_LAPSED.business_id(lapse),
         )
-        if outcome and outcome.decision is decision:
+        if outcome:
             outcomes.append(outcome)
     return outcomes
 

@@ -103,10 +103,14 @@ def run_samples(
             queue = next((q for q, details in dead.items() if sample.event["detail"] in details), None)
             results.append(EventResult(sample, None, queue))
             continue
-        trigger = sample.trigger
-        detail = cast(TriggerDetail, trigger.event_model.model_validate(sample.event).detail)
-        outcome = get_outcome(
-            stack.names["DeliveriesTable"], detail.customer_id, trigger.name, trigger.business_id(detail)
-        )
-        results.append(EventResult(sample, outcome, None))
+        results.append(EventResult(sample, recorded_outcome(stack, sample), None))
     return results, report
+
+
+def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:
+    """The latest decision recorded for this event, by its trigger's business identity."""
+    trigger = sample.trigger
+    detail = cast(TriggerDetail, trigger.event_model.model_validate(sample.event).detail)
+    return get_outcome(
+        stack.names["DeliveriesTable"], detail.customer_id, trigger.name, trigger.business_id(detail)
+    )

@@ -40,6 +40,12 @@ class SampleEvent:
         """The trigger whose rule should route this event."""
         return next(trigger for trigger in TRIGGERS if trigger.detail_type == self.detail_type)
 
+    def varied(self, name: str, **detail: Any) -> SampleEvent:
+        """The same event with these detail fields changed (a copy), with no expectation of its own."""
+        event: dict[str, Any] = json.loads(json.dumps(self.event))
+        event["detail"].update(detail)
+        return SampleEvent(name=name, event=event, expectation={})
+
     def put_events_entry(self, bus_name: str) -> dict[str, Any]:
         """The PutEvents entry a store's backend would send for this event."""
         return {

@@ -380,7 +380,7 @@ def _describe_function(
     dead_letter_url = None
     if "DeadLetterQueue" in props:
         target_arn = resolver.resolve(props["DeadLetterQueue"]["TargetArn"])
-        dead_letter_url = next(stack.queue_urls[q] for q, arn in stack.arns.items() if arn == target_arn)
+        dead_letter_url = stack.queue_url_of_arn(target_arn)
     return FunctionSpec(
         logical_id=logical_id,
         name=stack.names[logical_id],

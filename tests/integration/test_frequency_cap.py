@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -35,8 +34,7 @@ def settings_of(stack: LocalStack) -> Settings:
 
 
 def cart(samples: dict[str, SampleEvent], cart_id: str) -> CartAbandoned:
-    event: dict[str, Any] = json.loads(json.dumps(samples["cart_abandoned/vip_ada.json"].event))
-    event["detail"]["cart_id"] = cart_id
+    event = samples["cart_abandoned/vip_ada.json"].varied(cart_id, cart_id=cart_id).event
     detail: CartAbandoned = CART_ABANDONED.event_model.model_validate(event).detail
     return detail
 

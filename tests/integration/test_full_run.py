@@ -7,7 +7,6 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import time_machine
@@ -47,9 +46,10 @@ def a_full_day(
     run, the night passing (deferred emails), a one-click unsubscribe and SES's feedback events."""
     with recording_aws_calls() as calls:
         run_samples(stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]])
-        second_cart: dict[str, Any] = json.loads(json.dumps(samples["cart_abandoned/vip_ada.json"].event))
-        second_cart["detail"]["cart_id"] = "cart_second_today"
-        put_events(stack, [SampleEvent("second cart", second_cart, {})])
+        second_cart = samples["cart_abandoned/vip_ada.json"].varied(
+            "second cart", cart_id="cart_second_today"
+        )
+        put_events(stack, [second_cart])
         mappings.drain()
         run_schedule(stack, mappings, sample_scheduled_time())
         deliver_deferred(stack, mappings, clock.move_to)

@@ -121,10 +121,9 @@ def test_a_late_order_counts_but_does_not_make_the_customer_look_less_recent(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
     table = stack.names["CustomersTable"]
-    newer = samples["order_placed/repeat_order_maria.json"].event
-    older = json.loads(json.dumps(newer))
-    older["detail"].update(order_id="ord_0999", placed_at="2026-11-20T08:00:00Z", total="10.00")
-    put_events(stack, [SampleEvent("newer", newer, {}), SampleEvent("older", older, {})])
+    newer = samples["order_placed/repeat_order_maria.json"]
+    older = newer.varied("older", order_id="ord_0999", placed_at="2026-11-20T08:00:00Z", total="10.00")
+    put_events(stack, [newer, older])
     mappings.drain()
 
     after = get_customer(table, "cus_frequent_maria")
@@ -149,9 +148,10 @@ def test_a_lapse_is_not_emailed_when_the_customer_has_ordered_since(
     stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
 ) -> None:
     # Given Sam lapsed, and then ordered before the win-back went out
-    order = json.loads(json.dumps(samples["order_placed/repeat_order_maria.json"].event))
-    order["detail"].update(customer_id="cus_atrisk_sam", order_id="ord_sam_1", currency="USD")
-    put_events(stack, [SampleEvent("order", order, {})])
+    order = samples["order_placed/repeat_order_maria.json"].varied(
+        "order", customer_id="cus_atrisk_sam", order_id="ord_sam_1", currency="USD"
+    )
+    put_events(stack, [order])
     mappings.drain()
     emails_after_order = len(sent_emails(moto))
     # When the lapse event arrives
@@ -251,8 +251,7 @@ def test_order_placed_for_an_unknown_customer_creates_no_profile(
     stack: LocalStack, samples: dict[str, SampleEvent]
 ) -> None:
     settings = function_settings(stack, "OrderPlacedFunction")
-    event: dict[str, Any] = json.loads(json.dumps(samples["order_placed/first_order_priya.json"].event))
-    event["detail"]["customer_id"] = "cus_nobody"
+    event = samples["order_placed/first_order_priya.json"].varied("nobody", customer_id="cus_nobody").event
     detail = ORDER_PLACED.event_model.model_validate(event).detail
     outcome = process_event(ORDER_PLACED, detail, settings, None)
     assert outcome.reason == "unknown_customer"

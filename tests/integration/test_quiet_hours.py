@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -39,9 +38,9 @@ def move_customer(stack: LocalStack, customer_id: str, timezone: str | None) -> 
 
 
 def cart_event(samples: dict[str, SampleEvent], cart_id: str, abandoned_at: datetime) -> SampleEvent:
-    event: dict[str, Any] = json.loads(json.dumps(samples["cart_abandoned/vip_ada.json"].event))
-    event["detail"].update(cart_id=cart_id, abandoned_at=abandoned_at.isoformat())
-    return SampleEvent(name=cart_id, event=event, expectation={})
+    return samples["cart_abandoned/vip_ada.json"].varied(
+        cart_id, cart_id=cart_id, abandoned_at=abandoned_at.isoformat()
+    )
 
 
 def cart_outcome(stack: LocalStack, cart_id: str) -> Any:
@@ -127,9 +126,10 @@ def test_a_customer_who_buys_overnight_gets_no_cart_reminder_in_the_morning(
     mappings.drain()
     # When she orders at 06:00 her time, before the reminder goes
     clock.move_to(utc("2026-11-23T21:00"))
-    order: dict[str, Any] = json.loads(json.dumps(samples["order_placed/repeat_order_maria.json"].event))
-    order["detail"].update(customer_id=ADA, order_id="ord_overnight", placed_at="2026-11-23T21:00:00+00:00")
-    put_events(stack, [SampleEvent(name="order", event=order, expectation={})])
+    order = samples["order_placed/repeat_order_maria.json"].varied(
+        "order", customer_id=ADA, order_id="ord_overnight", placed_at="2026-11-23T21:00:00+00:00"
+    )
+    put_events(stack, [order])
     mappings.drain()
     deliver_deferred(stack, mappings, clock.move_to)
     # Then the reminder is decided again in the morning and skipped; only the thank-you is sent

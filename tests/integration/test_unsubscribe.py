@@ -50,9 +50,8 @@ def test_send_unsubscribe_from_the_header_then_nothing_more_is_sent(
     assert ada is not None and ada.unsubscribed_at is not None
     # And the next trigger for her sends nothing
     put_events(stack, [samples["order_placed/first_order_priya.json"]])  # someone else still gets email
-    lapsed = {**samples["customer_lapsed/at_risk_sam.json"].event}
-    lapsed["detail"] = {**lapsed["detail"], "customer_id": "cus_vip_ada"}
-    put_events(stack, [SampleEvent("ada lapsed", lapsed, {})])
+    lapsed = samples["customer_lapsed/at_risk_sam.json"].varied("ada lapsed", customer_id="cus_vip_ada")
+    put_events(stack, [lapsed])
     mappings.drain()
     recipients = [str(m["To"].addresses[0].addr_spec) for m in sent_emails(moto)]
     assert recipients.count("ada.lovelace@example.com") == 1
