@@ -7,6 +7,7 @@ handler, resolved environment, SQS event sources) for the local Lambda runtime t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -236,7 +237,9 @@ def _name_resources(
 
 
 def local_function_url(function_name: str, region: str) -> str:
-    return f"https://{function_name.lower()}.lambda-url.{region}.on.aws/"
+    """As long as the URL Lambda assigns (a 32-character id), so headers built from it are too."""
+    url_id = hashlib.sha256(function_name.encode()).hexdigest()[:32]
+    return f"https://{url_id}.lambda-url.{region}.on.aws/"
 
 
 def _create_secret(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> str:

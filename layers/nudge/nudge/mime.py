@@ -5,10 +5,47 @@ from __future__ import annotations
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime
+from typing import Any
 
 from nudge.rendering import RenderedEmail
+from nudge.text import one_line
+
+# RFC 5322's hard limit for a line, CRLF excluded.
+MAX_HEADER_LINE = 998
+
+# Headers whose value is a list of <URL>s that mailbox providers parse as such (RFC 2369, RFC 8058).
+_URL_LIST_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+
+class _WirePolicy(EmailPolicy):
+    """SMTP's policy (CRLF, 78-character folding, RFC 2047 for non-ASCII), except for URL-list headers.
+
+    The stdlib folds a header whose value has a token longer than a line by turning it into RFC 2047
+    encoded-words: ``List-Unsubscribe: =?utf-8?q?=3Chttps...`` is not a ``<URL>`` to Gmail or Yahoo,
+    and the one-click button never shows. Those headers are written as they are, on one line.
+    """
+
+    def fold(self, name: str, value: Any) -> str:
+        if name.lower() in _URL_LIST_HEADERS:
+            return _verbatim(name, str(value)) + self.linesep
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if name.lower() in _URL_LIST_HEADERS:
+            return (_verbatim(name, str(value)) + self.linesep).encode("ascii")
+        return bytes(super().fold_binary(name, value))
+
+
+def _verbatim(name: str, value: str) -> str:
+    line = f"{name}: {value}"
+    if not line.isascii() or len(line) > MAX_HEADER_LINE:
+        raise ValueError(f"{name} must be ASCII and fit one {MAX_HEADER_LINE}-character line")
+    return line
+
+
+WIRE_POLICY = _WirePolicy(linesep="\r\n")
 
 
 def build_message(
@@ -20,12 +57,12 @@ def build_message(
     sent_at: datetime,
     unsubscribe_url: str,
 ) -> EmailMessage:
-    """The policy refuses CR or LF in any header value, so no data can add a header."""
-    message = EmailMessage(policy=SMTP)
+    """The policy still refuses CR or LF in any header value, so no data can add a header."""
+    message = EmailMessage(policy=WIRE_POLICY)
     message["From"] = sender
     local_part, _, domain = recipient_email.partition("@")
-    message["To"] = Address(display_name=recipient_name, username=local_part, domain=domain)
-    message["Subject"] = email.subject
+    message["To"] = Address(display_name=one_line(recipient_name), username=local_part, domain=domain)
+    message["Subject"] = one_line(email.subject)
     message["Date"] = format_datetime(sent_at)
     # RFC 8058 one-click unsubscribe: mailbox providers POST "List-Unsubscribe=One-Click" to the URL.
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"

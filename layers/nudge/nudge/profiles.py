@@ -6,9 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from nudge.segmentation import DEFAULT_SEGMENT_ID, ProfileFacts, SegmentDefinition, whole_days_between
+from nudge.text import one_line
 
 __all__ = ["DEFAULT_SEGMENT_ID", "FALLBACK_SEGMENT", "Customer", "CustomerFacts", "Segment"]
 
@@ -47,10 +48,15 @@ class CustomerFacts(BaseModel):
         )
 
 
+# A name imported from a CSV may carry a stray CR/LF or tab: it is read as the name with spaces, so the
+# customer still gets a greeting, a subject and a To header that are one clean line.
+Name = Annotated[str, AfterValidator(one_line)]
+
+
 class Customer(CustomerFacts):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    first_name: str
-    last_name: str | None = None
+    first_name: Name
+    last_name: Name | None = None
     locale: str | None = None
     timezone: str | None = None
 

@@ -20,6 +20,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from nudge import formatting
+from nudge.text import one_line
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def environment(templates_dir: str) -> ImmutableSandboxedEnvironment:
 
 @cache
 def _inliner() -> Any:
-    return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+    # Media queries (dark mode, small screens) cannot be inlined: they stay in <style>.
+    return css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
 def render_email(templates_dir: str, family: str, context: Mapping[str, Any]) -> RenderedEmail:
@@ -67,7 +69,7 @@ def render_email(templates_dir: str, family: str, context: Mapping[str, Any]) ->
     text = env.get_template(f"{family}/body.txt.j2").render(context)
     return RenderedEmail(
         # A subject is one line: template whitespace and any CR/LF from data collapse to single spaces.
-        subject=" ".join(subject.split()),
+        subject=one_line(subject),
         html=str(_inliner().inline(html)),
         text=text,
     )
