@@ -17,7 +17,6 @@ from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, render_email
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
-from tests.unit.environment import TRIGGER_ENVIRONMENT
 
 TEMPLATES_DIR = str(REPO_ROOT / "templates")
 SEGMENTS = {row["segment_id"]: Segment.model_validate(row) for row in load_sample_rows("segments")}
@@ -34,13 +33,6 @@ SEGMENT_MARKERS = {
 
 # Quote and angle brackets: a URL must stay one attribute value whatever it holds.
 UNSUBSCRIBE_URL = 'https://u.lambda-url.us-east-1.on.aws/?token=v1.YzE.sig&x="><i>y</i>'
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings.from_environment(
-        {**TRIGGER_ENVIRONMENT, "TEMPLATES_DIR": TEMPLATES_DIR, "STORE_NAME": "Example Shop"}
-    )
 
 
 def a_customer(**overrides: Any) -> Customer:
@@ -117,8 +109,10 @@ def test_cart_lists_items_with_quantities_and_locale_prices(
     assert "Subtotal: 76,59\xa0€" in email.text
     assert "51,60&nbsp;€" in email.html or "51,60\xa0€" in email.html
     assert 'href="https://shop.example/de/cart/cart_91bc"' in email.html
-    # CSS is inlined for mail clients that drop <style>.
-    assert "<style" not in email.html
+    # CSS is inlined for mail clients that drop <style>; only media queries (dark mode, small screens)
+    # cannot be, and stay behind in <style>.
+    styles = Elements.of(email.html).style_blocks
+    assert all(block.lstrip().startswith("@media") for block in styles)
     assert 'style="' in email.html
 
 
@@ -155,7 +149,12 @@ def test_event_data_cannot_inject_markup_either(samples: dict[str, SampleEvent],
         {**sample, "detail": {**sample["detail"], "items": [item]}}
     ).detail
     email = render(CART_ABANDONED, detail, a_customer(), SEGMENTS["vip"], settings)
-    assert "<img src=x" not in email.html and "&lt;img src=x onerror=" in email.html
+    # The name is text in the link and the image's alt text; it never becomes an element or attribute.
+    assert "&lt;img src=x onerror=" in email.html
+    elements = Elements.of(email.html)
+    assert not any("onerror" in attrs for _, attrs in elements.tags)
+    assert [attrs["src"] for tag, attrs in elements.tags if tag == "img"] == [item["image_url"]]
+    assert [attrs["alt"] for tag, attrs in elements.tags if tag == "img"] == [item["name"]]
 
 
 def test_the_unsubscribe_link_is_in_both_parts_and_escaped_in_html(
@@ -167,6 +166,34 @@ def test_the_unsubscribe_link_is_in_both_parts_and_escaped_in_html(
     links.feed(email.html)
     # What a mail client follows is exactly the signed URL, and its markup-like characters stay data.
     assert links.by_text["Unsubscribe"] == UNSUBSCRIBE_URL
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the text of every <style> block, as a browser parses them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.style_blocks: list[str] = []
+        self.text: list[str] = []
+        """What a reader sees: every piece of text outside <style>."""
+        self._in_style = False
+
+    @classmethod
+    def of(cls, html: str) -> Elements:
+        parser = cls()
+        parser.feed(html)
+        return parser
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {name: value or "" for name, value in attrs}))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        (self.style_blocks if self._in_style else self.text).append(data)
 
 
 class LinkCollector(HTMLParser):
