@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from local_stack.stack import REPO_ROOT
@@ -17,8 +18,10 @@ SAMPLE_DAY_CLOCK = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 Kolkata, morning in Chicago, still night in Los Angeles and Tokyo. Quiet hours read the clock, so a
 fixed one makes every run decide the same."""
 
-# Not store events, with expectations of their own: the schedule's payload, and SES's feedback events.
-NON_TRIGGER_DIRS = frozenset({"scheduled", "ses"})
+# Not the sample day's store events, with expectations of their own: what customers do next (put on the
+# bus one by one after the others), the schedule's payload, and SES's feedback events.
+NON_TRIGGER_DIRS = frozenset({"follow_ups", "scheduled", "ses"})
+FOLLOW_UPS_DIR = EVENTS_DIR / "follow_ups"
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,33 @@ class SampleEvent:
 
 
 def load_sample_events() -> list[SampleEvent]:
-    expectations: dict[str, dict[str, Any]] = json.loads((EVENTS_DIR / "expectations.json").read_text())
-    files = sorted(
-        path.relative_to(EVENTS_DIR).as_posix()
+    files = [
+        path
         for path in EVENTS_DIR.glob("*/*.json")
-        if path.parent.name not in NON_TRIGGER_DIRS
-    )
+        if path.parent.name not in NON_TRIGGER_DIRS and path.name != "expectations.json"
+    ]
+    return _with_expectations(EVENTS_DIR, files)
+
+
+def load_follow_ups() -> list[SampleEvent]:
+    """What sample customers do after the sample day's events, in file order: each is put on the bus
+    and handled before the next (a second cart that afternoon, an order placed from the reminder)."""
+    return _with_expectations(FOLLOW_UPS_DIR, list(FOLLOW_UPS_DIR.glob("*.json")))
+
+
+def _with_expectations(folder: Path, paths: list[Path]) -> list[SampleEvent]:
+    """Each event file with its line in the folder's expectations.json; named from events/ on."""
+    expectations: dict[str, dict[str, Any]] = json.loads((folder / "expectations.json").read_text())
+    files = sorted(p.relative_to(folder).as_posix() for p in paths if p.name != "expectations.json")
     missing = set(files) ^ set(expectations)
     if missing:
-        raise ValueError(f"events/expectations.json and the event files disagree on: {sorted(missing)}")
+        where = (folder / "expectations.json").relative_to(REPO_ROOT)
+        raise ValueError(f"{where} and the event files disagree on: {sorted(missing)}")
     return [
         SampleEvent(
-            name=name, event=json.loads((EVENTS_DIR / name).read_text()), expectation=expectations[name]
+            name=(folder / name).relative_to(EVENTS_DIR).as_posix(),
+            event=json.loads((folder / name).read_text()),
+            expectation=expectations[name],
         )
         for name in files
     ]

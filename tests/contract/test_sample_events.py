@@ -12,12 +12,13 @@ from moto.events.models import EventPattern
 from pydantic import ValidationError
 
 from local_stack.cfn import Resolver, load_template, parameter_values
-from local_stack.scenario import EVENTS_DIR, SampleEvent, load_sample_events
+from local_stack.scenario import EVENTS_DIR, SampleEvent, load_follow_ups, load_sample_events
 from local_stack.stack import TEMPLATE_PATH
 from nudge.reengagement.models import RunRequest
 from nudge.triggers import TRIGGERS
 
-SAMPLES = load_sample_events()
+# The sample day's events and what customers do next: both are contracts a store sends.
+SAMPLES = [*load_sample_events(), *load_follow_ups()]
 
 
 def rules_by_trigger() -> dict[str, dict[str, Any]]:
@@ -108,3 +109,14 @@ def test_the_schedule_input_in_the_template_is_what_the_planner_reads() -> None:
     sample = json.loads((EVENTS_DIR / "scheduled" / "reengagement_run.json").read_text())
     assert RunRequest.model_validate_json(filled) == RunRequest.model_validate(sample)
     assert set(json.loads(filled)) == set(sample)
+
+
+def test_no_two_valid_samples_share_a_business_identity() -> None:
+    """Idempotency keys on it: a follow-up reusing another sample's order id would silently return
+    that sample's decision instead of being handled."""
+    identities = [
+        (s.trigger.name, s.trigger.business_id(s.trigger.event_model.model_validate(s.event).detail))
+        for s in SAMPLES
+        if not s.is_invalid
+    ]
+    assert len(identities) == len(set(identities))

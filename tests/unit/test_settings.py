@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
+from local_stack.cfn import load_template
+from local_stack.stack import TEMPLATE_PATH
 from nudge.settings import Settings
+from nudge.triggers import TRIGGERS
 from tests.unit.environment import TRIGGER_ENVIRONMENT as COMPLETE
 
 
@@ -41,3 +46,35 @@ def test_a_missing_variable_is_named_in_the_error(variable: str) -> None:
     environment = {k: v for k, v in COMPLETE.items() if k != variable}
     with pytest.raises(ValidationError, match=variable):
         Settings.from_environment(environment)
+
+
+def test_the_order_thank_you_is_exempt_from_the_cap_by_default() -> None:
+    assert Settings.from_environment(COMPLETE).frequency_cap_exempt == {"order_placed"}
+
+
+@pytest.mark.parametrize(
+    ("value", "exempt"),
+    [
+        ("", set()),
+        ("order_placed", {"order_placed"}),
+        ("order_placed,cart_abandoned", {"order_placed", "cart_abandoned"}),
+        (" order_placed , customer_lapsed ", {"order_placed", "customer_lapsed"}),
+    ],
+)
+def test_exempt_triggers_are_a_comma_separated_parameter(value: str, exempt: set[str]) -> None:
+    settings = Settings.from_environment({**COMPLETE, "FREQUENCY_CAP_EXEMPT_TRIGGERS": value})
+    assert settings.frequency_cap_exempt == exempt
+
+
+def test_the_template_accepts_every_trigger_as_exempt_and_refuses_a_typo() -> None:
+    """CloudFormation checks the parameter at deploy time: a misspelt trigger must not silently cap
+    the thank-you, and a new trigger must be allowed here."""
+    parameter = load_template(TEMPLATE_PATH)["Parameters"]["FrequencyCapExemptTriggers"]
+    allowed = re.compile(parameter["AllowedPattern"])
+    names = [trigger.name for trigger in TRIGGERS]
+    assert allowed.fullmatch(parameter["Default"])
+    assert allowed.fullmatch("")
+    assert allowed.fullmatch(",".join(names))
+    assert all(allowed.fullmatch(name) for name in names)
+    assert not allowed.fullmatch("order_place")
+    assert not allowed.fullmatch("order_placed,")

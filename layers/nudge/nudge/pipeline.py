@@ -99,6 +99,8 @@ def _decide_and_send(
     morning = settings.quiet_hours.over_at(utc_now(), zone)
     if morning is not None:
         return _defer(trigger, detail, settings, customer, morning)
+    if not _is_capped(trigger, settings):
+        return _send(trigger, detail, settings, customer)
     # The cap is checked last, so an email skipped for any other reason never uses up a slot.
     claimant = f"{trigger.name}:{trigger.business_id(detail)}"
     if not _claim_send_slot(settings, customer.customer_id, claimant):
@@ -113,9 +115,13 @@ def _decide_and_send(
         raise
 
 
+def _is_capped(trigger: Trigger[Any], settings: Settings) -> bool:
+    """A cap of 0 is off; an exempt trigger (the thank-you for an order) neither waits for a slot nor
+    takes one from the marketing emails."""
+    return settings.frequency_cap_emails > 0 and trigger.name not in settings.frequency_cap_exempt
+
+
 def _claim_send_slot(settings: Settings, customer_id: str, claimant: str) -> bool:
-    if settings.frequency_cap_emails == 0:
-        return True
     return frequency_cap.claim(
         settings.customers_table,
         customer_id,

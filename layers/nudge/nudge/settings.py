@@ -5,13 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from nudge.quiet_hours import QuietHours
 
 # Each allowed email is a pair of attributes on the profile (see nudge.dal.frequency_cap).
 MAX_CAP_SLOTS = 10
+
+
+def _comma_separated(value: Any) -> Any:
+    """``"order_placed,cart_abandoned"`` as a CloudFormation parameter passes it; blanks dropped."""
+    if isinstance(value, str):
+        return frozenset(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
 class StoreSettings(BaseModel):
@@ -64,6 +72,11 @@ class Settings(BaseModel):
     )
     """At most this many emails per customer per window, across all triggers; 0 turns the cap off."""
     frequency_cap_hours: int = Field(default=24, ge=1, validation_alias="FREQUENCY_CAP_HOURS")
+    frequency_cap_exempt: Annotated[frozenset[str], BeforeValidator(_comma_separated)] = Field(
+        default=frozenset({"order_placed"}), validation_alias="FREQUENCY_CAP_EXEMPT_TRIGGERS"
+    )
+    """Triggers whose emails answer the customer's own action (the order thank-you): the marketing cap
+    neither holds them back nor counts them."""
     store: StoreSettings
     quiet_hours: QuietHours
     deferral: DeferralSettings
