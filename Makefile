@@ -6,11 +6,12 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help demo reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
+.PHONY: help demo check-emails reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
 
 help:
 	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
+	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
 	@echo "make build  sam build (no Docker needed)"
 	@echo "make bench  rendering and end-to-end throughput benchmarks"
 	@echo "make reengagement [CUSTOMERS=n]  one scheduled re-engagement run on the local stack, with a progress bar"
@@ -24,6 +25,11 @@ $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
 
 demo: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.demo
+
+# Scores the emails the last `make demo` wrote (running it first if there are none).
+check-emails: $(VENV)/.installed
+	@test -d out/outbox || $(MAKE) demo
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.check_emails
 
 CUSTOMERS ?= 0
 reengagement: $(VENV)/.installed
