@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from boto3.dynamodb.types import TypeSerializer
+from pydantic import TypeAdapter, ValidationError
 
-from nudge.events import CartAbandoned, CustomerLapsed, OrderPlaced
+from nudge.events import CartAbandoned, CustomerLapsed, Money, OrderPlaced
 
 
 def cart(**overrides: Any) -> dict[str, Any]:
@@ -114,3 +117,143 @@ def test_order_total_must_be_a_decimal_amount() -> None:
 def test_lapse_needs_a_non_negative_day_count() -> None:
     lapse = {"customer_id": "c1", "last_order_at": "2026-05-01T00:00:00Z", "days_since_last_order": -1}
     assert ("days_since_last_order", "greater_than_equal") in errors_of(CustomerLapsed, lapse)
+
+
+# Bounds: an event that validates but can never be stored or sent is refused up front (poison).
+
+
+def order(**overrides: Any) -> dict[str, Any]:
+    detail = {
+        "customer_id": "c1",
+        "order_id": "o1",
+        "placed_at": "2026-11-23T09:15:00Z",
+        "currency": "EUR",
+        "total": "25.80",
+        "items": [{"sku": "A", "name": "Mug", "quantity": 2, "unit_price": "12.90"}],
+    }
+    detail.update(overrides)
+    return detail
+
+
+def lapse(**overrides: Any) -> dict[str, Any]:
+    detail = {"customer_id": "c1", "last_order_at": "2026-05-01T00:00:00Z", "days_since_last_order": 206}
+    detail.update(overrides)
+    return detail
+
+
+def item(**overrides: Any) -> dict[str, Any]:
+    return {"sku": "A", "name": "Mug", "quantity": 1, "unit_price": "12.90", **overrides}
+
+
+TIMESTAMP_FIELDS = [
+    pytest.param(model, detail, field, id=field)
+    for model, detail, field in [
+        (CartAbandoned, cart, "abandoned_at"),
+        (OrderPlaced, order, "placed_at"),
+        (CustomerLapsed, lapse, "last_order_at"),
+    ]
+]
+
+
+@pytest.mark.parametrize(("model", "detail", "field"), TIMESTAMP_FIELDS)
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2000-01-01T00:00:00Z",
+        "2099-12-31T23:59:59Z",
+        "2000-01-01T01:00:00+01:00",
+        "2099-12-31T23:59:59.999999Z",
+    ],
+)
+def test_timestamps_from_2000_to_the_end_of_2099_are_accepted(
+    model: type[Any], detail: Callable[..., dict[str, Any]], field: str, moment: str
+) -> None:
+    parsed = model.model_validate(detail(**{field: moment}))
+    assert getattr(parsed, field) == datetime.fromisoformat(moment)
+
+
+@pytest.mark.parametrize(("model", "detail", "field"), TIMESTAMP_FIELDS)
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "1999-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+        "2000-01-01T00:30:00+01:00",  # 23:30 UTC on the last day of 1999: the bound is in UTC
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+    ],
+)
+def test_timestamps_outside_2000_to_2099_are_rejected_naming_the_field(
+    model: type[Any], detail: Callable[..., dict[str, Any]], field: str, moment: str
+) -> None:
+    # Given an event whose only fault is a timestamp outside the years an event can be about
+    # When it is validated
+    # Then exactly that field fails, with a stable error type
+    assert errors_of(model, detail(**{field: moment})) == {(field, "timestamp_out_of_range")}
+
+
+@pytest.mark.parametrize(
+    "amount", ["0", "0.0001", "12", "12.5", "12.50", "12.1234", "999999999.9999", "1000000000"]
+)
+def test_money_up_to_a_billion_with_up_to_four_decimals_is_accepted(amount: str) -> None:
+    parsed_cart = CartAbandoned.model_validate(cart(items=[item(unit_price=amount)]))
+    assert parsed_cart.items[0].unit_price == Decimal(amount)
+    assert OrderPlaced.model_validate(order(total=amount)).total == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        ("1000000000.0001", "less_than_equal"),
+        ("1000000001", "less_than_equal"),
+        ("1E+28", "less_than_equal"),
+        ("12.12345", "decimal_max_places"),
+        ("0.00001", "decimal_max_places"),
+        ("Infinity", "finite_number"),
+    ],
+)
+def test_money_above_a_billion_or_with_more_than_four_decimals_is_rejected(amount: str, error: str) -> None:
+    assert errors_of(CartAbandoned, cart(items=[item(unit_price=amount)])) == {("items.0.unit_price", error)}
+    assert errors_of(OrderPlaced, order(total=amount)) == {("total", error)}
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "1000000000",
+        "1000000000.0000",
+        "999999999.9999",
+        "0.0001",
+        "1E+9",
+        "0E-50",
+        "12.000000",  # decimal_places ignores trailing zeros: they are dropped, not stored
+        "1000000000." + "0" * 40,
+    ],
+)
+def test_every_amount_that_validates_as_money_fits_a_dynamodb_number(amount: str) -> None:
+    # Given an extreme amount that validates as Money
+    value = TypeAdapter(Money).validate_python(amount)
+    # Then it keeps its value and has at most the 38 significant digits a DynamoDB number holds
+    assert value == Decimal(amount)
+    assert len(value.as_tuple().digits) <= 38
+    assert TypeSerializer().serialize(value) == {"N": str(value)}
+
+
+@pytest.mark.parametrize(
+    ("quantity", "accepted"), [(1, True), (10_000, True), (10_001, False), (1_000_000, False)]
+)
+def test_quantity_is_at_most_ten_thousand(quantity: int, accepted: bool) -> None:
+    detail = cart(items=[item(quantity=quantity)])
+    if accepted:
+        assert CartAbandoned.model_validate(detail).items[0].quantity == quantity
+    else:
+        assert errors_of(CartAbandoned, detail) == {("items.0.quantity", "less_than_equal")}
+
+
+@pytest.mark.parametrize(("days", "accepted"), [(0, True), (36_600, True), (36_601, False)])
+def test_days_since_last_order_is_at_most_a_century(days: int, accepted: bool) -> None:
+    detail = lapse(days_since_last_order=days)
+    if accepted:
+        assert CustomerLapsed.model_validate(detail).days_since_last_order == days
+    else:
+        assert errors_of(CustomerLapsed, detail) == {("days_since_last_order", "less_than_equal")}

@@ -2,10 +2,15 @@
 
 Unknown extra fields are allowed so stores can send more than we read; a missing or malformed
 required field fails validation with an error that names it. Money is ``Decimal`` end to end.
+
+Values are bounded, not just typed: money is 0 to 1,000,000,000 with at most 4 decimal places,
+quantities 1 to 10,000, timestamps from 2000 up to (not including) 2100, at most 100 items: an event
+that could never be stored (DynamoDB numbers hold 38 digits) or sent fails validation, not every retry.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Literal
@@ -13,6 +18,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from babel.numbers import list_currencies
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, Json
+from pydantic_core import PydanticCustomError
 
 from nudge.timeutil import to_stored
 
@@ -29,8 +35,45 @@ def _known_currency(code: str) -> str:
 
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+
+# Why the bounds: an event that validates but can never be stored or sent is poison. It would fail
+# every retry, so it is refused up front with the field named, and goes to the dead-letter queue.
+MAX_MONEY = Decimal(1_000_000_000)
+MONEY_DECIMAL_PLACES = 4
+MAX_QUANTITY = 10_000
+MAX_DAYS_SINCE_LAST_ORDER = 36_600
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+END_OF_EVENT_TIMES = datetime(2100, 1, 1, tzinfo=UTC)
+"""Exclusive: every event time is before it."""
+
+
+def _without_excess_zeros(amount: Decimal) -> Decimal:
+    """``decimal_places`` ignores trailing zeros ("12.000000" passes), so drop those past the last
+    allowed place: the value is unchanged and stays within DynamoDB's 38 significant digits."""
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MONEY_DECIMAL_PLACES:
+        return amount.quantize(Decimal(1).scaleb(-MONEY_DECIMAL_PLACES))
+    return amount
+
+
+def _within_event_times(moment: datetime) -> datetime:
+    if not EARLIEST_EVENT_TIME <= moment < END_OF_EVENT_TIMES:
+        raise PydanticCustomError(
+            "timestamp_out_of_range",
+            "timestamp must be from {earliest} up to, not including, {end}",
+            {"earliest": to_stored(EARLIEST_EVENT_TIME), "end": to_stored(END_OF_EVENT_TIMES)},
+        )
+    return moment
+
+
+Money = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_MONEY, decimal_places=MONEY_DECIMAL_PLACES, allow_inf_nan=False),
+    AfterValidator(_without_excess_zeros),
+]
+EventTime = Annotated[AwareDatetime, AfterValidator(_within_event_times)]
+"""Every timestamp in an event detail: timezone-aware and within the years an event can be about."""
 
 
 class _Detail(BaseModel):
@@ -40,7 +83,7 @@ class _Detail(BaseModel):
 class LineItem(_Detail):
     sku: Identifier
     name: Annotated[str, Field(min_length=1, max_length=500)]
-    quantity: Annotated[int, Field(ge=1, strict=True)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY, strict=True)]
     unit_price: Money
     image_url: HttpUrl | None = None
     product_url: HttpUrl | None = None
@@ -61,7 +104,7 @@ class TriggerDetail(_Detail):
 
 class CartAbandoned(TriggerDetail):
     cart_id: Identifier
-    abandoned_at: AwareDatetime
+    abandoned_at: EventTime
     currency: CurrencyCode
     cart_url: HttpUrl
     items: Items
@@ -73,7 +116,7 @@ class CartAbandoned(TriggerDetail):
 
 class OrderPlaced(TriggerDetail):
     order_id: Identifier
-    placed_at: AwareDatetime
+    placed_at: EventTime
     currency: CurrencyCode
     total: Money
     items: Items
@@ -81,8 +124,8 @@ class OrderPlaced(TriggerDetail):
 
 
 class CustomerLapsed(TriggerDetail):
-    last_order_at: AwareDatetime
-    days_since_last_order: Annotated[int, Field(ge=0, strict=True)]
+    last_order_at: EventTime
+    days_since_last_order: Annotated[int, Field(ge=0, le=MAX_DAYS_SINCE_LAST_ORDER, strict=True)]
     run_id: Identifier | None = None
     """Set by the scheduled re-engagement run (its date); absent on events a store sends."""
 
