@@ -3,17 +3,24 @@ next trigger for that customer sending nothing."""
 
 from __future__ import annotations
 
+import base64
 import io
+import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from botocore.exceptions import ClientError
 
+from local_stack.cfn import load_template
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent, load_sample_rows
-from local_stack.stack import LocalStack
+from local_stack.stack import TEMPLATE_PATH, LocalStack
 from nudge.dal.customers import get_customer
+from nudge.unsubscribe import http as unsubscribe_http
+from nudge.unsubscribe.request import MAX_BODY_BYTES, MAX_FORM_FIELDS
 from nudge.unsubscribe.tokens import issue
 from tests.conftest import sent_emails
 
@@ -152,3 +159,213 @@ def issue_for(stack: LocalStack, customer_id: str) -> str:
         .get_secret_value(SecretId=stack.secret_arns["UnsubscribeSigningKey"])
     )
     return issue(secret["SecretString"].encode(), customer_id)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+Case = tuple[str, str, str | None, bool, str | None, int]
+TOKEN = "token={token}"  # a valid token for Ada
+
+
+def post(body: bytes, content_type: str | None = FORM, query: str = TOKEN) -> Case:
+    """A POST as Lambda hands it over (body base64-encoded) that must get 400."""
+    return ("POST", query, b64(body), True, content_type, 400)
+
+
+def raw_post(body: str, base64_encoded: bool) -> Case:
+    """A POST whose ``body`` string is exactly what Lambda would put in the event."""
+    return ("POST", TOKEN, body, base64_encoded, FORM, 400)
+
+
+# method, query, body, isBase64Encoded, content type, expected status
+MALFORMED: dict[str, Case] = {
+    "1 MB body": post(ONE_CLICK.encode() + b"&x=" + b"a" * 2**20),
+    "1 MB body, not base64-encoded": raw_post(ONE_CLICK + "&x=" + "a" * 2**20, base64_encoded=False),
+    "body one byte over the limit": post(ONE_CLICK.encode() + b"&x=" + b"a" * (MAX_BODY_BYTES - 28)),
+    "thousands of form fields": post(("x=1&" * 3000 + ONE_CLICK).encode()),
+    "thousands of empty form fields": post(("&" * 3000 + ONE_CLICK).encode()),
+    "one form field too many": post("&".join([ONE_CLICK] + ["x=1"] * MAX_FORM_FIELDS).encode()),
+    "invalid base64": raw_post(ONE_CLICK + "!", base64_encoded=True),
+    "truncated base64": raw_post(b64(ONE_CLICK.encode())[:-1], base64_encoded=True),
+    "non-ASCII in base64": raw_post(b64(ONE_CLICK.encode()) + "é", base64_encoded=True),
+    "non-UTF-8 bytes": post(ONE_CLICK.encode() + b"&name=\xff\xfe"),
+    "lone surrogate in a text body": raw_post(ONE_CLICK + "&name=\ud800", base64_encoded=False),
+    "JSON body": post(b'{"List-Unsubscribe": "One-Click"}', content_type="application/json"),
+    "text/plain body": post(ONE_CLICK.encode(), content_type="text/plain"),
+    "multipart body without its boundary": post(
+        ONE_CLICK.encode(), content_type="multipart/form-data; boundary=x"
+    ),
+    "two content types": post(ONE_CLICK.encode(), content_type=f"{FORM},text/plain"),
+    "repeated token": post(ONE_CLICK.encode(), query=f"{TOKEN}&{TOKEN}"),
+    "repeated token, one forged": post(ONE_CLICK.encode(), query=f"{TOKEN}&token=v1.eA.eA"),
+    "repeated token on GET": ("GET", f"{TOKEN}&{TOKEN}", None, False, None, 400),
+    "thousands of query fields": post(ONE_CLICK.encode(), query=TOKEN + "&x" * 3000),
+    "over-long query": post(ONE_CLICK.encode(), query=f"{TOKEN}&x=" + "a" * 4096),
+    # A missing token answers exactly as a forged one (see the 403 test above), revealing nothing.
+    "missing token": ("POST", "", b64(ONE_CLICK.encode()), True, FORM, 403),
+    **{
+        method: (method, TOKEN, b64(ONE_CLICK.encode()) if body else None, body, FORM if body else None, 405)
+        for method, body in [
+            ("PUT", True),
+            ("PATCH", True),
+            ("DELETE", False),
+            ("HEAD", False),
+            ("OPTIONS", False),
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body", "base64_encoded", "content_type", "status"),
+    list(MALFORMED.values()),
+    ids=list(MALFORMED),
+)
+def test_a_malformed_request_gets_a_small_error_page_and_changes_nothing(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    service_logs: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    query: str,
+    body: str | None,
+    base64_encoded: bool,
+    content_type: str | None,
+    status: int,
+) -> None:
+    token = issue_for(stack, "cus_vip_ada")
+    if status != 403:  # refused before the signing key is read: a flood costs no Secrets Manager call
+        monkeypatch.setattr(unsubscribe_http, "signing_key", key_must_not_be_read)
+    event = function_url_event(stack, method, query.format(token=token), body, base64_encoded, content_type)
+    # No exception: Lambda would turn one into a 502.
+    response = mappings.function("UnsubscribeFunction").invoke(event)
+    assert response["statusCode"] == status
+    headers = response["headers"]
+    assert headers["Content-Type"] == "text/html; charset=utf-8" and headers["Cache-Control"] == "no-store"
+    assert response["body"].startswith("<!DOCTYPE html>") and len(response["body"]) < 2048
+    if status == 405:
+        assert headers["Allow"] == "GET, POST"
+    ada = get_customer(stack.names["CustomersTable"], "cus_vip_ada")
+    assert ada is not None and ada.unsubscribed_at is None
+    logs = service_logs.getvalue()
+    assert token not in logs and token.split(".")[1] not in logs and "cus_vip_ada" not in logs
+    if status != 403:
+        assert '"message":"unsubscribe request refused"' in logs and '"reason":' in logs
+
+
+def key_must_not_be_read(secret_id: str) -> bytes:
+    raise AssertionError("a malformed request read the signing key")
+
+
+# The invocation fails before any metric is added; Powertools warns about the empty flush.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_a_failing_table_is_still_an_error_not_a_page(
+    stack: LocalStack, urls: LocalFunctionUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def table_down(*args: object) -> bool:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+
+    monkeypatch.setattr(unsubscribe_http, "record_unsubscribe", table_down)
+    link = f"{stack.functions['UnsubscribeFunction'].function_url}?token={issue_for(stack, 'cus_vip_ada')}"
+    with pytest.raises(ClientError):
+        urls.request("POST", link, body=ONE_CLICK)
+
+
+def test_another_path_gets_a_404_page(stack: LocalStack, urls: LocalFunctionUrls) -> None:
+    base = stack.functions["UnsubscribeFunction"].function_url
+    response = urls.request("GET", f"{base}wp-login.php?token={issue_for(stack, 'cus_vip_ada')}")
+    assert response.status == 404 and response.body.startswith("<!DOCTYPE html>")
+
+
+def test_a_form_at_the_limits_still_unsubscribes(stack: LocalStack, mappings: EventSourceMappings) -> None:
+    fields = [ONE_CLICK, *["x=1"] * (MAX_FORM_FIELDS - 2)]
+    padding = "p=" + "a" * (MAX_BODY_BYTES - len("&".join(fields)) - len("&p="))
+    body = "&".join([*fields, padding]).encode()
+    assert len(body) == MAX_BODY_BYTES and body.count(b"&") + 1 == MAX_FORM_FIELDS
+    query = f"token={issue_for(stack, 'cus_vip_ada')}"
+    event = function_url_event(stack, "POST", query, b64(body), True, f"{FORM}; charset=UTF-8")
+    assert mappings.function("UnsubscribeFunction").invoke(event)["statusCode"] == 200
+    ada = get_customer(stack.names["CustomersTable"], "cus_vip_ada")
+    assert ada is not None and ada.unsubscribed_at is not None
+
+
+def test_rfc_8058s_own_multipart_example_unsubscribes(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    # The request as the example in RFC 8058 shows it: a multipart form with the one field
+    body = (
+        b"--FormBoundary\r\n"
+        b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n'
+        b"\r\n"
+        b"One-Click\r\n"
+        b"--FormBoundary--\r\n"
+    )
+    query = f"token={issue_for(stack, 'cus_vip_ada')}"
+    event = function_url_event(
+        stack, "POST", query, b64(body), True, "multipart/form-data; boundary=FormBoundary"
+    )
+    assert mappings.function("UnsubscribeFunction").invoke(event)["statusCode"] == 200
+    ada = get_customer(stack.names["CustomersTable"], "cus_vip_ada")
+    assert ada is not None and ada.unsubscribed_at is not None
+
+
+def test_the_public_url_has_its_own_reserved_concurrency() -> None:
+    template = load_template(TEMPLATE_PATH)
+    parameter = template["Parameters"]["UnsubscribeReservedConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert int(parameter["Default"]) == 10 and int(parameter["MinValue"]) == 1
+    assert "concurrency" in parameter["Description"]
+    properties = template["Resources"]["UnsubscribeFunction"]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == {"Ref": "UnsubscribeReservedConcurrency"}
+    assert properties["FunctionUrlConfig"]["AuthType"] == "NONE"
+
+
+def function_url_event(
+    stack: LocalStack,
+    method: str,
+    query: str,
+    body: str | None,
+    base64_encoded: bool,
+    content_type: str | None,
+) -> dict[str, Any]:
+    """A payload-2.0 event exactly as given, for bodies LocalFunctionUrls cannot send."""
+    url = stack.functions["UnsubscribeFunction"].function_url
+    assert url is not None
+    host = urlsplit(url).netloc
+    headers = {"host": host, "user-agent": "local"} | ({"content-type": content_type} if content_type else {})
+    parameters: dict[str, str] = {}
+    for name, value in parse_qs(query, keep_blank_values=True).items():
+        parameters[name] = ",".join(value)  # as Lambda joins repeated parameters
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": query,
+        "headers": headers,
+        "queryStringParameters": parameters or None,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": host.split(".")[0],
+            "domainName": host,
+            "domainPrefix": host.split(".")[0],
+            "http": {
+                "method": method,
+                "path": "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "local",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "24/Nov/2025:09:00:00 +0000",
+            "timeEpoch": 1763974800000,
+        },
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+    }
