@@ -76,7 +76,7 @@ def main() -> int:
         )
         print(f"clock set to the sample day, {SAMPLE_DAY_CLOCK:%Y-%m-%d %H:%M} UTC, and ticking")
         with stdout_to(OUT_DIR / "logs" / "lambda.jsonl"):
-            mappings = EventSourceMappings(stack)
+            mappings = EventSourceMappings(stack, clock)
             results, report = run_samples(stack, mappings, samples, repeat=duplicate)
             sent = [r.outcome for r in results if r.outcome and r.outcome.decision is Decision.SENT]
             raw = moto.sent_raw_emails()

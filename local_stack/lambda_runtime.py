@@ -14,11 +14,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 
+from local_stack import faults
+from local_stack.faults import invocation_deadline
 from local_stack.stack import FunctionSpec, LocalStack, SqsEventSource
 
 if TYPE_CHECKING:
@@ -42,10 +44,15 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
     log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
+    # The process clock, not a monotonic one: a test that moves the clock moves the deadline with it.
+    _started: float = field(default_factory=time.time)
+
+    @property
+    def deadline(self) -> float:
+        return self._started + self.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+        return max(0, int((self.deadline - time.time()) * 1000))
 
 
 class LocalFunction:
@@ -85,9 +92,12 @@ class LocalFunction:
             log_group_name=f"/aws/lambda/{self.spec.name}",
         )
         token = running_function.set(self.spec)
+        # Past its deadline the invocation dies at its next AWS call, as Lambda ends it (faults.py).
+        deadline = invocation_deadline.set(context.deadline)
         try:
             return self._handler(event, context)
         finally:
+            invocation_deadline.reset(deadline)
             running_function.reset(token)
 
 
@@ -96,32 +106,77 @@ class DrainReport:
     invocations: int = 0
     records: int = 0
     failed_records: int = 0
+    died: int = 0
+    """Invocations that ended at their timeout or in a crash, their whole batch left to come back."""
+    waited_seconds: float = 0.0
+    """How far the clock was moved for failed records to become visible again."""
+
+
+class Clock(Protocol):
+    """What a drain needs of a test's clock (time_machine's ``Coordinates``)."""
+
+    def shift(self, delta: float) -> None: ...
 
 
 class EventSourceMappings:
     """Polls each function's SQS queues and invokes it with batches, as Lambda's poller does.
 
-    Successful records are deleted; failed ones (listed in batchItemFailures, or the whole batch
-    when the invocation raises) are made visible again at once instead of after the visibility
-    timeout, so retries and the queue's redrive to its dead-letter queue happen in seconds.
+    As on AWS: successful records are deleted; a failed record (in ``batchItemFailures``, or the
+    whole batch when the invocation raises, times out or dies) stays invisible until its visibility
+    timeout has passed, and after the queue's ``maxReceiveCount`` receives SQS moves it to the
+    dead-letter queue. Nothing is made visible early: a drain moves the test's ``clock`` forward to
+    when the next failed record comes back, so retries take simulated minutes, not real ones.
     """
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, clock: Clock | None = None) -> None:
+        faults.install()
         self.functions = [LocalFunction(spec, stack.region) for spec in stack.functions.values()]
         self.sqs = boto3.session.Session(region_name=stack.region).client("sqs")
         self._region = stack.region
+        self._clock = clock
 
     def function(self, logical_id: str) -> LocalFunction:
         return next(f for f in self.functions if f.spec.logical_id == logical_id)
 
-    def drain(self, max_rounds: int = 100, only: Collection[str] = ()) -> DrainReport:
-        """Poll every queue (or only those of the ``only`` functions) until all are empty; failed
-        records end in their dead-letter queues."""
+    def drain(
+        self, max_rounds: int = 1000, only: Collection[str] = (), max_wait_seconds: float | None = None
+    ) -> DrainReport:
+        """Poll every queue (or only those of the ``only`` functions) until all are empty, waiting
+        out visibility timeouts on the clock; failed records end in their dead-letter queues. With
+        ``max_wait_seconds``, stop once waiting longer would pass it (records stay in flight)."""
         report = DrainReport()
         for _ in range(max_rounds):
-            if self.poll_once(report, only) == 0:
+            if self.poll_once(report, only):
+                continue
+            wait = self._until_next_visible(only)
+            if wait is None:
                 return report
+            if max_wait_seconds is not None and report.waited_seconds + wait > max_wait_seconds:
+                return report
+            if self._clock is None:
+                raise RuntimeError(
+                    "failed records come back only after their queue's visibility timeout: "
+                    "give EventSourceMappings a clock to move (tests: the `clock` fixture)"
+                )
+            self._clock.shift(wait)
+            report.waited_seconds += wait
         raise RuntimeError(f"queues still had messages after {max_rounds} rounds")
+
+    def _until_next_visible(self, only: Collection[str]) -> float | None:
+        """Seconds to move the clock for records in flight to come back (the shortest visibility
+        timeout among queues holding some), or None when nothing is in flight."""
+        waits = []
+        for function in self.functions:
+            if only and function.spec.logical_id not in only:
+                continue
+            for source in function.spec.sqs_sources:
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=source.queue_url,
+                    AttributeNames=["ApproximateNumberOfMessagesNotVisible", "VisibilityTimeout"],
+                )["Attributes"]
+                if int(attributes["ApproximateNumberOfMessagesNotVisible"]):
+                    waits.append(float(attributes["VisibilityTimeout"]))
+        return min(waits) if waits else None
 
     def poll_once(self, report: DrainReport | None = None, only: Collection[str] = ()) -> int:
         """One receive and, where there were messages, one invocation per queue; returns the records."""
@@ -145,20 +200,20 @@ class EventSourceMappings:
         event = {"Records": [self._sqs_record(message, source) for message in messages]}
         report.invocations += 1
         report.records += len(messages)
+        every = {message["MessageId"] for message in messages}
         try:
             response = function.invoke(event) or {}
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
             if failed and not source.reports_batch_item_failures:
-                failed = {message["MessageId"] for message in messages}
+                failed = every
+        except faults.LambdaDied:
+            report.died += 1
+            failed = every
         except Exception:
-            failed = {message["MessageId"] for message in messages}
+            failed = every
         report.failed_records += len(failed)
         for message in messages:
-            if message["MessageId"] in failed:
-                self.sqs.change_message_visibility(
-                    QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-            else:
+            if message["MessageId"] not in failed:
                 self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 

@@ -49,6 +49,12 @@ class SampleEvent:
         event["detail"].update(detail)
         return SampleEvent(name=name, event=event, expectation={})
 
+    def sent_at(self, moment: datetime) -> SampleEvent:
+        """The same event as a store would put it on the bus at ``moment`` (its envelope ``time``)."""
+        event: dict[str, Any] = json.loads(json.dumps(self.event))
+        event["time"] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return SampleEvent(name=self.name, event=event, expectation=self.expectation)
+
     def put_events_entry(self, bus_name: str) -> dict[str, Any]:
         """The PutEvents entry a store's backend would send for this event."""
         return {

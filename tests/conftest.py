@@ -17,7 +17,6 @@ from local_stack.stack import powertools_environment
 # As in Lambda, the environment is in place before the layer is imported (Powertools reads it then).
 os.environ.update(powertools_environment())
 
-from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint, running_moto
 from local_stack.outbox import parse_email
 from local_stack.scenario import SampleEvent, load_sample_events
@@ -46,11 +45,6 @@ def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
 def stack(moto: MotoEndpoint) -> LocalStack:
     """A fresh stack from template.yaml with its default parameters and the sample data."""
     return fresh_stack(moto)
-
-
-@pytest.fixture
-def mappings(stack: LocalStack) -> EventSourceMappings:
-    return EventSourceMappings(stack)
 
 
 @pytest.fixture

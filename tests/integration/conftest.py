@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 
+from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.scenario import SAMPLE_DAY_CLOCK
+from local_stack.stack import LocalStack
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +18,10 @@ def clock() -> Iterator[time_machine.Coordinates]:
     with ``clock.shift(...)`` or ``clock.move_to(...)``."""
     with time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as coordinates:
         yield coordinates
+
+
+@pytest.fixture
+def mappings(stack: LocalStack, clock: time_machine.Coordinates) -> EventSourceMappings:
+    """Lambda's poller for the stack; failed records come back after their visibility timeout, on
+    this test's clock."""
+    return EventSourceMappings(stack, clock)

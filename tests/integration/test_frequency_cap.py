@@ -9,8 +9,6 @@ from typing import Any
 import boto3
 import pytest
 import time_machine
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from botocore.exceptions import ClientError
 
 from local_stack.lambda_runtime import LambdaContext
 from local_stack.moto_endpoint import MotoEndpoint
@@ -20,7 +18,8 @@ from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.events import CartAbandoned, CustomerLapsed, TriggerDetail
 from nudge.outcome import Decision, Outcome, SkipReason
-from nudge.pipeline import process_event
+from nudge.pipeline import SendInProgressError, process_event
+from nudge.sending import SendRefusedError
 from nudge.settings import Settings
 from nudge.timeutil import utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, Trigger
@@ -55,7 +54,7 @@ def deliver(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings) ->
     while True:
         try:
             return process_event(trigger, detail, settings, context)
-        except IdempotencyAlreadyInProgressError:
+        except SendInProgressError:
             continue
 
 
@@ -123,7 +122,7 @@ def test_an_email_ses_refuses_gives_its_slot_back(
     ses = boto3.session.Session(region_name=stack.region).client("sesv2")
     # Given SES refuses Ada's cart email (it will be retried, and may end in the dead-letter queue)
     ses.delete_email_identity(EmailIdentity="shop.example")
-    with pytest.raises(ClientError):
+    with pytest.raises(SendRefusedError):
         deliver(CART_ABANDONED, cart(samples, "cart_refused"), settings)
     ses.create_email_identity(EmailIdentity="shop.example")
     # When her win-back comes next

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import time_machine
 
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.moto_endpoint import MotoEndpoint
@@ -147,10 +148,10 @@ def test_a_customer_who_buys_from_the_reminder_gets_the_thank_you(
 
 
 def test_an_operator_can_put_the_thank_you_under_the_cap(
-    moto: MotoEndpoint, samples: dict[str, SampleEvent]
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
 ) -> None:
     stack = fresh_stack(moto, FrequencyCapExemptTriggers="")
-    mappings = EventSourceMappings(stack)
+    mappings = EventSourceMappings(stack, clock)
     for event in (samples["cart_abandoned/vip_ada.json"], follow_up("2_order_from_reminder_ada.json")):
         put_events(stack, [event])
         mappings.drain()

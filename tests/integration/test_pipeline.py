@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
@@ -23,7 +22,7 @@ from nudge import aws
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.outcome import Decision, Outcome
-from nudge.pipeline import process_event
+from nudge.pipeline import SendInProgressError, process_event
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED
 from tests.conftest import sent_emails, sqs_event
@@ -80,7 +79,7 @@ def test_a_duplicate_delivered_ten_times_concurrently_sends_one_email(
     def deliver(_: int) -> Outcome | None:
         try:
             return process_event(CART_ABANDONED, detail, settings, None)
-        except IdempotencyAlreadyInProgressError:
+        except SendInProgressError:
             return None  # the record fails and SQS delivers it again later
 
     with ThreadPoolExecutor(max_workers=10) as pool:
@@ -162,41 +161,53 @@ def test_a_lapse_is_not_emailed_when_the_customer_has_ordered_since(
     assert len(sent_emails(moto)) == emails_after_order
 
 
-def test_a_bad_record_fails_alone_and_its_batch_siblings_are_sent(
+def test_an_invalid_record_is_dead_lettered_alone_and_its_batch_siblings_are_sent(
     stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
 ) -> None:
     function = mappings.function("CartAbandonedFunction")
-    event = sqs_event(
-        samples["cart_abandoned/vip_ada.json"].event,
-        samples["invalid/cart_abandoned_missing_cart_id.json"].event,
-        message_ids=["good", "bad"],
-    )
+    bad = samples["invalid/cart_abandoned_missing_cart_id.json"].event
+    event = sqs_event(samples["cart_abandoned/vip_ada.json"].event, bad, message_ids=["good", "bad"])
     response = function.invoke(event)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    # The invalid one can never succeed: it is on the dead-letter queue already, not retried
+    assert response == {"batchItemFailures": []}
+    assert dead_lettered_details(stack)["CartAbandonedDLQ"] == [bad["detail"]]
     assert len(sent_emails(moto)) == 1
 
 
 def test_a_batch_where_every_record_fails_raises_without_quoting_the_data(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
+    # Given SES refuses every send (the sender identity is not verified)
+    boto3.session.Session(region_name=stack.region).client("sesv2").delete_email_identity(
+        EmailIdentity="shop.example"
+    )
     function = mappings.function("CartAbandonedFunction")
-    bad = samples["invalid/cart_abandoned_missing_cart_id.json"].event
     with pytest.raises(RuntimeError) as raised:
-        function.invoke(sqs_event(bad))
+        function.invoke(sqs_event(samples["cart_abandoned/vip_ada.json"].event))
     assert "example.com" not in str(raised.value) and "cus_vip_ada" not in str(raised.value)
     assert "1 records of the batch failed" in str(raised.value)
 
 
-def test_invalid_events_end_in_the_dead_letter_queue_after_retries(
+def test_invalid_events_go_straight_to_the_dead_letter_queue_with_the_reason(
     stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
 ) -> None:
     bad = samples["invalid/order_placed_bad_currency.json"]
     put_events(stack, [bad])
     report = mappings.drain()
-    # Retried up to the queue's maxReceiveCount (5 in template.yaml), then dead-lettered.
-    assert report.failed_records == 5
+    # Received once, never retried: an event that fails validation cannot succeed on a later try
+    assert (report.records, report.failed_records, report.waited_seconds) == (1, 0, 0)
     assert dead_lettered_details(stack)["OrderPlacedDLQ"] == [bad.event["detail"]]
     assert sent_emails(moto) == []
+    # And the dead letter says why, naming fields and error types but no value
+    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    (message,) = sqs.receive_message(
+        QueueUrl=stack.queue_url("OrderPlacedDLQ"), MessageAttributeNames=["All"], VisibilityTimeout=0
+    )["Messages"]
+    attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert attributes["nudge_error"] == "OrderPlacedRecord"
+    assert json.loads(attributes["nudge_problems"]) == [
+        {"field": "body.detail.currency", "error": "string_pattern_mismatch"}
+    ]
 
 
 def test_a_send_that_ses_refuses_is_retried_and_then_sent_once(
@@ -288,7 +299,7 @@ def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags
     assert request["Destination"] == {"ToAddresses": ["ada.lovelace@example.com"]}
 
 
-def test_a_corrupt_profile_fails_the_record_for_retry_without_logging_its_contents(
+def test_a_corrupt_profile_dead_letters_the_record_without_logging_its_contents(
     stack: LocalStack,
     mappings: EventSourceMappings,
     samples: dict[str, SampleEvent],
@@ -311,11 +322,13 @@ def test_a_corrupt_profile_fails_the_record_for_retry_without_logging_its_conten
             samples["cart_abandoned/new_customer_jonas.json"].event,
         )
     )
-    # Then only her record fails (SQS retries it), and the log names the model, not the data
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    # Then her record goes to the dead-letter queue for an operator (retrying cannot fix the row),
+    # Jonas's is sent, and the log names the model and the field, not the data
+    assert response == {"batchItemFailures": []}
+    assert [d["customer_id"] for d in dead_lettered_details(stack)["CartAbandonedDLQ"]] == ["cus_vip_ada"]
     failure = next(
-        json.loads(line) for line in service_logs.getvalue().splitlines() if "will be retried" in line
+        json.loads(line) for line in service_logs.getvalue().splitlines() if "dead-lettered" in line
     )
-    assert failure["error_type"] == "ValidationError"
-    assert failure["error_title"] == "Customer"
+    assert failure["model"] == "Customer"
+    assert {problem["field"] for problem in failure["problems"]} == {"email"}
     assert "ada at example" not in service_logs.getvalue()

@@ -38,8 +38,11 @@ def move_customer(stack: LocalStack, customer_id: str, timezone: str | None) -> 
 
 
 def cart_event(samples: dict[str, SampleEvent], cart_id: str, abandoned_at: datetime) -> SampleEvent:
-    return samples["cart_abandoned/vip_ada.json"].varied(
-        cart_id, cart_id=cart_id, abandoned_at=abandoned_at.isoformat()
+    """A cart the store reports as it happens (within the replay window, whatever the test's date)."""
+    return (
+        samples["cart_abandoned/vip_ada.json"]
+        .varied(cart_id, cart_id=cart_id, abandoned_at=abandoned_at.isoformat())
+        .sent_at(abandoned_at)
     )
 
 
@@ -145,7 +148,7 @@ def test_a_customer_without_a_timezone_keeps_the_stores_default_one(
     move_customer(stack, ADA, None)
     # When her cart is handled at 23:30 Tokyo time
     put_events(stack, [cart_event(samples, "cart_default_zone", utc("2026-11-23T13:00"))])
-    EventSourceMappings(stack).drain()
+    EventSourceMappings(stack, clock).drain()
     # Then it waits for 08:00 in Tokyo
     assert cart_outcome(stack, "cart_default_zone").deferred_until == utc("2026-11-23T23:00")
     assert sent_emails(moto) == []
@@ -161,15 +164,19 @@ def test_an_event_that_cannot_be_scheduled_is_retried_and_then_dead_lettered_not
     put_events(stack, [cart_event(samples, "cart_unschedulable", utc("2026-11-23T13:00"))])
     # When the function handles it
     report = mappings.drain()
-    # Then each attempt fails, and the event ends in the dead-letter queue; nothing was sent
-    assert report.failed_records == 5
+    # Then each attempt fails, backing off by receive count for hours rather than minutes, and only
+    # after the queue's maxReceiveCount (16 in template.yaml) the event is dead-lettered; nothing sent
+    assert report.failed_records == 16
+    assert report.waited_seconds > 2 * 3600
     assert [d["cart_id"] for d in dead_lettered_details(stack)["CartAbandonedDLQ"]] == ["cart_unschedulable"]
     assert sent_emails(moto) == []
 
 
-def test_quiet_hours_can_be_turned_off(moto: MotoEndpoint, samples: dict[str, SampleEvent]) -> None:
+def test_quiet_hours_can_be_turned_off(
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
+) -> None:
     stack = fresh_stack(moto, QuietHoursStart="00:00", QuietHoursEnd="00:00")
     move_customer(stack, ADA, "Asia/Tokyo")
     put_events(stack, [cart_event(samples, "cart_no_quiet_hours", utc("2026-11-23T13:00"))])
-    EventSourceMappings(stack).drain()
+    EventSourceMappings(stack, clock).drain()
     assert len(sent_emails(moto)) == 1

@@ -52,8 +52,8 @@ def run_stack(moto: MotoEndpoint) -> LocalStack:
 
 
 @pytest.fixture
-def run_mappings(run_stack: LocalStack) -> EventSourceMappings:
-    return EventSourceMappings(run_stack)
+def run_mappings(run_stack: LocalStack, clock: time_machine.Coordinates) -> EventSourceMappings:
+    return EventSourceMappings(run_stack, clock)
 
 
 def all_customers(stack: LocalStack) -> dict[str, Customer]:
@@ -91,7 +91,7 @@ def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(
 ) -> None:
     # Given a few hundred customers, and what the rules say of each as of the run
     run_stack = build_run_stack(moto, synthetic_customers=300)
-    run_mappings = EventSourceMappings(run_stack)
+    run_mappings = EventSourceMappings(run_stack, clock)
     before = all_customers(run_stack)
     expected_segment = {cid: assign_segment(c.facts(AS_OF), SEGMENTS) for cid, c in before.items()}
     due = {c.email for c in before.values() if due_winback(c, AS_OF, timedelta(days=90), timedelta(days=30))}

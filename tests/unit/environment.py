@@ -6,7 +6,6 @@ TRIGGER_ENVIRONMENT = {
     "CUSTOMERS_TABLE": "customers",
     "SEGMENTS_TABLE": "segments",
     "DELIVERIES_TABLE": "deliveries",
-    "IDEMPOTENCY_TABLE": "idempotency",
     "SENDER_ADDRESS": "Shop <hello@shop.example>",
     "SES_CONFIGURATION_SET": "marketing",
     "TEMPLATES_DIR": "/opt",

@@ -18,7 +18,7 @@ def test_settings_come_from_the_environment_with_defaults() -> None:
     settings = Settings.from_environment(COMPLETE)
     assert settings.customers_table == "customers"
     assert settings.store.name == "Shop"
-    assert settings.idempotency_ttl_seconds == 30 * 24 * 3600
+    assert settings.replay_window.days == 30
     assert settings.delivery_record_retention.days == 400
     assert settings.default_locale == "en-US"
     assert settings.default_timezone == "UTC"

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
+# SendEmail has no idempotency key: an SDK retry after a lost answer would send the email twice.
+# One attempt; nudge.sending retries only what SES refused.
+# Short timeouts: an answer that never comes must end well inside the function's own timeout.
+_ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10)
 _lock = threading.Lock()
 
 
@@ -34,7 +38,7 @@ def dynamodb() -> DynamoDBClient:
 @cache
 def sesv2() -> SESV2Client:
     with _lock:
-        return boto3.session.Session().client("sesv2", config=_RETRIES)
+        return boto3.session.Session().client("sesv2", config=_ONE_ATTEMPT)
 
 
 @cache

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json
 
 from nudge.batch import TriggerBatchProcessor
 from nudge.dal.customers import suppress
-from nudge.observability import logger, metrics
+from nudge.observability import log_safe_id, logger, metrics
 from nudge.settings import UnsubscribeSettings
 
 
@@ -83,13 +83,14 @@ def handle_feedback(event: SesEvent, customers_table: str) -> None:
     known = suppress(customers_table, customer_id, reason, at)
     metrics.add_metric(name="CustomerSuppressed", unit=MetricUnit.Count, value=1)
     logger.info(
-        "customer suppressed", extra={**where, "customer_id": customer_id, "reason": reason, "known": known}
+        "customer suppressed",
+        extra={**where, "customer_id": log_safe_id(customer_id), "reason": reason, "known": known},
     )
 
 
 def process_feedback_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = UnsubscribeSettings.from_environment()
-    processor = TriggerBatchProcessor(event_type=EventType.SQS, model=SesFeedbackRecord)
+    processor = TriggerBatchProcessor(model=SesFeedbackRecord, raw_records=event.get("Records", []))
 
     def handle_record(record: SesFeedbackRecord) -> None:
         handle_feedback(record.body.detail, settings.customers_table)

@@ -4,8 +4,24 @@ Building these objects creates no AWS client, so they are safe at import time; t
 namespace come from ``POWERTOOLS_SERVICE_NAME`` and ``POWERTOOLS_METRICS_NAMESPACE``.
 """
 
+import hashlib
+import logging
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+
+# At DEBUG the SDK logs every request and response body: email addresses, names, whole emails.
+# LogLevel=DEBUG is for our own logs; the SDK's stay at WARNING whatever it says.
+for _sdk in ("boto3", "botocore", "urllib3", "s3transfer"):
+    logging.getLogger(_sdk).setLevel(logging.WARNING)
+
+
+def log_safe_id(customer_id: str) -> str:
+    """A customer id as it may appear in logs: stores that key customers by email address get a
+    stable pseudonym (``sha256:<16 hex>``) instead of the address; other ids are logged as they are."""
+    if "@" not in customer_id:
+        return customer_id
+    return "sha256:" + hashlib.sha256(customer_id.encode()).hexdigest()[:16]

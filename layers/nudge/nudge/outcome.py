@@ -14,6 +14,9 @@ class SkipReason(StrEnum):
     NO_CONSENT = "no_consent"
     ORDERED_SINCE = "ordered_since"
     FREQUENCY_CAPPED = "frequency_capped"
+    EVENT_TOO_OLD = "event_too_old"
+    """The event is older than the replay window (``IdempotencyTtlDays``): a replay from an archive,
+    not news. Nothing is sent and an Order Placed is not counted."""
 
 
 class Decision(StrEnum):
@@ -21,10 +24,21 @@ class Decision(StrEnum):
     SKIPPED = "skipped"
     DEFERRED = "deferred"
     """Quiet hours in the customer's timezone: the event comes back at ``deferred_until``."""
+    SENDING = "sending"
+    """The send is claimed and SES has not answered yet (a record in flight, never a final one)."""
+    SEND_UNCONFIRMED = "send_unconfirmed"
+    """The invocation that claimed the send died before it recorded SES's answer: the email may or
+    may not have gone out, and it is never sent again (a duplicate is worse than a lost email)."""
+
+    @property
+    def is_final(self) -> bool:
+        """A later delivery of the same event returns this decision instead of deciding again."""
+        return self in (Decision.SENT, Decision.SKIPPED, Decision.SEND_UNCONFIRMED)
 
 
 class Outcome(BaseModel):
-    """Returned by the pipeline, stored as the idempotency result and as the delivery record."""
+    """Returned by the pipeline and stored as the delivery record, which also guards against a
+    second send (see ``nudge.dal.deliveries``)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,24 +11,39 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge import deferral, formatting, idempotency
+from nudge import deferral, formatting
 from nudge.dal import frequency_cap
 from nudge.dal.customers import mark_emailed
-from nudge.dal.deliveries import record_outcome
+from nudge.dal.deliveries import (
+    Claim,
+    claim_send,
+    complete_send,
+    get_delivery,
+    mark_unconfirmed,
+    record_decision,
+    release_claim,
+)
 from nudge.dal.segments import get_segment
 from nudge.eligibility import ineligibility
 from nudge.events import TriggerDetail
 from nudge.mime import build_message
-from nudge.observability import logger, metrics, tracer
+from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer, Segment
 from nudge.rendering import render_email
-from nudge.sending import send_raw
+from nudge.sending import SendRefusedError, send_raw
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import Trigger
 from nudge.unsubscribe import tokens
 from nudge.unsubscribe.keys import signing_key
+
+# Without a Lambda context (a script, a test calling the pipeline directly), assume the functions'
+# timeout; a claim also outlives the deadline by a margin for clock skew between invocations.
+DEFAULT_TIMEOUT_SECONDS = 30
+LEASE_MARGIN_SECONDS = 5
+# What claiming, one SES call (connect 3 s, read 10 s at most) and recording it need.
+CLAIM_RESERVE_SECONDS = 15
 
 
 def process_delivery(
@@ -37,8 +53,8 @@ def process_delivery(
     detail = event.detail
     if not isinstance(detail, TriggerDetail):
         raise TypeError(f"{type(event).__name__} does not parse its detail into a trigger's detail")
-    outcome = process_event(trigger, detail, settings, lambda_context)
-    if outcome.deferred_until is not None:
+    outcome = process_event(trigger, detail, settings, lambda_context, event_time=event.time)
+    if outcome.decision is Decision.DEFERRED and outcome.deferred_until is not None:
         deferral.redeliver_at(
             outcome.deferred_until,
             trigger=trigger.name,
@@ -49,43 +65,60 @@ def process_delivery(
     return outcome
 
 
+class OutOfTimeError(RuntimeError):
+    """The invocation is too close to its timeout to start a send; the record comes back later."""
+
+
+class SendInProgressError(RuntimeError):
+    """Another delivery of this event has claimed its send and may still be running: this record
+    fails and comes back after the queue's visibility timeout, when that invocation is certainly over."""
+
+
 def process_event(
-    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    lambda_context: LambdaContext | None,
+    *,
+    event_time: datetime | None = None,
 ) -> Outcome:
-    """Decide and send for one event; a duplicate of an event already handled returns its outcome.
+    """Decide and send for one event, at most once per business identity, whatever is retried.
 
-    A deferral is returned but not remembered: the same event, back in the morning, is decided anew.
+    The delivery record is the guard: a final decision on it is returned as it is; a send claimed by
+    an invocation that is certainly dead is closed as ``send_unconfirmed`` and never sent again; a
+    deferral is decided anew (the same event, back in the morning).
     """
+    business_id = trigger.business_id(detail)
+    known = get_delivery(settings.deliveries_table, detail.customer_id, trigger.name, business_id)
+    if known is not None:
+        if known.outcome.decision.is_final:
+            return known.outcome
+        if known.claim is not None:
+            return _claimed_before(settings, known.outcome, known.claim.token, known.claim.lease_expires_at)
+    if event_time is not None and event_time < utc_now() - settings.replay_window:
+        return _skip(trigger, detail, settings, None, SkipReason.EVENT_TOO_OLD)
+    return _decide_and_send(trigger, detail, settings, lambda_context)
 
-    def decide() -> dict[str, Any]:
-        outcome = _decide_and_send(trigger, detail, settings, lambda_context)
-        if outcome.decision is Decision.DEFERRED:
-            raise _Deferred(outcome)
-        return outcome.model_dump(mode="json")
 
-    try:
-        result = idempotency.run_once(
-            purpose=trigger.name,
-            identity=trigger.business_id(detail),
-            action=decide,
-            table=settings.idempotency_table,
-            ttl_seconds=settings.idempotency_ttl_seconds,
-            lambda_context=lambda_context,
+def _claimed_before(settings: Settings, claimed: Outcome, token: str, lease_expires_at: datetime) -> Outcome:
+    if utc_now() < lease_expires_at:
+        raise SendInProgressError(claimed.business_id)
+    # The invocation that claimed the send is past its timeout and never recorded SES's answer.
+    if mark_unconfirmed(settings.deliveries_table, claimed, token):
+        metrics.add_metric(name="SendUnconfirmed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "a send was claimed but never confirmed; it is not sent again",
+            extra={"customer_id": log_safe_id(claimed.customer_id), "trigger": claimed.trigger},
         )
-    except _Deferred as deferred:
-        return deferred.outcome
-    return Outcome.model_validate(result)
+    stored = get_delivery(
+        settings.deliveries_table, claimed.customer_id, claimed.trigger, claimed.business_id
+    )
+    if stored is None or not stored.outcome.decision.is_final:
+        raise SendInProgressError(claimed.business_id)
+    return stored.outcome
 
 
-class _Deferred(Exception):
-    """Raised out of the idempotent step so Powertools stores nothing for a deferred event."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.business_id)
-        self.outcome = outcome
-
-
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def _decide_and_send(
     trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
 ) -> Outcome:
@@ -100,15 +133,16 @@ def _decide_and_send(
     if morning is not None:
         return _defer(trigger, detail, settings, customer, morning)
     if not _is_capped(trigger, settings):
-        return _send(trigger, detail, settings, customer)
+        return _claim_and_send(trigger, detail, settings, customer, lambda_context)
     # The cap is checked last, so an email skipped for any other reason never uses up a slot.
     claimant = f"{trigger.name}:{trigger.business_id(detail)}"
     if not _claim_send_slot(settings, customer.customer_id, claimant):
         return _skip(trigger, detail, settings, customer, SkipReason.FREQUENCY_CAPPED)
     try:
-        return _send(trigger, detail, settings, customer)
-    except BaseException:
-        # Not sent (SES refused, a template failed): the slot goes back, and the retry claims again.
+        return _claim_and_send(trigger, detail, settings, customer, lambda_context)
+    except SendRefusedError:
+        # SES refused (nothing went out): the slot goes back, and the retry claims again. Not on a
+        # crash or an unknown result: as on AWS, a dying invocation runs no clean-up.
         frequency_cap.release(
             settings.customers_table, customer.customer_id, claimant, slots=settings.frequency_cap_emails
         )
@@ -132,11 +166,33 @@ def _claim_send_slot(settings: Settings, customer_id: str, claimant: str) -> boo
     )
 
 
-def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer) -> Outcome:
+def _claim_and_send(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer,
+    lambda_context: LambdaContext | None,
+) -> Outcome:
+    """The send protocol: render, claim the send on the delivery record, call SES once, record the
+    answer. A crash between the claim and the record leaves a claim that a retry closes as
+    ``send_unconfirmed``: that one email may be lost, but it is never sent twice."""
     segment = get_segment(settings.segments_table, customer.segment_id)
     unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
     context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url)
     email = render_email(settings.templates_dir, trigger.name, context)
+    claimed = _outcome(
+        trigger, detail, Decision.SENDING, segment_id=segment.segment_id, subject=email.subject
+    )
+    if _seconds_left(lambda_context) < CLAIM_RESERVE_SECONDS:
+        # A claim the invocation cannot see through to SES's answer would only become
+        # send_unconfirmed: let the record come back instead, with nothing claimed.
+        raise OutOfTimeError("too little time left to claim and send")
+    claim = Claim(token=uuid.uuid4().hex, lease_expires_at=_invocation_deadline(lambda_context))
+    if not claim_send(
+        settings.deliveries_table, claimed, claim, utc_now(), settings.delivery_record_retention
+    ):
+        # A twin delivery decided first: its decision, or its claim, is the answer.
+        return _decided_by_twin(settings, claimed)
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
@@ -146,40 +202,55 @@ def _send(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, cust
         sent_at=sent_at,
         unsubscribe_url=unsubscribe_url,
     )
-    message_id = send_raw(
-        message,
-        configuration_set=settings.configuration_set,
-        # customer_id comes back on SES's bounce and complaint events: how feedback finds the profile.
-        tags={"trigger": trigger.name, "segment": segment.segment_id, "customer_id": customer.customer_id},
-    )
-    outcome = _outcome(
-        trigger,
-        detail,
-        Decision.SENT,
-        segment_id=segment.segment_id,
-        message_id=message_id,
-        subject=email.subject,
-    )
+    try:
+        message_id = send_raw(
+            message,
+            configuration_set=settings.configuration_set,
+            # customer_id comes back on SES's bounce and complaint events: how feedback finds the profile.
+            tags={
+                "trigger": trigger.name,
+                "segment": segment.segment_id,
+                "customer_id": customer.customer_id,
+            },
+            seconds_left=lambda: _seconds_left(lambda_context),
+        )
+    except SendRefusedError:
+        release_claim(settings.deliveries_table, claimed, claim)
+        raise
+    outcome = claimed.model_copy(update={"decision": Decision.SENT, "message_id": message_id})
     metrics.add_metric(name="EmailSent", unit=MetricUnit.Count, value=1)
     logger.info(
         "email sent",
         extra={
-            "customer_id": customer.customer_id,
+            "customer_id": log_safe_id(customer.customer_id),
             "segment_id": segment.segment_id,
             "message_id": message_id,
         },
     )
-    # SES has accepted the email: from here on nothing may fail the record, or a retry would send it again.
+    # SES has accepted the email. If this write fails, the claim stays and the retry records the
+    # email as send_unconfirmed: never sent again, which is what matters.
+    complete_send(settings.deliveries_table, outcome, claim, sent_at, settings.delivery_record_retention)
     try:
         mark_emailed(settings.customers_table, customer.customer_id, sent_at, also=trigger.profile_marks)
-        record_outcome(settings.deliveries_table, outcome, sent_at, settings.delivery_record_retention)
     except Exception:
         logger.exception(
-            "email sent but bookkeeping failed",
-            extra={"customer_id": customer.customer_id, "message_id": message_id},
+            "email sent but the profile's last_emailed_at was not updated",
+            extra={"customer_id": log_safe_id(customer.customer_id), "message_id": message_id},
         )
         metrics.add_metric(name="BookkeepingFailed", unit=MetricUnit.Count, value=1)
     return outcome
+
+
+def _invocation_deadline(lambda_context: LambdaContext | None) -> datetime:
+    """Until when the invocation that claims a send can possibly be alive: Lambda ends it at its
+    timeout, so a claim older than that belongs to an invocation that is gone."""
+    return utc_now() + timedelta(seconds=_seconds_left(lambda_context) + LEASE_MARGIN_SECONDS)
+
+
+def _seconds_left(lambda_context: LambdaContext | None) -> float:
+    if lambda_context is None:
+        return float(DEFAULT_TIMEOUT_SECONDS)
+    return lambda_context.get_remaining_time_in_millis() / 1000
 
 
 def _skip(
@@ -192,13 +263,16 @@ def _skip(
     outcome = _outcome(
         trigger, detail, Decision.SKIPPED, reason=reason, segment_id=customer.segment_id if customer else None
     )
-    record_outcome(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention)
+    if not record_decision(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention):
+        return _decided_by_twin(settings, outcome)
     with single_metric(
         name="EmailSkipped", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
     ) as metric:
         metric.add_dimension(name="trigger", value=trigger.name)
         metric.add_dimension(name="reason", value=reason.value)
-    logger.info("email skipped", extra={"customer_id": outcome.customer_id, "reason": reason.value})
+    logger.info(
+        "email skipped", extra={"customer_id": log_safe_id(outcome.customer_id), "reason": reason.value}
+    )
     return outcome
 
 
@@ -208,13 +282,26 @@ def _defer(
     outcome = _outcome(
         trigger, detail, Decision.DEFERRED, segment_id=customer.segment_id, deferred_until=until
     )
-    record_outcome(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention)
+    if not record_decision(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention):
+        return _decided_by_twin(settings, outcome)
     metrics.add_metric(name="EmailDeferred", unit=MetricUnit.Count, value=1)
     logger.info(
         "email deferred for quiet hours",
-        extra={"customer_id": customer.customer_id, "deferred_until": to_stored(until)},
+        extra={"customer_id": log_safe_id(customer.customer_id), "deferred_until": to_stored(until)},
     )
     return outcome
+
+
+def _decided_by_twin(settings: Settings, mine: Outcome) -> Outcome:
+    """Another delivery of the same event wrote a final decision or a claim first: that one stands."""
+    stored = get_delivery(settings.deliveries_table, mine.customer_id, mine.trigger, mine.business_id)
+    if stored is None:
+        raise SendInProgressError(mine.business_id)
+    if stored.outcome.decision.is_final:
+        return stored.outcome
+    if stored.claim is not None:
+        return _claimed_before(settings, stored.outcome, stored.claim.token, stored.claim.lease_expires_at)
+    raise SendInProgressError(mine.business_id)
 
 
 def _outcome(trigger: Trigger[Any], detail: TriggerDetail, decision: Decision, **facts: Any) -> Outcome:

@@ -59,6 +59,8 @@ class Customer(CustomerFacts):
     last_name: Name | None = None
     locale: str | None = None
     timezone: str | None = None
+    counted_order_ids: tuple[str, ...] = ()
+    """The last orders counted on this profile: an order is counted only if its id is not here."""
 
     @property
     def full_name(self) -> str:

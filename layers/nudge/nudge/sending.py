@@ -1,32 +1,78 @@
-"""Sends a finished MIME message through SES v2."""
+"""Sends a finished MIME message through SES v2, at most once per call.
+
+SES's SendEmail has no idempotency key, so the SDK must never repeat a request on its own: the SES
+client makes one attempt (``nudge.aws.sesv2``), and this module retries only what SES itself refused
+(throttling), where nothing was sent. A request whose answer was lost (a read timeout, a dropped
+connection) may have been accepted: it is reported as unknown, never retried.
+"""
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.utils import getaddresses
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from nudge import aws
 
 # SES accepts only these characters in message tag values.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
+# "Maximum sending rate exceeded": SES's own answer, so the email was not sent and may be tried again.
+_THROTTLED = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
+ATTEMPTS = 3
+BASE_DELAY_SECONDS = 0.2
+# What an attempt may still need after its back-off: the call itself and the bookkeeping after it.
+RESERVE_SECONDS = 5.0
 
 
-def send_raw(message: EmailMessage, *, configuration_set: str, tags: Mapping[str, str]) -> str:
+class SendRefusedError(RuntimeError):
+    """SES answered with an error, or the request never reached it: nothing was sent."""
+
+
+class SendResultUnknownError(RuntimeError):
+    """The request may have reached SES, but no answer came back: the email may have been sent."""
+
+
+def send_raw(
+    message: EmailMessage,
+    *,
+    configuration_set: str,
+    tags: Mapping[str, str],
+    seconds_left: Callable[[], float],
+) -> str:
     """Send and return SES's message id.
 
-    SES throttling (``TooManyRequestsException``) and other errors propagate after the SDK's own
-    retries: the caller's record fails and SQS delivers it again, so a refused send is never lost.
+        SES throttling is retried here with jittered back-off while ``seconds_left`` allows, then raised
+        as ``SendRefusedError``: the caller's record fails and SQS delivers it again later. ``seconds_left``
+    is the invocation's remaining time (Lambda's context), so back-off never runs past the timeout.
     """
     recipients = [address for _, address in getaddresses(message.get_all("To", []))]
-    response = aws.sesv2().send_email(
-        FromEmailAddress=str(message["From"]),
-        Destination={"ToAddresses": recipients},
-        Content={"Raw": {"Data": message.as_bytes()}},
-        ConfigurationSetName=configuration_set,
-        EmailTags=[
+    request = {
+        "FromEmailAddress": str(message["From"]),
+        "Destination": {"ToAddresses": recipients},
+        "Content": {"Raw": {"Data": message.as_bytes()}},
+        "ConfigurationSetName": configuration_set,
+        "EmailTags": [
             {"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:256]} for name, value in tags.items()
         ],
-    )
-    return response["MessageId"]
+    }
+    for attempt in range(ATTEMPTS):
+        try:
+            response = aws.sesv2().send_email(**request)  # type: ignore[arg-type]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            delay = BASE_DELAY_SECONDS * 4**attempt * random.uniform(0.5, 1.5)  # noqa: S311 (jitter)
+            if code not in _THROTTLED or attempt == ATTEMPTS - 1 or seconds_left() < delay + RESERVE_SECONDS:
+                raise SendRefusedError(code or "ClientError") from error
+            time.sleep(delay)
+        except (EndpointConnectionError, ConnectTimeoutError) as error:
+            raise SendRefusedError(type(error).__name__) from error
+        except BotoCoreError as error:
+            raise SendResultUnknownError(type(error).__name__) from error
+        else:
+            return str(response["MessageId"])
+    raise AssertionError("unreachable: the last attempt returns or raises")

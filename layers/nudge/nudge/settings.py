@@ -56,7 +56,6 @@ class Settings(BaseModel):
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     segments_table: str = Field(validation_alias="SEGMENTS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
-    idempotency_table: str = Field(validation_alias="IDEMPOTENCY_TABLE", min_length=1)
     sender: str = Field(validation_alias="SENDER_ADDRESS", min_length=3)
     configuration_set: str = Field(validation_alias="SES_CONFIGURATION_SET", min_length=1)
     templates_dir: str = Field(validation_alias="TEMPLATES_DIR", min_length=1)
@@ -66,6 +65,8 @@ class Settings(BaseModel):
     default_timezone: str = Field(default="UTC", validation_alias="DEFAULT_TIMEZONE")
     """For customers whose profile has no valid timezone: dates in emails and quiet hours."""
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
+    """The replay window: an event older than this (by its EventBridge ``time``) is refused as
+    ``event_too_old``; anything younger is recognised as a duplicate by its delivery record."""
     delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
     frequency_cap_emails: int = Field(
         default=1, ge=0, le=MAX_CAP_SLOTS, validation_alias="FREQUENCY_CAP_EMAILS"
@@ -77,13 +78,17 @@ class Settings(BaseModel):
     )
     """Triggers whose emails answer the customer's own action (the order thank-you): the marketing cap
     neither holds them back nor counts them."""
+    queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
+    """The trigger's queue: failed records are backed off on it by receive count."""
+    dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
+    """Where a record that can never succeed goes at once, instead of being retried."""
     store: StoreSettings
     quiet_hours: QuietHours
     deferral: DeferralSettings
 
     @property
-    def idempotency_ttl_seconds(self) -> int:
-        return self.idempotency_ttl_days * 86_400
+    def replay_window(self) -> timedelta:
+        return timedelta(days=self.idempotency_ttl_days)
 
     @property
     def frequency_cap_window(self) -> timedelta:

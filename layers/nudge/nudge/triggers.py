@@ -13,7 +13,6 @@ from typing import Any, Generic, TypeVar
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge import idempotency
 from nudge.dal.customers import UnknownCustomerError, get_customer, record_order
 from nudge.events import (
     CartAbandoned,
@@ -43,7 +42,7 @@ class Trigger(Generic[DetailT]):
     event_model: type[EventBridgeModel]
     record_model: type[SqsRecordModel]
     business_id: Callable[[DetailT], str]
-    """What makes two events the same: the idempotency key and the delivery log key."""
+    """What makes two events the same: the delivery record's key, which guards the send."""
     load_customer: Callable[[DetailT, Settings, LambdaContext | None], Customer | None]
     exit_reason: Callable[[DetailT, Customer], SkipReason | None]
     template_data: Callable[[DetailT, Customer], dict[str, Any]]
@@ -64,31 +63,21 @@ def _lookup(
     return get_customer(settings.customers_table, detail.customer_id)
 
 
-def _record_order(detail: OrderPlaced, settings: Settings, context: LambdaContext | None) -> Customer | None:
-    """Count the order on the profile and re-evaluate its segment exactly once, even when the email
-    step is retried."""
+def _record_order(detail: OrderPlaced, settings: Settings, _: LambdaContext | None) -> Customer | None:
+    """Count the order on the profile (once per order id, in the same write) and re-evaluate the
+    segment as of the order, so the email already speaks to who the customer now is.
 
-    def apply() -> dict[str, Any]:
-        try:
-            customer = record_order(
-                settings.customers_table, detail.customer_id, detail.total, detail.placed_at
-            )
-        except UnknownCustomerError:
-            return {"customer": None}
-        # Segment as of the order itself, so the email already speaks to who the customer now is.
-        definitions = load_definitions(settings.segments_table)
-        customer = reevaluate(settings.customers_table, customer, definitions, as_of=detail.placed_at)
-        return {"customer": customer.model_dump(mode="json")}
-
-    result = idempotency.run_once(
-        purpose="order_placed.profile",
-        identity=detail.order_id,
-        action=apply,
-        table=settings.idempotency_table,
-        ttl_seconds=settings.idempotency_ttl_seconds,
-        lambda_context=context,
-    )
-    return Customer.model_validate(result["customer"]) if result["customer"] else None
+    Both steps can be repeated safely: a retry after any crash finds the order already counted, and
+    re-evaluation writes a segment only if it changed.
+    """
+    try:
+        customer = record_order(
+            settings.customers_table, detail.customer_id, detail.order_id, detail.total, detail.placed_at
+        )
+    except UnknownCustomerError:
+        return None
+    definitions = load_definitions(settings.segments_table)
+    return reevaluate(settings.customers_table, customer, definitions, as_of=detail.placed_at)
 
 
 CART_ABANDONED: Trigger[CartAbandoned] = Trigger(

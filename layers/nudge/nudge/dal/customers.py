@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
@@ -78,8 +78,15 @@ def _stored(value: object) -> object:
     return value
 
 
-def record_order(table: str, customer_id: str, total: Decimal, placed_at: datetime) -> Customer:
-    """Add one order to the profile in a single atomic update and return the updated profile.
+def record_order(
+    table: str, customer_id: str, order_id: str, total: Decimal, placed_at: datetime
+) -> Customer:
+    """Count one order on the profile, at most once per order id, and return the profile after it.
+
+    The order id is remembered on the profile (``counted_order_ids``, the last
+    ``MAX_RECENT_ORDER_DATES``) and the count is conditional on it being absent, in the same write:
+    a retry, a duplicate or a replay within the window finds the order counted and changes nothing.
+    There is no separate guard that a failure could delete.
 
     ``last_order_at`` only moves forward: an order delivered late still counts, but does not make the
     customer look less recent than they are. The order's date joins ``recent_order_dates``, the
@@ -91,14 +98,18 @@ def record_order(table: str, customer_id: str, total: Decimal, placed_at: dateti
             ":total": total,
             ":placed_at": to_stored(placed_at),
             ":placed_list": [to_stored(placed_at)],
+            ":order_id": order_id,
+            ":order_list": [order_id],
             ":empty": [],
         }
     )
     key = to_item({"customer_id": customer_id})
     counted = (
         "ADD order_count :one, total_spent :total "
-        "SET recent_order_dates = list_append(if_not_exists(recent_order_dates, :empty), :placed_list)"
+        "SET recent_order_dates = list_append(if_not_exists(recent_order_dates, :empty), :placed_list), "
+        "counted_order_ids = list_append(if_not_exists(counted_order_ids, :empty), :order_list)"
     )
+    not_counted = "attribute_exists(customer_id) AND NOT contains(counted_order_ids, :order_id)"
     client = aws.dynamodb()
     try:
         response = client.update_item(
@@ -106,8 +117,7 @@ def record_order(table: str, customer_id: str, total: Decimal, placed_at: dateti
             Key=key,
             UpdateExpression=f"{counted}, last_order_at = :placed_at",
             ConditionExpression=(
-                "attribute_exists(customer_id) "
-                "AND (attribute_not_exists(last_order_at) OR last_order_at < :placed_at)"
+                f"{not_counted} AND (attribute_not_exists(last_order_at) OR last_order_at < :placed_at)"
             ),
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
@@ -116,32 +126,52 @@ def record_order(table: str, customer_id: str, total: Decimal, placed_at: dateti
     except ClientError as error:
         if not is_condition_failure(error):
             raise
-        if "Item" not in error.response:
+        before = _item_before(error)
+        if before is None:
             raise UnknownCustomerError(customer_id) from error
+        if order_id in before.counted_order_ids:
+            return before
         # A newer order is already recorded: count this one without moving last_order_at back.
         del values[":placed_at"]
-        response = client.update_item(
-            TableName=table,
-            Key=key,
-            UpdateExpression=counted,
-            ConditionExpression="attribute_exists(customer_id)",
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
+        try:
+            response = client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression=counted,
+                ConditionExpression=not_counted,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as second:
+            already_counted = _item_before(second) if is_condition_failure(second) else None
+            if already_counted is None:
+                raise
+            return already_counted
     customer = Customer.model_validate(from_item(response["Attributes"]))
     if len(customer.recent_order_dates) > MAX_RECENT_ORDER_DATES:
         customer = _trim_order_history(table, customer)
     return customer
 
 
+def _item_before(error: ClientError) -> Customer | None:
+    """The profile as it was when a conditional write failed (ReturnValuesOnConditionCheckFailure)."""
+    item = cast(dict[str, Any], error.response).get("Item")
+    return Customer.model_validate(from_item(item)) if item else None
+
+
 def _trim_order_history(table: str, customer: Customer) -> Customer:
-    """Drop the oldest entries; conditional, so two concurrent trims cannot remove too much."""
+    """Drop the oldest dates and order ids; conditional, so two concurrent trims cannot remove too
+    much."""
     excess = len(customer.recent_order_dates) - MAX_RECENT_ORDER_DATES
+    excess_ids = max(0, len(customer.counted_order_ids) - MAX_RECENT_ORDER_DATES)
+    removed = [f"recent_order_dates[{i}]" for i in range(excess)]
+    removed += [f"counted_order_ids[{i}]" for i in range(excess_ids)]
     try:
         response = aws.dynamodb().update_item(
             TableName=table,
             Key=to_item({"customer_id": customer.customer_id}),
-            UpdateExpression="REMOVE " + ", ".join(f"recent_order_dates[{i}]" for i in range(excess)),
+            UpdateExpression="REMOVE " + ", ".join(removed),
             ConditionExpression="size(recent_order_dates) = :seen",
             ExpressionAttributeValues=to_item({":seen": len(customer.recent_order_dates)}),
             ReturnValues="ALL_NEW",

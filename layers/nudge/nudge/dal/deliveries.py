@@ -1,41 +1,182 @@
-"""The delivery log: one record per trigger event and customer, saying what was decided and why."""
+"""The delivery log: one record per trigger event and customer, saying what was decided and why.
+
+The record is also what makes every email at most once. A send is *claimed* on it with a conditional
+write before SES is called, and the claim is replaced by the result after SES answers. A retry
+(a crash, a timeout, a throttled write after the send, a replay months later) finds either the
+result, which it returns, or a claim without a result, which it never sends again. Records outlive
+any replay window we accept (``DELIVERY_RECORD_TTL_DAYS``, 400 days by default).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from nudge import aws
-from nudge.dal.items import from_item, to_item
-from nudge.outcome import Outcome
+from nudge.dal.items import from_item, is_condition_failure, to_item
+from nudge.outcome import Decision, Outcome
 from nudge.timeutil import to_stored
+
+# A deferral is not final: the event comes back in the morning and is decided again over it.
+_OPEN = "attribute_not_exists(delivery_key) OR decision = :deferred"
 
 
 def delivery_key(trigger: str, business_id: str) -> str:
     return f"{trigger}#{business_id}"
 
 
-def record_outcome(table: str, outcome: Outcome, decided_at: datetime, retention: timedelta) -> None:
-    aws.dynamodb().put_item(
-        TableName=table,
-        Item=to_item(
-            {
-                **outcome.model_dump(mode="json"),
-                "delivery_key": delivery_key(outcome.trigger, outcome.business_id),
-                "decided_at": to_stored(decided_at),
-                "expires_at": int((decided_at + retention).timestamp()),
-            }
-        ),
+@dataclass(frozen=True)
+class Claim:
+    """A send claimed and not yet answered: who claimed it, and until when that invocation may live."""
+
+    token: str
+    lease_expires_at: datetime
+
+
+def _item(outcome: Outcome, decided_at: datetime, retention: timedelta, **extra: Any) -> dict[str, Any]:
+    return to_item(
+        {
+            **outcome.model_dump(mode="json"),
+            "delivery_key": delivery_key(outcome.trigger, outcome.business_id),
+            "decided_at": to_stored(decided_at),
+            "expires_at": int((decided_at + retention).timestamp()),
+            **extra,
+        }
     )
+
+
+def _key(customer_id: str, trigger: str, business_id: str) -> dict[str, Any]:
+    return to_item({"customer_id": customer_id, "delivery_key": delivery_key(trigger, business_id)})
+
+
+def record_decision(table: str, outcome: Outcome, decided_at: datetime, retention: timedelta) -> bool:
+    """Write a skip or a deferral unless the event already has a final record (a twin decided first).
+
+    Returns whether it was written.
+    """
+    try:
+        aws.dynamodb().put_item(
+            TableName=table,
+            Item=_item(outcome, decided_at, retention),
+            ConditionExpression=_OPEN,
+            ExpressionAttributeValues=to_item({":deferred": Decision.DEFERRED.value}),
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def claim_send(
+    table: str, claimed: Outcome, claim: Claim, decided_at: datetime, retention: timedelta
+) -> bool:
+    """Claim the one send this event may make; False if another delivery of it got there first."""
+    try:
+        aws.dynamodb().put_item(
+            TableName=table,
+            Item=_item(
+                claimed,
+                decided_at,
+                retention,
+                claim_token=claim.token,
+                lease_expires_at=to_stored(claim.lease_expires_at),
+            ),
+            ConditionExpression=_OPEN,
+            ExpressionAttributeValues=to_item({":deferred": Decision.DEFERRED.value}),
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def complete_send(
+    table: str, outcome: Outcome, claim: Claim, decided_at: datetime, retention: timedelta
+) -> bool:
+    """Replace our own claim with the result; False if the claim is no longer ours."""
+    try:
+        aws.dynamodb().put_item(
+            TableName=table,
+            Item=_item(outcome, decided_at, retention),
+            ConditionExpression="claim_token = :token",
+            ExpressionAttributeValues=to_item({":token": claim.token}),
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def release_claim(table: str, claimed: Outcome, claim: Claim) -> None:
+    """SES refused the send, so nothing went out: remove our claim, and a retry may send."""
+    try:
+        aws.dynamodb().delete_item(
+            TableName=table,
+            Key=_key(claimed.customer_id, claimed.trigger, claimed.business_id),
+            ConditionExpression="claim_token = :token",
+            ExpressionAttributeValues=to_item({":token": claim.token}),
+        )
+    except ClientError as error:
+        if not is_condition_failure(error):
+            raise
+
+
+def mark_unconfirmed(table: str, claimed: Outcome, token: str) -> bool:
+    """Close a claim whose invocation died before it recorded SES's answer: it may have been sent,
+    so it is never sent again. False if that claim was completed or closed meanwhile."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=table,
+            Key=_key(claimed.customer_id, claimed.trigger, claimed.business_id),
+            UpdateExpression="SET decision = :unconfirmed REMOVE claim_token, lease_expires_at",
+            ConditionExpression="claim_token = :token AND decision = :sending",
+            ExpressionAttributeValues=to_item(
+                {
+                    ":unconfirmed": Decision.SEND_UNCONFIRMED.value,
+                    ":sending": Decision.SENDING.value,
+                    ":token": token,
+                }
+            ),
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A stored record: the outcome, and the claim if it is a send in flight."""
+
+    outcome: Outcome
+    claim: Claim | None
+
+
+def get_delivery(table: str, customer_id: str, trigger: str, business_id: str) -> Delivery | None:
+    item = (
+        aws.dynamodb()
+        .get_item(TableName=table, Key=_key(customer_id, trigger, business_id), ConsistentRead=True)
+        .get("Item")
+    )
+    if not item:
+        return None
+    values = from_item(item)
+    claim = None
+    if "claim_token" in values:
+        claim = Claim(
+            token=str(values["claim_token"]),
+            lease_expires_at=datetime.fromisoformat(str(values["lease_expires_at"])),
+        )
+    return Delivery(Outcome.model_validate(values), claim)
 
 
 def get_outcome(table: str, customer_id: str, trigger: str, business_id: str) -> Outcome | None:
-    item = (
-        aws.dynamodb()
-        .get_item(
-            TableName=table,
-            Key=to_item({"customer_id": customer_id, "delivery_key": delivery_key(trigger, business_id)}),
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    return Outcome.model_validate(from_item(item)) if item else None
+    delivery = get_delivery(table, customer_id, trigger, business_id)
+    return delivery.outcome if delivery else None

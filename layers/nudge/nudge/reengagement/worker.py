@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from nudge import aws
 from nudge.dal.customers import FactsPage, scan_facts
 from nudge.dal.runs import claim, release, save_progress
-from nudge.observability import logger, metrics
+from nudge.observability import log_safe_id, logger, metrics
 from nudge.profiles import CustomerFacts
 from nudge.reengagement.models import Tally, WorkItem, WorkItemRecord
 from nudge.reengagement.publishing import publish
@@ -120,7 +120,8 @@ def _process_page(
     result = publish([_lapsed_event(p, item, settings) for p in due], aws.events().put_events)
     if page.unreadable:
         logger.error(
-            "customer rows that do not validate were skipped", extra={"customer_ids": page.unreadable}
+            "customer rows that do not validate were skipped",
+            extra={"customer_ids": [log_safe_id(c) for c in page.unreadable]},
         )
     if result.failed:
         logger.error(

@@ -1,0 +1,317 @@
+"""Fault runs: the whole pipeline under AWS's failure semantics, counted as a customer would.
+
+Used by ``make faults`` (full sizes) and by the tests (the same cases, smaller). Each run puts store
+events on the bus of a local stack, lets the real handlers process them with faults injected
+(``local_stack.faults``), waits out visibility timeouts on the clock, and counts per business
+identity: emails SES accepted, orders counted on the profile, decisions on record, dead letters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+
+from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, recording_calls, refusing, throttled
+from local_stack.lambda_runtime import Clock, EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.outbox import parse_email
+from local_stack.run import put_events, recorded_outcome
+from local_stack.scenario import SampleEvent, load_sample_events
+from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.stack import LocalStack, build_stack
+from nudge.dal.customers import get_customer, import_customers, put_customer
+from nudge.outcome import Decision
+from nudge.profiles import Customer
+from nudge.timeutil import to_stored, utc_now
+
+# One sendable sample per trigger: each crash point gets a fresh copy of its customer and event.
+CRASH_SAMPLES = (
+    "cart_abandoned/vip_ada.json",
+    "order_placed/repeat_order_maria.json",
+    "customer_lapsed/at_risk_sam.json",
+)
+_IDENTITY_FIELD = {"Cart Abandoned": "cart_id", "Order Placed": "order_id", "Customer Lapsed": None}
+_REFUSAL_CODE = {"sesv2": "TooManyRequestsException"}
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "SendEmail"})
+
+
+@dataclass
+class FaultRow:
+    """One line of the table: what happened to ``events`` events under one kind of fault."""
+
+    case: str
+    events: int = 0
+    sent_once: int = 0
+    duplicates: int = 0
+    double_counts: int = 0
+    in_dlq: int = 0
+    crashes: int = 0
+    unconfirmed: int = 0
+    """Decided ``send_unconfirmed``: the invocation died between claiming and recording the send."""
+    retryable: int = 0
+    """Still on the trigger's queue when the faulty period ended: neither lost nor dead-lettered."""
+    not_sent: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def safe(self) -> bool:
+        return self.duplicates == 0 and self.double_counts == 0
+
+
+def header() -> str:
+    return (
+        f"{'case':<44} {'events':>6} {'sent once':>9} {'dupes':>5} {'double':>6} "
+        f"{'DLQ':>4} {'crashes':>7} {'unconf.':>7} {'retryable':>9} {'not sent':>8}"
+    )
+
+
+def line(row: FaultRow) -> str:
+    return (
+        f"{row.case:<44} {row.events:>6} {row.sent_once:>9} {row.duplicates:>5} {row.double_counts:>6} "
+        f"{row.in_dlq:>4} {row.crashes:>7} {row.unconfirmed:>7} {row.retryable:>9} {row.not_sent:>8}"
+    )
+
+
+def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
+    moto.reset()
+    stack = build_stack(parameter_overrides=parameters)
+    verify_sender_identity(stack)
+    seed_sample_data(stack)
+    return stack
+
+
+def emails_by_recipient(moto: MotoEndpoint) -> Counter[str]:
+    return Counter(
+        str(parse_email(raw)["To"].addresses[0].addr_spec) for raw in moto.sent_raw_emails().values()
+    )
+
+
+def dead_letter_count(stack: LocalStack) -> int:
+    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    return sum(
+        int(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
+        for url in stack.dead_letter_queues().values()
+    )
+
+
+def queued_count(stack: LocalStack) -> int:
+    """Messages still on the trigger queues, visible or waiting out a back-off."""
+    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    total = 0
+    for logical_id in ("CartAbandonedQueue", "OrderPlacedQueue", "CustomerLapsedQueue"):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=stack.queue_url(logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        total += int(attributes["ApproximateNumberOfMessages"])
+        total += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    return total
+
+
+# ---------------------------------------------------------------------------------------- crashes
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """A fresh customer and event, cloned from a sample, so each fault starts from the same state."""
+
+    sample: SampleEvent
+    customer: Customer
+
+
+def _clone(stack: LocalStack, sample: SampleEvent, suffix: str) -> _Copy:
+    table = stack.names["CustomersTable"]
+    original = get_customer(table, str(sample.event["detail"]["customer_id"]))
+    assert original is not None
+    customer_id = f"{original.customer_id}_{suffix}"
+    customer = original.model_copy(update={"customer_id": customer_id, "email": f"{customer_id}@example.com"})
+    put_customer(table, customer)
+    detail: dict[str, Any] = {"customer_id": customer_id}
+    identity = _IDENTITY_FIELD[sample.detail_type]
+    if identity:
+        detail[identity] = f"{sample.event['detail'][identity]}_{suffix}"
+    return _Copy(sample.varied(f"{sample.name}#{suffix}", **detail), customer)
+
+
+def _run_one(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, copy: _Copy
+) -> tuple[int, int, Decision | None, int]:
+    """Emails to the copy's customer, orders counted, the decision, and dead letters added."""
+    dead_before = dead_letter_count(stack)
+    put_events(stack, [copy.sample])
+    mappings.drain()
+    emails = emails_by_recipient(moto)[copy.customer.email]
+    after = get_customer(stack.names["CustomersTable"], copy.customer.customer_id)
+    counted = (after.order_count - copy.customer.order_count) if after else 0
+    outcome = recorded_outcome(stack, copy.sample)
+    return emails, counted, outcome.decision if outcome else None, dead_letter_count(stack) - dead_before
+
+
+def crash_point_matrix(moto: MotoEndpoint, clock: Clock) -> list[FaultRow]:
+    """For each trigger: die right after each AWS call the handler makes, and separately have each
+    of its writes refused (throttled past the SDK's retries); then let SQS redeliver."""
+    stack = fresh_stack(moto)
+    mappings = EventSourceMappings(stack, clock)
+    samples = {sample.name: sample for sample in load_sample_events()}
+    rows = []
+    for name in CRASH_SAMPLES:
+        sample = samples[name]
+        is_order = sample.detail_type == "Order Placed"
+        # Two clean runs: the second shows the warm sequence of calls (caches filled), as a retry sees it.
+        _run_one(stack, mappings, moto, _clone(stack, sample, "warm"))
+        with recording_calls() as calls:
+            _run_one(stack, mappings, moto, _clone(stack, sample, "clean"))
+        calls = [call for call in calls if call[0] != "sqs"]
+        crash_row = FaultRow(f"{sample.trigger.name}: crash after each call")
+        refusal_row = FaultRow(f"{sample.trigger.name}: each write refused")
+        for index, (service, operation) in enumerate(calls):
+            nth = calls[: index + 1].count((service, operation))
+            copy = _clone(stack, sample, f"crash{index}")
+            with crash_at(CrashPoint(service, operation, nth=nth)) as (point,):
+                result = _run_one(stack, mappings, moto, copy)
+            _count(crash_row, result, is_order, fired=point.fired, where=f"after {service}.{operation}#{nth}")
+            if operation in _WRITES:
+                copy = _clone(stack, sample, f"refused{index}")
+                code = (
+                    "TooManyRequestsException"
+                    if service == "sesv2"
+                    else "ProvisionedThroughputExceededException"
+                )
+                with refusing(Refusal(service, operation, code=code, nth=nth)) as (refusal,):
+                    result = _run_one(stack, mappings, moto, copy)
+                _count(
+                    refusal_row, result, is_order, fired=refusal.fired, where=f"{service}.{operation}#{nth}"
+                )
+        rows += [crash_row, refusal_row]
+    return rows
+
+
+def _count(
+    row: FaultRow, result: tuple[int, int, Decision | None, int], is_order: bool, *, fired: bool, where: str
+) -> None:
+    emails, counted, decision, dead = result
+    row.events += 1
+    row.crashes += int(fired)
+    row.sent_once += int(emails == 1)
+    row.duplicates += int(emails > 1)
+    row.not_sent += int(emails == 0)
+    row.double_counts += int(is_order and counted > 1)
+    row.unconfirmed += int(decision is Decision.SEND_UNCONFIRMED)
+    row.in_dlq += dead
+    if is_order and counted != 1:
+        row.notes.append(f"{where}: order counted {counted} times")
+    if decision is None or not decision.is_final:
+        row.notes.append(f"{where}: no final decision ({decision})")
+    if emails == 0:
+        row.notes.append(f"{where}: not sent ({decision})")
+
+
+# ------------------------------------------------------------------------------------- throttling
+
+TRIGGER_QUEUE_EVENTS = ("Cart Abandoned", "Order Placed", "Customer Lapsed")
+
+
+def _throttle_population(count: int, now: datetime) -> tuple[list[Customer], list[SampleEvent]]:
+    """``count`` customers, each the subject of one sendable event, the three triggers in turn."""
+    samples = {s.detail_type: s for s in load_sample_events() if not s.is_invalid}
+    last_order = now - timedelta(days=120)
+    customers, events = [], []
+    for number in range(count):
+        customer_id = f"cus_load_{number:05d}"
+        customers.append(
+            Customer(
+                customer_id=customer_id,
+                email=f"load{number}@example.com",
+                first_name="Load",
+                timezone="UTC",
+                marketing_consent=True,
+                segment_id="at_risk",
+                order_count=2,
+                total_spent=Decimal("80.00"),
+                last_order_at=last_order,
+            )
+        )
+        kind = TRIGGER_QUEUE_EVENTS[number % 3]
+        base = samples[kind]
+        detail: dict[str, Any] = {"customer_id": customer_id}
+        if kind == "Cart Abandoned":
+            detail |= {"cart_id": f"cart_load_{number}", "abandoned_at": to_stored(now - timedelta(hours=1))}
+        elif kind == "Order Placed":
+            detail |= {"order_id": f"ord_load_{number}", "placed_at": to_stored(now - timedelta(minutes=5))}
+        else:
+            detail |= {"last_order_at": to_stored(last_order), "days_since_last_order": 120}
+        event = base.varied(f"load/{number}", **detail)
+        event.event["time"] = to_stored(now)
+        events.append(event)
+    return customers, events
+
+
+def throttling_run(
+    moto: MotoEndpoint, clock: Clock, *, rate: float, events: int, window: timedelta
+) -> FaultRow:
+    """``rate`` of the handlers' DynamoDB and SES calls throttled for ``window``; then the throttling
+    stops and the queues drain. Counts what the window left retryable, and the end state."""
+    # Quiet hours off: the throttled hour must not turn into a night for someone.
+    stack = fresh_stack(moto, QuietHoursStart="00:00", QuietHoursEnd="00:00")
+    customers, samples = _throttle_population(events, utc_now())
+    import_customers(stack.names["CustomersTable"], customers)
+    mappings = EventSourceMappings(stack, clock)
+    put_events(stack, samples)
+    row = FaultRow(f"{rate:.0%} of DynamoDB and SES calls throttled", events=events)
+    throttling = Throttling(rate=rate)
+    with throttled(throttling, lambda seconds: clock.shift(seconds)):
+        report = mappings.drain(max_wait_seconds=window.total_seconds())
+    row.retryable = queued_count(stack)
+    row.crashes = report.died
+    mappings.drain()  # the dependency recovered: what was left goes through
+    sent = emails_by_recipient(moto)
+    table = stack.names["CustomersTable"]
+    for customer, sample in zip(customers, samples, strict=True):
+        emails = sent[customer.email]
+        row.sent_once += int(emails == 1)
+        row.duplicates += int(emails > 1)
+        row.not_sent += int(emails == 0)
+        outcome = recorded_outcome(stack, sample)
+        row.unconfirmed += int(outcome is not None and outcome.decision is Decision.SEND_UNCONFIRMED)
+        if sample.detail_type == "Order Placed":
+            after = get_customer(table, customer.customer_id)
+            counted = (after.order_count - customer.order_count) if after else 0
+            row.double_counts += int(counted > 1)
+            if counted != 1:
+                row.notes.append(f"{customer.customer_id}: order counted {counted} times")
+    row.in_dlq = dead_letter_count(stack)
+    row.notes.append(
+        f"refused: {json.dumps(throttling.refused)}; {report.invocations} invocations, "
+        f"{report.died} cut off at their timeout, clock moved {report.waited_seconds / 60:.0f} min"
+    )
+    return row
+
+
+def run_all(
+    moto: MotoEndpoint,
+    clock: Clock,
+    *,
+    throttled_events: int,
+    say: Callable[[str], None] = print,
+) -> list[FaultRow]:
+    say(header())
+    rows: list[FaultRow] = []
+    for row in crash_point_matrix(moto, clock):
+        say(line(row))
+        rows.append(row)
+    for rate in (0.3, 0.6):
+        row = throttling_run(moto, clock, rate=rate, events=throttled_events, window=timedelta(hours=1))
+        say(line(row))
+        rows.append(row)
+    return rows

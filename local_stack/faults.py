@@ -1,0 +1,285 @@
+"""AWS's failure semantics for handlers running in this process: timeouts, crashes and throttling.
+
+- **An invocation dies, it does not raise.** Lambda ends a function at its ``Timeout`` and a crash
+  ends it anywhere: no ``except`` or ``finally`` of the handler runs. Here that is ``LambdaDied``, a
+  ``BaseException`` the handlers' ``except Exception`` blocks do not see, raised at the first AWS call
+  after the invocation's deadline (on the process clock, so a test's clock decides), or at a crash
+  point a test names (``crash_after``).
+- **Throttling happens on the wire.** ``throttled`` answers a share of the handlers' DynamoDB and SES
+  calls with the HTTP error AWS sends (``ProvisionedThroughputExceededException``,
+  ``ThrottlingException``, ``TooManyRequestsException``), so botocore's own retries, back-off and
+  retry quota apply exactly as on AWS. Its back-off sleeps move the test clock instead of waiting.
+
+Only calls made inside an invocation (``LocalFunction.invoke``) are affected; the test's own calls
+(putting events, reading tables) never are.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+import botocore.client
+import botocore.endpoint
+import botocore.exceptions
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
+
+
+class LambdaDied(BaseException):
+    """The invocation ended where it stood: its messages come back after the visibility timeout."""
+
+
+class InvocationTimedOut(LambdaDied):
+    """Lambda ended the invocation at its Timeout."""
+
+
+class SimulatedCrash(LambdaDied):
+    """The process died at a point a test chose (out of memory, a host failure)."""
+
+
+invocation_deadline: ContextVar[float | None] = ContextVar("invocation_deadline", default=None)
+"""The running invocation's deadline (``time.time()``), None outside an invocation."""
+
+
+@dataclass
+class CrashPoint:
+    """Die right after (or before) the ``nth`` call of ``service.operation`` that ``matches``."""
+
+    service: str
+    operation: str
+    nth: int = 1
+    after: bool = True
+    matches: Callable[[dict[str, Any]], bool] = lambda _params: True
+    seen: int = 0
+    fired: bool = False
+
+    def hit(self, service: str, operation: str, params: dict[str, Any]) -> bool:
+        if self.fired or (service, operation) != (self.service, self.operation) or not self.matches(params):
+            return False
+        self.seen += 1
+        if self.seen == self.nth:
+            self.fired = True
+            return True
+        return False
+
+
+@dataclass
+class Throttling:
+    """Refuse this share of the handlers' calls to these services, as AWS does under load."""
+
+    rate: float
+    services: frozenset[str] = frozenset({"dynamodb", "email"})
+    seed: int = 7
+    refused: dict[str, int] = field(default_factory=dict)
+    _random: random.Random = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)  # noqa: S311 (a reproducible fault plan, not security)
+
+    def refuses(self, service: str) -> bool:
+        if service not in self.services:
+            return False
+        with self._lock:
+            refused = self._random.random() < self.rate
+            if refused:
+                self.refused[service] = self.refused.get(service, 0) + 1
+            return refused
+
+
+@dataclass
+class Refusal:
+    """Answer the ``nth`` matching call with this error, as the caller sees it once the SDK's own
+    retries are spent (a throttled write that stays throttled)."""
+
+    service: str
+    operation: str
+    code: str = "ProvisionedThroughputExceededException"
+    nth: int = 1
+    seen: int = 0
+    fired: bool = False
+
+    def hit(self, service: str, operation: str) -> bool:
+        if self.fired or (service, operation) != (self.service, self.operation):
+            return False
+        self.seen += 1
+        self.fired = self.seen == self.nth
+        return self.fired
+
+
+@dataclass
+class Stall:
+    """The ``nth`` matching call answers only after ``seconds`` (a slow dependency): the clock moves
+    on by that much, and an invocation past its timeout dies at its next call."""
+
+    service: str
+    operation: str
+    seconds: float
+    move_clock: Callable[[float], None]
+    nth: int = 1
+    seen: int = 0
+    fired: bool = False
+
+    def hit(self, service: str, operation: str) -> bool:
+        if self.fired or (service, operation) != (self.service, self.operation):
+            return False
+        self.seen += 1
+        self.fired = self.seen == self.nth
+        return self.fired
+
+
+@dataclass
+class _Faults:
+    crash_points: list[CrashPoint] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    stalls: list[Stall] = field(default_factory=list)
+    throttling: Throttling | None = None
+    recorders: list[list[tuple[str, str]]] = field(default_factory=list)
+
+
+_faults = _Faults()
+_installed = threading.Lock()
+_original_make_api_call: Any = None
+_original_send: Any = None
+
+
+def install() -> None:
+    """Put the fault points into botocore once per process (idempotent)."""
+    global _original_make_api_call, _original_send
+    with _installed:
+        if _original_make_api_call is not None:
+            return
+        # Private to botocore: the one place every call passes, and the one place every request is sent.
+        _original_make_api_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009
+        _original_send = getattr(botocore.endpoint.Endpoint, "_send")  # noqa: B009
+        setattr(botocore.client.BaseClient, "_make_api_call", _make_api_call)  # noqa: B010
+        setattr(botocore.endpoint.Endpoint, "_send", _send)  # noqa: B010
+
+
+def _make_api_call(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> Any:
+    deadline = invocation_deadline.get()
+    if deadline is None:
+        return _original_make_api_call(client, operation, params)
+    if time.time() > deadline:
+        raise InvocationTimedOut(f"the invocation passed its timeout before {operation}")
+    service = client.meta.service_model.service_name
+    for recorder in _faults.recorders:
+        recorder.append((service, operation))
+    for point in _faults.crash_points:
+        if not point.after and point.hit(service, operation, params):
+            raise SimulatedCrash(f"died before {service}.{operation}")
+    for refusal in _faults.refusals:
+        if refusal.hit(service, operation):
+            error = {"Error": {"Code": refusal.code, "Message": "Rate exceeded (injected)"}}
+            raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
+    response = _original_make_api_call(client, operation, params)
+    for stall in _faults.stalls:
+        if stall.hit(service, operation):
+            stall.move_clock(stall.seconds)
+    for point in _faults.crash_points:
+        if point.after and point.hit(service, operation, params):
+            raise SimulatedCrash(f"died after {service}.{operation}")
+    return response
+
+
+def _send(endpoint: botocore.endpoint.Endpoint, request: AWSPreparedRequest) -> AWSResponse:
+    throttling = _faults.throttling
+    prefix = str(getattr(endpoint, "_endpoint_prefix", ""))
+    if throttling is not None and invocation_deadline.get() is not None and throttling.refuses(prefix):
+        return _throttled_response(prefix, request)
+    response: AWSResponse = _original_send(endpoint, request)
+    return response
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def _throttled_response(prefix: str, request: AWSPreparedRequest) -> AWSResponse:
+    """What DynamoDB or SES answers a request it refuses for load."""
+    if prefix == "dynamodb":
+        kind = random.choice(  # noqa: S311
+            ["ProvisionedThroughputExceededException", "ThrottlingException"]
+        )
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": "Rate exceeded"})
+        return AWSResponse(request.url, 400, headers, _Body(body.encode()))
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/json"
+    headers["x-amzn-ErrorType"] = "TooManyRequestsException"
+    body = json.dumps({"message": "Maximum sending rate exceeded."})
+    return AWSResponse(request.url, 429, headers, _Body(body.encode()))
+
+
+@contextmanager
+def crash_at(*points: CrashPoint) -> Iterator[list[CrashPoint]]:
+    """Die at each of these points once (the next invocation that reaches it)."""
+    install()
+    _faults.crash_points.extend(points)
+    try:
+        yield list(points)
+    finally:
+        for point in points:
+            _faults.crash_points.remove(point)
+
+
+@contextmanager
+def refusing(*refusals: Refusal) -> Iterator[list[Refusal]]:
+    """Refuse each of these calls once, after the SDK's retries (see ``Refusal``)."""
+    install()
+    _faults.refusals.extend(refusals)
+    try:
+        yield list(refusals)
+    finally:
+        for refusal in refusals:
+            _faults.refusals.remove(refusal)
+
+
+@contextmanager
+def stalling(*stalls: Stall) -> Iterator[list[Stall]]:
+    """Slow each of these calls down once (see ``Stall``)."""
+    install()
+    _faults.stalls.extend(stalls)
+    try:
+        yield list(stalls)
+    finally:
+        for stall in stalls:
+            _faults.stalls.remove(stall)
+
+
+@contextmanager
+def recording_calls() -> Iterator[list[tuple[str, str]]]:
+    """Every (service, operation) the handlers call, in order."""
+    install()
+    calls: list[tuple[str, str]] = []
+    _faults.recorders.append(calls)
+    try:
+        yield calls
+    finally:
+        _faults.recorders.remove(calls)
+
+
+@contextmanager
+def throttled(throttling: Throttling, move_clock: Callable[[float], None]) -> Iterator[Throttling]:
+    """Throttle the handlers' calls; every back-off sleep moves the clock by as long instead."""
+    install()
+    _faults.throttling = throttling
+    try:
+        with mock.patch("time.sleep", move_clock):
+            yield throttling
+    finally:
+        _faults.throttling = None

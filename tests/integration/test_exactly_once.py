@@ -1,0 +1,159 @@
+"""At most one email per business identity and every order counted once, under AWS's semantics:
+crashes at every step, timeouts, throttled writes, throttling at 30 % and 60 %, replays, duplicates.
+
+The local stack is as strict as AWS here: a failed or dead invocation's records come back only after
+the queue's visibility timeout (the clock moves, nothing sleeps), an invocation past its Timeout dies
+at its next call without running except/finally, and throttling is answered on the wire.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import time_machine
+
+from local_stack.fault_runs import crash_point_matrix, header, line, throttling_run
+from local_stack.faults import CrashPoint, Stall, crash_at, stalling
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.run import put_events, recorded_outcome
+from local_stack.scenario import SampleEvent
+from local_stack.stack import LocalStack
+from nudge.dal.customers import get_customer
+from nudge.outcome import Decision, SkipReason
+from nudge.timeutil import utc_now
+from tests.conftest import sent_emails
+
+# Throttling runs in `make test`; `make faults` runs the same with 1,000 events.
+THROTTLED_EVENTS = 60
+
+
+def test_a_crash_after_any_call_or_a_refused_write_never_sends_twice_or_counts_twice(
+    moto: MotoEndpoint, clock: time_machine.Coordinates
+) -> None:
+    rows = crash_point_matrix(moto, clock)
+    table = "\n".join([header(), *map(line, rows)])
+    for row in rows:
+        assert row.crashes == row.events, f"{row.case}: every fault point was reached\n{table}"
+        assert (row.duplicates, row.double_counts, row.in_dlq) == (0, 0, 0), table
+        assert not [note for note in row.notes if "no final decision" in note or "counted" in note]
+    # The one email a crash can lose: the process died after claiming the send and before SES was
+    # called. That is the protocol's stated trade-off; every other crash point still sends once.
+    crash_rows = [row for row in rows if "crash" in row.case]
+    for row in crash_rows:
+        assert row.not_sent == 1 and row.notes == ["after dynamodb.PutItem#1: not sent (send_unconfirmed)"]
+    # A refused (throttled) write never loses the email: the record is retried and sends once.
+    for row in rows:
+        if "refused" in row.case:
+            assert row.sent_once == row.events, table
+
+
+def test_an_invocation_that_times_out_after_ses_accepted_sends_nothing_more(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+) -> None:
+    # Given SES takes 40 s to answer Ada's cart email (past the function's 30 s Timeout)
+    cart = samples["cart_abandoned/vip_ada.json"]
+    with stalling(Stall("sesv2", "SendEmail", seconds=40, move_clock=clock.shift)):
+        put_events(stack, [cart])
+        report = mappings.drain()
+    # Then Lambda ended the invocation at its next call, and SQS redelivered the record after its
+    # visibility timeout: the retry found the claim and sent nothing more
+    assert report.died == 1 and report.waited_seconds >= 180
+    assert len(sent_emails(moto)) == 1
+    outcome = recorded_outcome(stack, cart)
+    assert outcome is not None and outcome.decision is Decision.SEND_UNCONFIRMED
+
+
+def test_a_duplicate_while_the_first_is_in_flight_waits_and_then_returns_its_result(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+) -> None:
+    # Given the first delivery dies right after SES accepted, before it recorded the result
+    cart = samples["cart_abandoned/vip_ada.json"]
+    with crash_at(CrashPoint("sesv2", "SendEmail")):
+        put_events(stack, [cart, cart])
+        report = mappings.drain()
+    # Then the twin saw a fresh claim, failed, came back after the claim's lease, and sent nothing
+    assert report.died == 1
+    assert len(sent_emails(moto)) == 1
+
+
+def test_an_order_is_counted_once_whatever_step_dies(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    order = samples["order_placed/repeat_order_maria.json"]
+    table = stack.names["CustomersTable"]
+    before = get_customer(table, "cus_frequent_maria")
+    assert before is not None
+    # Given the function dies right after the profile update counted the order (before the segment
+    # re-evaluation and the email), and the order is also delivered twice
+    with crash_at(CrashPoint("dynamodb", "UpdateItem", nth=1)):
+        put_events(stack, [order, order])
+        mappings.drain()
+    after = get_customer(table, "cus_frequent_maria")
+    assert after is not None
+    assert after.order_count == before.order_count + 1
+    assert after.total_spent == before.total_spent + Decimal(order.event["detail"]["total"])
+    assert after.counted_order_ids[-1] == order.event["detail"]["order_id"]
+
+
+def test_a_replay_past_the_window_is_refused_and_a_resend_within_the_record_sends_nothing(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Coordinates,
+) -> None:
+    order = samples["order_placed/repeat_order_maria.json"]
+    table = stack.names["CustomersTable"]
+    put_events(stack, [order])
+    mappings.drain()
+    counted = get_customer(table, "cus_frequent_maria")
+    assert counted is not None and len(sent_emails(moto)) == 1
+    # When, 45 days later, the same event is replayed from an archive (its original time)...
+    clock.shift(timedelta(days=45))
+    put_events(stack, [order])
+    mappings.drain()
+    # ...and the store re-sends the same order as a new event (a new envelope time)
+    put_events(stack, [order.sent_at(utc_now())])
+    mappings.drain()
+    # Then neither sends a second email or counts the order again
+    assert len(sent_emails(moto)) == 1
+    after = get_customer(table, "cus_frequent_maria")
+    assert after is not None and after.order_count == counted.order_count
+    # And a new order replayed from an archive after the window is refused, with a clear reason
+    stale = order.varied("an order from an old archive", order_id="ord_archived")
+    put_events(stack, [stale])
+    mappings.drain()
+    refused = recorded_outcome(stack, stale)
+    assert refused is not None and refused.reason is SkipReason.EVENT_TOO_OLD
+    unchanged = get_customer(table, "cus_frequent_maria")
+    assert unchanged is not None and unchanged.order_count == counted.order_count
+
+
+def test_thirty_percent_throttling_loses_nothing_and_duplicates_nothing(
+    moto: MotoEndpoint, clock: time_machine.Coordinates
+) -> None:
+    row = throttling_run(moto, clock, rate=0.3, events=THROTTLED_EVENTS, window=timedelta(hours=1))
+    table = "\n".join([header(), line(row), *row.notes])
+    assert (row.duplicates, row.double_counts, row.in_dlq) == (0, 0, 0), table
+    assert row.sent_once == row.events, table
+
+
+def test_sixty_percent_throttling_duplicates_nothing_and_what_waits_stays_retryable(
+    moto: MotoEndpoint, clock: time_machine.Coordinates
+) -> None:
+    row = throttling_run(moto, clock, rate=0.6, events=THROTTLED_EVENTS, window=timedelta(hours=1))
+    table = "\n".join([header(), line(row), *row.notes])
+    assert (row.duplicates, row.double_counts, row.in_dlq) == (0, 0, 0), table
+    # Once the throttling ends, everything that waited in the queue goes out, once; an email can be
+    # missing only where a claim was left unanswered (send_unconfirmed: the protocol's trade-off)
+    assert row.sent_once + row.not_sent == row.events, table
+    assert row.not_sent <= row.unconfirmed, table
