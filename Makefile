@@ -6,12 +6,13 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help demo check-emails reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
+.PHONY: help demo check-emails faults reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
 
 help:
 	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
+	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 10 min)"
 	@echo "make build  sam build (no Docker needed)"
 	@echo "make bench  rendering and end-to-end throughput benchmarks"
 	@echo "make reengagement [CUSTOMERS=n]  one scheduled re-engagement run on the local stack, with a progress bar"
@@ -30,6 +31,10 @@ demo: $(VENV)/.installed
 check-emails: $(VENV)/.installed
 	@test -d out/outbox || $(MAKE) demo
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.check_emails
+
+# The reliability table: every crash point, throttling, fuzzing (make test runs the same, smaller).
+faults: $(VENV)/.installed
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.faults_cli
 
 CUSTOMERS ?= 0
 reengagement: $(VENV)/.installed

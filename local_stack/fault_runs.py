@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, recording_calls, refusing, throttled
+from local_stack.fuzz import fuzz_run
 from local_stack.lambda_runtime import Clock, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.outbox import parse_email
@@ -298,11 +299,32 @@ def throttling_run(
     return row
 
 
+def fuzz_row(moto: MotoEndpoint, clock: Clock, *, examples: int) -> FaultRow:
+    """Generated events (local_stack/fuzz.py), valid and hostile, each delivered once or twice."""
+    stack = fresh_stack(moto)
+    tally = fuzz_run(stack, EventSourceMappings(stack, clock), moto, examples=examples)
+    return FaultRow(
+        "fuzz: generated events, some delivered twice",
+        events=tally.events,
+        sent_once=tally.sent,
+        duplicates=tally.duplicates,
+        double_counts=tally.double_counts,
+        in_dlq=tally.dead_lettered,
+        crashes=tally.unhandled_errors,
+        not_sent=tally.skipped_or_deferred,
+        notes=[
+            *tally.problems,
+            f"{tally.deliveries} deliveries; not sent = skipped by a rule or deferred; DLQ = invalid",
+        ],
+    )
+
+
 def run_all(
     moto: MotoEndpoint,
     clock: Clock,
     *,
     throttled_events: int,
+    fuzz_examples: int,
     say: Callable[[str], None] = print,
 ) -> list[FaultRow]:
     say(header())
@@ -314,4 +336,7 @@ def run_all(
         row = throttling_run(moto, clock, rate=rate, events=throttled_events, window=timedelta(hours=1))
         say(line(row))
         rows.append(row)
+    row = fuzz_row(moto, clock, examples=fuzz_examples)
+    say(line(row))
+    rows.append(row)
     return rows

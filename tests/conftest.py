@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 from collections.abc import Iterator
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 
@@ -66,29 +64,3 @@ def samples() -> dict[str, SampleEvent]:
 def sent_emails(moto: MotoEndpoint) -> list[EmailMessage]:
     """Every email SES accepted, parsed as a mail client would."""
     return [parse_email(raw) for raw in moto.sent_raw_emails().values()]
-
-
-def sqs_event(*events: dict[str, Any], message_ids: list[str] | None = None) -> dict[str, Any]:
-    """The SQS batch Lambda would hand a trigger function for these EventBridge events."""
-    ids = message_ids or [f"msg-{number}" for number in range(len(events))]
-    return {
-        "Records": [
-            {
-                "messageId": message_id,
-                "receiptHandle": f"receipt-{message_id}",
-                "body": json.dumps(event),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1763884800000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1763884800000",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0" * 32,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
-                "awsRegion": "us-east-1",
-            }
-            for message_id, event in zip(ids, events, strict=True)
-        ]
-    }
