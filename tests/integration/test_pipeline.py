@@ -15,17 +15,17 @@ import pytest
 
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import dead_lettered_details, put_events, run_samples
+from local_stack.run import dead_lettered_details, put_events, run_samples, sqs_event
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import LocalStack
 from nudge import aws
-from nudge.dal.customers import get_customer
+from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.outcome import Decision, Outcome
 from nudge.pipeline import SendInProgressError, process_event
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED
-from tests.conftest import sent_emails, sqs_event
+from tests.conftest import sent_emails
 
 
 def function_settings(stack: LocalStack, logical_id: str) -> Settings:
@@ -332,3 +332,28 @@ def test_a_corrupt_profile_dead_letters_the_record_without_logging_its_contents(
     assert failure["model"] == "Customer"
     assert {problem["field"] for problem in failure["problems"]} == {"email"}
     assert "ada at example" not in service_logs.getvalue()
+
+
+def test_a_store_that_keys_customers_by_email_address_gets_no_address_in_the_logs(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    service_logs: io.StringIO,
+) -> None:
+    # Given a store whose customer ids are their email addresses
+    table = stack.names["CustomersTable"]
+    ada = get_customer(table, "cus_vip_ada")
+    assert ada is not None
+    put_customer(table, ada.model_copy(update={"customer_id": "ada.lovelace@example.com"}))
+    cart = samples["cart_abandoned/vip_ada.json"].varied(
+        "keyed by address", customer_id="ada.lovelace@example.com"
+    )
+    # When her cart reminder is sent
+    put_events(stack, [cart])
+    mappings.drain()
+    assert len(sent_emails(moto)) == 1
+    # Then the logs name her by a pseudonym, never by the address
+    logs = service_logs.getvalue()
+    assert '"message":"email sent"' in logs
+    assert "ada.lovelace@example.com" not in logs and "sha256:" in logs
