@@ -21,6 +21,7 @@ import boto3
 
 from local_stack import faults
 from local_stack.faults import invocation_deadline
+from local_stack.moto_endpoint import seconds_until_visible
 from local_stack.stack import FunctionSpec, LocalStack, SqsEventSource
 
 if TYPE_CHECKING:
@@ -163,8 +164,9 @@ class EventSourceMappings:
         raise RuntimeError(f"queues still had messages after {max_rounds} rounds")
 
     def _until_next_visible(self, only: Collection[str]) -> float | None:
-        """Seconds to move the clock for records in flight to come back (the shortest visibility
-        timeout among queues holding some), or None when nothing is in flight."""
+        """Seconds to move the clock for the soonest record in flight to come back (each record's own
+        visibility as moto holds it; the queue's VisibilityTimeout where moto is out of reach), or
+        None when nothing is in flight."""
         waits = []
         for function in self.functions:
             if only and function.spec.logical_id not in only:
@@ -175,7 +177,8 @@ class EventSourceMappings:
                     AttributeNames=["ApproximateNumberOfMessagesNotVisible", "VisibilityTimeout"],
                 )["Attributes"]
                 if int(attributes["ApproximateNumberOfMessagesNotVisible"]):
-                    waits.append(float(attributes["VisibilityTimeout"]))
+                    exact = seconds_until_visible(source.queue_url, self._region)
+                    waits.append(exact if exact is not None else float(attributes["VisibilityTimeout"]))
         return min(waits) if waits else None
 
     def poll_once(self, report: DrainReport | None = None, only: Collection[str] = ()) -> int:

@@ -106,3 +106,20 @@ def _server_process(startup_seconds: float = 30) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()  # werkzeug may hold a keep-alive connection open past SIGTERM
             server.wait()
+
+
+def seconds_until_visible(queue_url: str, region: str, account_id: str = "123456789012") -> float | None:
+    """When the soonest message in flight on this queue becomes visible again, in seconds from now,
+    read from moto's own state (a function may have set each message's visibility itself, so the
+    queue's VisibilityTimeout is not enough). None when moto runs in another process or nothing is
+    in flight."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import sqs_backends
+
+    try:
+        queue = sqs_backends[account_id][region].get_queue(queue_url.rstrip("/").rsplit("/", 1)[-1])
+    except Exception:
+        return None
+    now = unix_time_millis()
+    pending = [message.visible_at for message in queue._messages if message.visible_at > now]
+    return (min(pending) - now) / 1000 + 0.001 if pending else None
