@@ -178,22 +178,17 @@ def crash_point_matrix(moto: MotoEndpoint, clock: Clock) -> list[FaultRow]:
         refusal_row = FaultRow(f"{sample.trigger.name}: each write refused")
         for index, (service, operation) in enumerate(calls):
             nth = calls[: index + 1].count((service, operation))
-            copy = _clone(stack, sample, f"crash{index}")
-            with crash_at(CrashPoint(service, operation, nth=nth)) as (point,):
-                result = _run_one(stack, mappings, moto, copy)
-            _count(crash_row, result, is_order, fired=point.fired, where=f"after {service}.{operation}#{nth}")
+            where = f"{service}.{operation}#{nth}"
+            crash = CrashPoint(service=service, operation=operation, nth=nth)
+            with crash_at(crash):
+                result = _run_one(stack, mappings, moto, _clone(stack, sample, f"crash{index}"))
+            _count(crash_row, result, is_order, fired=crash.fired, where=f"after {where}")
             if operation in _WRITES:
-                copy = _clone(stack, sample, f"refused{index}")
-                code = (
-                    "TooManyRequestsException"
-                    if service == "sesv2"
-                    else "ProvisionedThroughputExceededException"
-                )
-                with refusing(Refusal(service, operation, code=code, nth=nth)) as (refusal,):
-                    result = _run_one(stack, mappings, moto, copy)
-                _count(
-                    refusal_row, result, is_order, fired=refusal.fired, where=f"{service}.{operation}#{nth}"
-                )
+                code = _REFUSAL_CODE.get(service, "ProvisionedThroughputExceededException")
+                refusal = Refusal(service=service, operation=operation, code=code, nth=nth)
+                with refusing(refusal):
+                    result = _run_one(stack, mappings, moto, _clone(stack, sample, f"refused{index}"))
+                _count(refusal_row, result, is_order, fired=refusal.fired, where=where)
         rows += [crash_row, refusal_row]
     return rows
 

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,26 +50,29 @@ invocation_deadline: ContextVar[float | None] = ContextVar("invocation_deadline"
 """The running invocation's deadline (``time.time()``), None outside an invocation."""
 
 
-@dataclass
-class CrashPoint:
-    """Die right after (or before) the ``nth`` call of ``service.operation`` that ``matches``."""
+@dataclass(kw_only=True)
+class _NthCall:
+    """Fires once, on the ``nth`` call of ``service.operation``."""
 
     service: str
     operation: str
     nth: int = 1
-    after: bool = True
-    matches: Callable[[dict[str, Any]], bool] = lambda _params: True
     seen: int = 0
     fired: bool = False
 
-    def hit(self, service: str, operation: str, params: dict[str, Any]) -> bool:
-        if self.fired or (service, operation) != (self.service, self.operation) or not self.matches(params):
+    def hit(self, service: str, operation: str) -> bool:
+        if self.fired or (service, operation) != (self.service, self.operation):
             return False
         self.seen += 1
-        if self.seen == self.nth:
-            self.fired = True
-            return True
-        return False
+        self.fired = self.seen == self.nth
+        return self.fired
+
+
+@dataclass(kw_only=True)
+class CrashPoint(_NthCall):
+    """Die right after (or, with ``after=False``, right before) that call."""
+
+    after: bool = True
 
 
 @dataclass
@@ -96,45 +99,21 @@ class Throttling:
             return refused
 
 
-@dataclass
-class Refusal:
-    """Answer the ``nth`` matching call with this error, as the caller sees it once the SDK's own
-    retries are spent (a throttled write that stays throttled)."""
+@dataclass(kw_only=True)
+class Refusal(_NthCall):
+    """Answer that call with this error, as the caller sees it once the SDK's own retries are spent
+    (a throttled write that stays throttled)."""
 
-    service: str
-    operation: str
     code: str = "ProvisionedThroughputExceededException"
-    nth: int = 1
-    seen: int = 0
-    fired: bool = False
-
-    def hit(self, service: str, operation: str) -> bool:
-        if self.fired or (service, operation) != (self.service, self.operation):
-            return False
-        self.seen += 1
-        self.fired = self.seen == self.nth
-        return self.fired
 
 
-@dataclass
-class Stall:
-    """The ``nth`` matching call answers only after ``seconds`` (a slow dependency): the clock moves
-    on by that much, and an invocation past its timeout dies at its next call."""
+@dataclass(kw_only=True)
+class Stall(_NthCall):
+    """That call answers only after ``seconds`` (a slow dependency): the clock moves on by that much,
+    and an invocation past its timeout dies at its next call."""
 
-    service: str
-    operation: str
     seconds: float
     move_clock: Callable[[float], None]
-    nth: int = 1
-    seen: int = 0
-    fired: bool = False
-
-    def hit(self, service: str, operation: str) -> bool:
-        if self.fired or (service, operation) != (self.service, self.operation):
-            return False
-        self.seen += 1
-        self.fired = self.seen == self.nth
-        return self.fired
 
 
 @dataclass
@@ -175,7 +154,7 @@ def _make_api_call(client: botocore.client.BaseClient, operation: str, params: d
     for recorder in _faults.recorders:
         recorder.append((service, operation))
     for point in _faults.crash_points:
-        if not point.after and point.hit(service, operation, params):
+        if not point.after and point.hit(service, operation):
             raise SimulatedCrash(f"died before {service}.{operation}")
     for refusal in _faults.refusals:
         if refusal.hit(service, operation):
@@ -186,7 +165,7 @@ def _make_api_call(client: botocore.client.BaseClient, operation: str, params: d
         if stall.hit(service, operation):
             stall.move_clock(stall.seconds)
     for point in _faults.crash_points:
-        if point.after and point.hit(service, operation, params):
+        if point.after and point.hit(service, operation):
             raise SimulatedCrash(f"died after {service}.{operation}")
     return response
 
@@ -226,51 +205,38 @@ def _throttled_response(prefix: str, request: AWSPreparedRequest) -> AWSResponse
 
 
 @contextmanager
-def crash_at(*points: CrashPoint) -> Iterator[list[CrashPoint]]:
+def _in_place(faults: list[Any], *added: Any) -> Iterator[list[Any]]:
+    """Add these to one of the fault lists for the duration of the block."""
+    install()
+    faults.extend(added)
+    try:
+        yield list(added)
+    finally:
+        for fault in added:
+            faults.remove(fault)
+
+
+def crash_at(*points: CrashPoint) -> AbstractContextManager[list[CrashPoint]]:
     """Die at each of these points once (the next invocation that reaches it)."""
-    install()
-    _faults.crash_points.extend(points)
-    try:
-        yield list(points)
-    finally:
-        for point in points:
-            _faults.crash_points.remove(point)
+    return _in_place(_faults.crash_points, *points)
 
 
-@contextmanager
-def refusing(*refusals: Refusal) -> Iterator[list[Refusal]]:
+def refusing(*refusals: Refusal) -> AbstractContextManager[list[Refusal]]:
     """Refuse each of these calls once, after the SDK's retries (see ``Refusal``)."""
-    install()
-    _faults.refusals.extend(refusals)
-    try:
-        yield list(refusals)
-    finally:
-        for refusal in refusals:
-            _faults.refusals.remove(refusal)
+    return _in_place(_faults.refusals, *refusals)
 
 
-@contextmanager
-def stalling(*stalls: Stall) -> Iterator[list[Stall]]:
+def stalling(*stalls: Stall) -> AbstractContextManager[list[Stall]]:
     """Slow each of these calls down once (see ``Stall``)."""
-    install()
-    _faults.stalls.extend(stalls)
-    try:
-        yield list(stalls)
-    finally:
-        for stall in stalls:
-            _faults.stalls.remove(stall)
+    return _in_place(_faults.stalls, *stalls)
 
 
 @contextmanager
 def recording_calls() -> Iterator[list[tuple[str, str]]]:
     """Every (service, operation) the handlers call, in order."""
-    install()
     calls: list[tuple[str, str]] = []
-    _faults.recorders.append(calls)
-    try:
+    with _in_place(_faults.recorders, calls):
         yield calls
-    finally:
-        _faults.recorders.remove(calls)
 
 
 @contextmanager

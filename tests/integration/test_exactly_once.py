@@ -58,7 +58,7 @@ def test_an_invocation_that_times_out_after_ses_accepted_sends_nothing_more(
 ) -> None:
     # Given SES takes 40 s to answer Ada's cart email (past the function's 30 s Timeout)
     cart = samples["cart_abandoned/vip_ada.json"]
-    with stalling(Stall("sesv2", "SendEmail", seconds=40, move_clock=clock.shift)):
+    with stalling(Stall(service="sesv2", operation="SendEmail", seconds=40, move_clock=clock.shift)):
         put_events(stack, [cart])
         report = mappings.drain()
     # Then Lambda ended the invocation at its next call, and SQS redelivered the record after its
@@ -79,7 +79,7 @@ def test_a_duplicate_while_the_first_is_in_flight_waits_and_then_returns_its_res
 ) -> None:
     # Given the first delivery dies right after SES accepted, before it recorded the result
     cart = samples["cart_abandoned/vip_ada.json"]
-    with crash_at(CrashPoint("sesv2", "SendEmail")):
+    with crash_at(CrashPoint(service="sesv2", operation="SendEmail")):
         put_events(stack, [cart, cart])
         report = mappings.drain()
     # Then the twin saw a fresh claim, failed, came back after the claim's lease, and sent nothing
@@ -96,7 +96,7 @@ def test_an_order_is_counted_once_whatever_step_dies(
     assert before is not None
     # Given the function dies right after the profile update counted the order (before the segment
     # re-evaluation and the email), and the order is also delivered twice
-    with crash_at(CrashPoint("dynamodb", "UpdateItem", nth=1)):
+    with crash_at(CrashPoint(service="dynamodb", operation="UpdateItem", nth=1)):
         put_events(stack, [order, order])
         mappings.drain()
     after = get_customer(table, "cus_frequent_maria")

@@ -57,54 +57,45 @@ def record_decision(table: str, outcome: Outcome, decided_at: datetime, retentio
 
     Returns whether it was written.
     """
-    try:
-        aws.dynamodb().put_item(
-            TableName=table,
-            Item=_item(outcome, decided_at, retention),
-            ConditionExpression=_OPEN,
-            ExpressionAttributeValues=to_item({":deferred": Decision.DEFERRED.value}),
-        )
-    except ClientError as error:
-        if is_condition_failure(error):
-            return False
-        raise
-    return True
+    return _put_if(
+        table,
+        _item(outcome, decided_at, retention),
+        _OPEN,
+        {":deferred": Decision.DEFERRED.value},
+    )
 
 
 def claim_send(
     table: str, claimed: Outcome, claim: Claim, decided_at: datetime, retention: timedelta
 ) -> bool:
     """Claim the one send this event may make; False if another delivery of it got there first."""
-    try:
-        aws.dynamodb().put_item(
-            TableName=table,
-            Item=_item(
-                claimed,
-                decided_at,
-                retention,
-                claim_token=claim.token,
-                lease_expires_at=to_stored(claim.lease_expires_at),
-            ),
-            ConditionExpression=_OPEN,
-            ExpressionAttributeValues=to_item({":deferred": Decision.DEFERRED.value}),
-        )
-    except ClientError as error:
-        if is_condition_failure(error):
-            return False
-        raise
-    return True
+    item = _item(
+        claimed,
+        decided_at,
+        retention,
+        claim_token=claim.token,
+        lease_expires_at=to_stored(claim.lease_expires_at),
+    )
+    return _put_if(table, item, _OPEN, {":deferred": Decision.DEFERRED.value})
 
 
 def complete_send(
     table: str, outcome: Outcome, claim: Claim, decided_at: datetime, retention: timedelta
 ) -> bool:
     """Replace our own claim with the result; False if the claim is no longer ours."""
+    return _put_if(
+        table, _item(outcome, decided_at, retention), "claim_token = :token", {":token": claim.token}
+    )
+
+
+def _put_if(table: str, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
+    """Put the item if the condition holds on the stored one; False if it did not."""
     try:
         aws.dynamodb().put_item(
             TableName=table,
-            Item=_item(outcome, decided_at, retention),
-            ConditionExpression="claim_token = :token",
-            ExpressionAttributeValues=to_item({":token": claim.token}),
+            Item=item,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_item(values),
         )
     except ClientError as error:
         if is_condition_failure(error):
