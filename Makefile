@@ -6,11 +6,12 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help demo check-emails faults reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
+.PHONY: help demo check-emails faults test-fast reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
 
 help:
 	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
+	@echo "make test-fast  unit and contract tests only: the inner loop (seconds)"
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
 	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 10 min)"
 	@echo "make build  sam build (no Docker needed)"
@@ -54,6 +55,10 @@ template-lint: $(VENV)/.installed
 
 pytest: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+# The inner loop: no moto stack, no fault runs.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit tests/contract
 
 # aws-sam-cli pins its own boto3 and pydantic, so it lives in a virtualenv of its own.
 $(SAM_VENV)/.installed:

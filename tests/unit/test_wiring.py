@@ -1,0 +1,155 @@
+"""Every queue-fed function is wired completely in template.yaml, functions/Makefile and events/.
+
+Adding an event type touches several hand-kept places; this names the one that was forgotten.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from local_stack.cfn import load_template
+from local_stack.scenario import EVENTS_DIR
+from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from nudge.triggers import TRIGGERS
+
+TRIGGER_NAMES = {trigger.name for trigger in TRIGGERS}
+
+
+def _refs(value: Any) -> set[str]:
+    """Every logical id a piece of the template names (Ref, GetAtt, ${X} in Sub)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found |= {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
+                found |= _refs(inner)
+            else:
+                found |= _refs(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _refs(inner)
+    return found
+
+
+def wiring_problems(template: dict[str, Any], makefile: str) -> list[str]:
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    problems: list[str] = []
+    dead_letter_output = _refs(template["Outputs"]["DeadLetterQueues"]["Value"])
+    for function_id, function in resources.items():
+        if function["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = function["Properties"]
+        name = properties["CodeUri"].strip("/").split("/")[-1]
+        if f"build-{function_id}" not in makefile:
+            problems.append(f"{function_id}: no build-{function_id} target in functions/Makefile")
+        if not any(
+            r["Type"] == "AWS::Logs::LogGroup" and function_id in _refs(r["Properties"])
+            for r in resources.values()
+        ):
+            problems.append(f"{function_id}: no log group with a retention")
+        queues = [
+            event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            for event in properties.get("Events", {}).values()
+            if event["Type"] == "SQS"
+        ]
+        for queue_id in queues:
+            redrive = resources.get(queue_id, {}).get("Properties", {}).get("RedrivePolicy")
+            dlq_id = next(iter(_refs(redrive)), None) if redrive else None
+            if dlq_id is None or dlq_id not in resources:
+                problems.append(f"{function_id}: its queue {queue_id} has no dead-letter queue")
+                continue
+            if dlq_id not in dead_letter_output:
+                problems.append(f"{function_id}: {dlq_id} is not in the DeadLetterQueues output")
+            if name in TRIGGER_NAMES:
+                problems += _trigger_problems(resources, function_id, properties, queue_id, dlq_id)
+    return problems
+
+
+def _trigger_problems(
+    resources: dict[str, dict[str, Any]],
+    function_id: str,
+    properties: dict[str, Any],
+    queue_id: str,
+    dlq_id: str,
+) -> list[str]:
+    problems = []
+    rules = [
+        rule_id
+        for rule_id, rule in resources.items()
+        if rule["Type"] == "AWS::Events::Rule" and queue_id in _refs(rule["Properties"]["Targets"])
+    ]
+    if not rules:
+        problems.append(f"{function_id}: no EventBridge rule targets {queue_id}")
+    queue_policy = _refs(resources["RuleTargetQueuesPolicy"]["Properties"])
+    for needed in [queue_id, *rules]:
+        if needed not in queue_policy:
+            problems.append(f"{function_id}: RuleTargetQueuesPolicy does not name {needed}")
+    scheduler_role = _refs(resources["QuietHoursDeliveryRole"]["Properties"]["Policies"])
+    for needed in (queue_id, dlq_id):
+        if needed not in scheduler_role:
+            problems.append(f"{function_id}: QuietHoursDeliveryRole cannot send to {needed}")
+    variables = properties.get("Environment", {}).get("Variables", {})
+    for variable, needed in [
+        ("QUEUE_URL", queue_id),
+        ("DEAD_LETTER_QUEUE_URL", dlq_id),
+        ("DEFERRAL_QUEUE_ARN", queue_id),
+        ("DEFERRAL_DLQ_ARN", dlq_id),
+    ]:
+        if needed not in _refs(variables.get(variable)):
+            problems.append(f"{function_id}: {variable} does not name {needed}")
+    statements = _refs(properties.get("Policies"))
+    for needed in (queue_id, dlq_id):
+        if needed not in statements:
+            problems.append(f"{function_id}: its policy does not name {needed}")
+    return problems
+
+
+def sample_problems() -> list[str]:
+    expectations: dict[str, Any] = json.loads((EVENTS_DIR / "expectations.json").read_text())
+    problems = []
+    for trigger in TRIGGERS:
+        valid = [name for name in expectations if name.startswith(f"{trigger.name}/")]
+        invalid = [name for name in expectations if name.startswith(f"invalid/{trigger.name}_")]
+        if not valid:
+            problems.append(f"{trigger.name}: no sample event in events/{trigger.name}/")
+        if not invalid:
+            problems.append(f"{trigger.name}: no invalid sample events/invalid/{trigger.name}_*.json")
+    return problems
+
+
+def makefile_text() -> str:
+    return (REPO_ROOT / "functions" / "Makefile").read_text()
+
+
+def test_every_queue_fed_function_is_wired_completely() -> None:
+    assert wiring_problems(load_template(TEMPLATE_PATH), makefile_text()) == []
+
+
+def test_every_trigger_has_valid_and_invalid_samples_with_expectations() -> None:
+    assert sample_problems() == []
+
+
+def test_a_trigger_missing_its_dead_letter_queue_is_named() -> None:
+    template = copy.deepcopy(load_template(TEMPLATE_PATH))
+    del template["Resources"]["OrderPlacedQueue"]["Properties"]["RedrivePolicy"]
+    template["Resources"]["QuietHoursDeliveryRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ][0]["Resource"].remove({"Fn::GetAtt": ["CustomerLapsedDLQ", "Arn"]})
+    assert wiring_problems(template, makefile_text()) == [
+        "OrderPlacedFunction: its queue OrderPlacedQueue has no dead-letter queue",
+        "CustomerLapsedFunction: QuietHoursDeliveryRole cannot send to CustomerLapsedDLQ",
+    ]
+
+
+def test_a_function_missing_its_build_target_is_named() -> None:
+    makefile = makefile_text().replace("build-SesFeedbackFunction", "build-Something")
+    assert wiring_problems(load_template(TEMPLATE_PATH), makefile) == [
+        "SesFeedbackFunction: no build-SesFeedbackFunction target in functions/Makefile"
+    ]
