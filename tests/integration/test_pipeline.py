@@ -357,3 +357,13 @@ def test_a_store_that_keys_customers_by_email_address_gets_no_address_in_the_log
     logs = service_logs.getvalue()
     assert '"message":"email sent"' in logs
     assert "ada.lovelace@example.com" not in logs and "sha256:" in logs
+
+
+def test_an_envelope_time_without_an_offset_is_read_as_utc(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # EventBridge always writes `time` with a Z; a hand-made event might not, and must not crash the age check
+    event = {**samples["cart_abandoned/vip_ada.json"].event, "time": "2026-11-23T14:00:00"}
+    response = mappings.function("CartAbandonedFunction").invoke(sqs_event(event))
+    assert response == {"batchItemFailures": []}
+    assert len(sent_emails(moto)) == 1

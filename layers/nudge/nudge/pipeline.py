@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +53,9 @@ def process_delivery(
     detail = event.detail
     if not isinstance(detail, TriggerDetail):
         raise TypeError(f"{type(event).__name__} does not parse its detail into a trigger's detail")
-    outcome = process_event(trigger, detail, settings, lambda_context, event_time=event.time)
+    # EventBridge always writes `time` in UTC with a Z; a hand-made event without an offset means UTC.
+    event_time = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
+    outcome = process_event(trigger, detail, settings, lambda_context, event_time=event_time)
     if outcome.decision is Decision.DEFERRED and outcome.deferred_until is not None:
         deferral.redeliver_at(
             outcome.deferred_until,
