@@ -16,6 +16,7 @@ from nudge.dal import frequency_cap
 from nudge.dal.customers import mark_emailed
 from nudge.dal.deliveries import (
     Claim,
+    Delivery,
     claim_send,
     complete_send,
     get_delivery,
@@ -92,14 +93,24 @@ def process_event(
     """
     business_id = trigger.business_id(detail)
     known = get_delivery(settings.deliveries_table, detail.customer_id, trigger.name, business_id)
-    if known is not None:
-        if known.outcome.decision.is_final:
-            return known.outcome
-        if known.claim is not None:
-            return _claimed_before(settings, known.outcome, known.claim.token, known.claim.lease_expires_at)
+    settled = _settled(settings, known)
+    if settled is not None:
+        return settled
     if event_time is not None and event_time < utc_now() - settings.replay_window:
         return _skip(trigger, detail, settings, None, SkipReason.EVENT_TOO_OLD)
     return _decide_and_send(trigger, detail, settings, lambda_context)
+
+
+def _settled(settings: Settings, stored: Delivery | None) -> Outcome | None:
+    """What a stored record already decided: a final decision, or a dead invocation's claim closed as
+    ``send_unconfirmed``. None while the event is open (no record yet, or a deferral)."""
+    if stored is None:
+        return None
+    if stored.outcome.decision.is_final:
+        return stored.outcome
+    if stored.claim is not None:
+        return _claimed_before(settings, stored.outcome, stored.claim.token, stored.claim.lease_expires_at)
+    return None
 
 
 def _claimed_before(settings: Settings, claimed: Outcome, token: str, lease_expires_at: datetime) -> Outcome:
@@ -297,13 +308,10 @@ def _defer(
 def _decided_by_twin(settings: Settings, mine: Outcome) -> Outcome:
     """Another delivery of the same event wrote a final decision or a claim first: that one stands."""
     stored = get_delivery(settings.deliveries_table, mine.customer_id, mine.trigger, mine.business_id)
-    if stored is None:
+    settled = _settled(settings, stored)
+    if settled is None:
         raise SendInProgressError(mine.business_id)
-    if stored.outcome.decision.is_final:
-        return stored.outcome
-    if stored.claim is not None:
-        return _claimed_before(settings, stored.outcome, stored.claim.token, stored.claim.lease_expires_at)
-    raise SendInProgressError(mine.business_id)
+    return settled
 
 
 def _outcome(trigger: Trigger[Any], detail: TriggerDetail, decision: Decision, **facts: Any) -> Outcome:
