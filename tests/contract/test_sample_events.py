@@ -112,8 +112,8 @@ def test_the_schedule_input_in_the_template_is_what_the_planner_reads() -> None:
 
 
 def test_no_two_valid_samples_share_a_business_identity() -> None:
-    """Idempotency keys on it: a follow-up reusing another sample's order id would silently return
-    that sample's decision instead of being handled."""
+    """The delivery record is keyed on it: a follow-up reusing another sample's order id would
+    silently return that sample's decision instead of being handled."""
     identities = [
         (s.trigger.name, s.trigger.business_id(s.trigger.event_model.model_validate(s.event).detail))
         for s in SAMPLES

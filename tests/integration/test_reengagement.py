@@ -174,7 +174,7 @@ def test_a_republished_winback_of_the_same_run_is_not_sent_twice(
         ]
     )
     run_mappings.drain()
-    # Then the idempotency key, which includes the run date, stops a second email
+    # Then the win-back's identity, which includes the run date, finds its delivery record: no second email
     assert len(recipients(moto)) == sent
 
 
