@@ -43,10 +43,8 @@ from nudge.unsubscribe.keys import signing_key
 # timeout; a claim also outlives the deadline by a margin for clock skew between invocations.
 DEFAULT_TIMEOUT_SECONDS = 30
 LEASE_MARGIN_SECONDS = 5
-# What claiming, one SES call (connect 3 s, read 10 s at most) and recording it need; and, once
-# claimed, what the SES call and its record need.
+# What claiming, one SES call (connect 3 s, read 10 s at most) and recording it need.
 CLAIM_RESERVE_SECONDS = 15
-SEND_RESERVE_SECONDS = 14
 
 
 def process_delivery(
@@ -208,11 +206,6 @@ def _claim_and_send(
     ):
         # A twin delivery decided first: its decision, or its claim, is the answer.
         return _decided_by_twin(settings, claimed)
-    if _seconds_left(lambda_context) < SEND_RESERVE_SECONDS:
-        # A throttled claim used up the time SES needs: give the claim back rather than let the
-        # timeout strand it (a stranded claim becomes send_unconfirmed, and that email is lost).
-        release_claim(settings.deliveries_table, claimed, claim)
-        raise OutOfTimeError("too little time left to send after claiming")
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
