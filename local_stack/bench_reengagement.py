@@ -30,8 +30,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
-
+from local_stack import clients
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.moto_endpoint import running_moto
@@ -102,7 +101,7 @@ def clock() -> Iterator[Callable[[], tuple[float, float]]]:
 @contextmanager
 def draining(stack: LocalStack, logical_id: str) -> Iterator[Callable[[], int]]:
     """Receive and delete from a queue in the background; yields a count of what it took."""
-    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    sqs = clients.sqs(stack.region)
     url = stack.queue_url(logical_id)
     taken = 0
     stop = threading.Event()
@@ -164,7 +163,7 @@ def naive_baseline(stack: LocalStack, as_of: datetime, limit: int, trace_memory:
     function = stack.functions["CustomerLapsedFunction"]
     settings = Settings.from_environment(dict(function.environment))
     customers_table = stack.names["CustomersTable"]
-    client = boto3.session.Session(region_name=stack.region).client("dynamodb")
+    client = clients.dynamodb(stack.region)
     if trace_memory:
         tracemalloc.start()
     scanned = selected = sent = resegmented = 0

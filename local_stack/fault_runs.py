@@ -16,17 +16,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
-
+from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, recording_calls, refusing, throttled
+from local_stack.fresh import fresh_stack
 from local_stack.fuzz import fuzz_run
 from local_stack.lambda_runtime import Clock, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.outbox import parse_email
 from local_stack.run import put_events, recorded_outcome
 from local_stack.scenario import SampleEvent, load_sample_events
-from local_stack.seed import seed_sample_data, verify_sender_identity
-from local_stack.stack import LocalStack, build_stack
+from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer, import_customers, put_customer
 from nudge.outcome import Decision
 from nudge.profiles import Customer
@@ -80,14 +79,6 @@ def line(row: FaultRow) -> str:
     )
 
 
-def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
-    moto.reset()
-    stack = build_stack(parameter_overrides=parameters)
-    verify_sender_identity(stack)
-    seed_sample_data(stack)
-    return stack
-
-
 def emails_by_recipient(moto: MotoEndpoint) -> Counter[str]:
     return Counter(
         str(parse_email(raw)["To"].addresses[0].addr_spec) for raw in moto.sent_raw_emails().values()
@@ -95,7 +86,7 @@ def emails_by_recipient(moto: MotoEndpoint) -> Counter[str]:
 
 
 def dead_letter_count(stack: LocalStack) -> int:
-    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    sqs = clients.sqs(stack.region)
     return sum(
         int(
             sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
@@ -108,7 +99,7 @@ def dead_letter_count(stack: LocalStack) -> int:
 
 def queued_count(stack: LocalStack) -> int:
     """Messages still on the trigger queues, visible or waiting out a back-off."""
-    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    sqs = clients.sqs(stack.region)
     total = 0
     for logical_id in ("CartAbandonedQueue", "OrderPlacedQueue", "CustomerLapsedQueue"):
         attributes = sqs.get_queue_attributes(

@@ -17,9 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-import boto3
-
-from local_stack import faults
+from local_stack import clients, faults
 from local_stack.faults import invocation_deadline
 from local_stack.moto_endpoint import seconds_until_visible
 from local_stack.stack import FunctionSpec, LocalStack, SqsEventSource
@@ -132,7 +130,7 @@ class EventSourceMappings:
     def __init__(self, stack: LocalStack, clock: Clock | None = None) -> None:
         faults.install()
         self.functions = [LocalFunction(spec, stack.region) for spec in stack.functions.values()]
-        self.sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+        self.sqs = clients.sqs(stack.region)
         self._region = stack.region
         self._clock = clock
 

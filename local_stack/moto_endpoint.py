@@ -12,9 +12,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.server import ThreadedMotoServer
+
+if TYPE_CHECKING:
+    from local_stack.stack import LocalStack
 
 # No real credentials may ever be used: these are placeholders moto accepts.
 FAKE_AWS_ENVIRONMENT = {
@@ -25,15 +28,36 @@ FAKE_AWS_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
+    # AWS allows one PurgeQueue a minute; only the reset between tests purges (local_stack.fresh),
+    # and it does so far more often. No handler purges a queue.
+    "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false",
 }
 
 
 class MotoEndpoint:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, in_process: bool) -> None:
         self.url = url
+        self.in_process = in_process
+        """moto runs in this process (a thread), so its state can be read and trimmed directly."""
+        self.stack: LocalStack | None = None
+        """The stack last built on this endpoint, while nothing else has been reset."""
 
     def reset(self) -> None:
+        """Forget everything: every resource and every item, message and email."""
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"))  # noqa: S310
+        self.stack = None
+
+    def forget_sent_emails(self) -> None:
+        """Empty SES's record of sent emails (and moto's tracked models, which data.json reads)."""
+        if not self.in_process:
+            raise RuntimeError("moto's state can be trimmed only when it runs in this process")
+        from moto.core.model_instances import reset_model_data
+        from moto.ses.models import ses_backends
+
+        for account in ses_backends.values():
+            for backend in account.values():
+                backend.sent_messages.clear()
+        reset_model_data()
 
     def state(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/moto-api/data.json") as response:  # noqa: S310
@@ -57,7 +81,7 @@ def running_moto(*, own_process: bool = False) -> Iterator[MotoEndpoint]:
         os.environ.update(FAKE_AWS_ENVIRONMENT)
         os.environ["AWS_ENDPOINT_URL"] = url
         try:
-            yield MotoEndpoint(url)
+            yield MotoEndpoint(url, in_process=not own_process)
         finally:
             for key, value in previous.items():
                 if value is None:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import boto3
-
+from local_stack import clients
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.stack import LocalStack
 from nudge.timeutil import utc_now
@@ -35,9 +34,8 @@ class OneTimeSchedule:
 class OneTimeSchedules:
     def __init__(self, stack: LocalStack) -> None:
         self._stack = stack
-        session = boto3.session.Session(region_name=stack.region)
-        self._scheduler = session.client("scheduler")
-        self._sqs = session.client("sqs")
+        self._scheduler = clients.scheduler(stack.region)
+        self._sqs = clients.sqs(stack.region)
 
     def pending(self) -> list[OneTimeSchedule]:
         """Every one-time schedule of the stack's groups, soonest first."""

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import boto3
 from tqdm import tqdm
 
+from local_stack import clients
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.scenario import EVENTS_DIR
@@ -95,7 +95,7 @@ def run_schedule(
 
 
 def _show_progress(stack: LocalStack, runs_table: str, run_id: str, done: threading.Event) -> None:
-    dynamodb = boto3.session.Session(region_name=stack.region).client("dynamodb")
+    dynamodb = clients.dynamodb(stack.region)
     total = dynamodb.describe_table(TableName=stack.names["CustomersTable"])["Table"].get("ItemCount")
     with tqdm(total=total, unit=" customers", desc=f"run {run_id}", file=sys.stderr, leave=True) as bar:
         while True:

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import boto3
-
+from local_stack import clients
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
@@ -45,7 +44,7 @@ class EventResult:
 
 
 def put_events(stack: LocalStack, samples: Sequence[SampleEvent]) -> None:
-    client = boto3.session.Session(region_name=stack.region).client("events")
+    client = clients.events(stack.region)
     bus = stack.names["StoreEventBus"]
     entries: list[Any] = [sample.put_events_entry(bus) for sample in samples]
     for start in range(0, len(entries), 10):
@@ -56,20 +55,16 @@ def put_events(stack: LocalStack, samples: Sequence[SampleEvent]) -> None:
 
 def publish_as_ses(stack: LocalStack, event: dict[str, Any]) -> None:
     """What the configuration set's event destination does: the event onto the default bus."""
-    response = (
-        boto3.session.Session(region_name=stack.region)
-        .client("events")
-        .put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event["resources"],
-                    "Time": event["time"],
-                }
-            ]
-        )
+    response = clients.events(stack.region).put_events(
+        Entries=[
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+                "Time": event["time"],
+            }
+        ]
     )
     if response["FailedEntryCount"]:
         raise RuntimeError(f"PutEvents rejected the SES event: {response['Entries']}")
@@ -77,7 +72,7 @@ def publish_as_ses(stack: LocalStack, event: dict[str, Any]) -> None:
 
 def dead_lettered_details(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:
     """The event details sitting in each dead-letter queue, by the queue's logical id."""
-    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    sqs = clients.sqs(stack.region)
     found: dict[str, list[dict[str, Any]]] = {}
     for logical_id, url in stack.dead_letter_queues().items():
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(

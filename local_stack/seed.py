@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import boto3
-
+from local_stack import clients
 from local_stack.scenario import load_sample_rows
 from local_stack.stack import LocalStack
 from local_stack.synthetic import synthetic_customers
@@ -17,9 +16,7 @@ from nudge.profiles import Customer, Segment
 def verify_sender_identity(stack: LocalStack) -> None:
     """In AWS the identity is verified once by DNS (see README); moto needs it declared."""
     identity = stack.parameters["SenderIdentity"]
-    boto3.session.Session(region_name=stack.region).client("sesv2").create_email_identity(
-        EmailIdentity=identity
-    )
+    clients.sesv2(stack.region).create_email_identity(EmailIdentity=identity)
 
 
 def seed_sample_data(stack: LocalStack) -> tuple[int, int]:

@@ -16,8 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from local_stack import clients
 from local_stack.cfn import Resolver, UnsupportedTemplateFeatureError, load_template, parameter_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +88,10 @@ class LocalStack:
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     secret_arns: dict[str, str] = field(default_factory=dict)
     schedule_groups: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each created resource's properties as resolved: what a rebuild must match to reuse it."""
+    types: dict[str, str] = field(default_factory=dict)
+    """Each created resource's type, by logical id."""
 
     def queue_url(self, logical_id: str) -> str:
         return self.queue_urls[logical_id]
@@ -96,6 +99,10 @@ class LocalStack:
     def queue_url_of_arn(self, arn: str) -> str:
         (logical_id,) = (logical for logical, known in self.arns.items() if known == arn)
         return self.queue_urls[logical_id]
+
+    def of_type(self, kind: str) -> list[str]:
+        """The logical ids of the created resources of one type."""
+        return [logical_id for logical_id, known in self.types.items() if known == kind]
 
     def dead_letter_queues(self) -> dict[str, str]:
         return {logical: url for logical, url in self.queue_urls.items() if logical.endswith("DLQ")}
@@ -122,13 +129,21 @@ def _global_function_properties(template: Mapping[str, Any]) -> dict[str, Any]:
     return properties
 
 
+class ResourcesDifferError(RuntimeError):
+    """A rebuild's parameters change a resource itself, not only the functions: build anew."""
+
+
 def build_stack(
     *,
     stack_name: str = "nudge-local",
     region: str = "us-east-1",
     parameter_overrides: Mapping[str, str] | None = None,
     template_path: Path = TEMPLATE_PATH,
+    reuse: LocalStack | None = None,
 ) -> LocalStack:
+    """Create the template's resources, or with ``reuse``, take that stack's resources as they are
+    (they must resolve to the same properties under these parameters) and describe the functions
+    anew: a test that changes a function's setting needs no new tables and queues."""
     template = load_template(template_path)
     resources: dict[str, dict[str, Any]] = template["Resources"]
     stack = LocalStack(region=region, parameters=parameter_values(template, parameter_overrides or {}))
@@ -143,29 +158,42 @@ def build_stack(
         },
     )
     _name_resources(stack_name, region, resources, resolver, stack)
+    if reuse is not None:
+        if reuse.names != stack.names:
+            raise ResourcesDifferError("another stack name: other physical names")
+        # Updated in place: the resolver's refs are bound to these very dicts.
+        stack.queue_urls.update(reuse.queue_urls)
+        stack.secret_arns.update(reuse.secret_arns)
+        stack.schedule_groups.update(reuse.schedule_groups)
+        stack.rules.update(reuse.rules)
 
-    session = boto3.session.Session(region_name=region)
     for logical_id, resource in _in_creation_order(resources):
         kind = resource["Type"]
         if kind == "AWS::Serverless::Function" or kind in _NOT_EMULATED:
             continue
         properties = resolver.resolve(resource.get("Properties", {}))
+        if reuse is not None and (reuse.resources.get(logical_id) != properties or reuse.region != region):
+            raise ResourcesDifferError(f"{logical_id} differs under these parameters")
+        stack.resources[logical_id] = properties
+        stack.types[logical_id] = kind
+        if reuse is not None:
+            continue
         if kind == "AWS::DynamoDB::Table":
-            _create_table(session, stack.names[logical_id], properties)
+            _create_table(region, stack.names[logical_id], properties)
         elif kind == "AWS::SQS::Queue":
-            url = _create_queue(session, stack.names[logical_id], properties)
+            url = _create_queue(region, stack.names[logical_id], properties)
             stack.queue_urls[logical_id] = url
         elif kind == "AWS::Events::EventBus":
-            session.client("events").create_event_bus(Name=stack.names[logical_id])
+            clients.events(region).create_event_bus(Name=stack.names[logical_id])
         elif kind == "AWS::Events::Rule":
-            _create_rule(session, stack.names[logical_id], properties)
+            _create_rule(region, stack.names[logical_id], properties)
             stack.rules[logical_id] = properties
         elif kind == "AWS::SES::ConfigurationSet":
-            session.client("sesv2").create_configuration_set(ConfigurationSetName=stack.names[logical_id])
+            clients.sesv2(region).create_configuration_set(ConfigurationSetName=stack.names[logical_id])
         elif kind == "AWS::SecretsManager::Secret":
-            stack.secret_arns[logical_id] = _create_secret(session, stack.names[logical_id], properties)
+            stack.secret_arns[logical_id] = _create_secret(region, stack.names[logical_id], properties)
         elif kind == "AWS::Scheduler::ScheduleGroup":
-            session.client("scheduler").create_schedule_group(Name=stack.names[logical_id])
+            clients.scheduler(region).create_schedule_group(Name=stack.names[logical_id])
             stack.schedule_groups[logical_id] = stack.names[logical_id]
         else:
             raise UnsupportedTemplateFeatureError(f"{logical_id}: {kind} is not supported by the local stack")
@@ -242,7 +270,7 @@ def local_function_url(function_name: str, region: str) -> str:
     return f"https://{url_id}.lambda-url.{region}.on.aws/"
 
 
-def _create_secret(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> str:
+def _create_secret(region: str, name: str, properties: Mapping[str, Any]) -> str:
     generate = properties.get("GenerateSecretString")
     if "SecretString" in properties:
         value = str(properties["SecretString"])
@@ -252,7 +280,7 @@ def _create_secret(session: boto3.session.Session, name: str, properties: Mappin
         ]
     else:
         raise UnsupportedTemplateFeatureError(f"{name}: only SecretString or a plain GenerateSecretString")
-    return str(session.client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"])
+    return str(clients.client("secretsmanager", region).create_secret(Name=name, SecretString=value)["ARN"])
 
 
 def _constant(value: str | None) -> Callable[[], str]:
@@ -271,8 +299,8 @@ def _in_creation_order(resources: Mapping[str, dict[str, Any]]) -> list[tuple[st
     return sorted(resources.items(), key=rank)
 
 
-def _create_table(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> None:
-    client = session.client("dynamodb")
+def _create_table(region: str, name: str, properties: Mapping[str, Any]) -> None:
+    client = clients.dynamodb(region)
     arguments: dict[str, Any] = {
         "TableName": name,
         "KeySchema": properties["KeySchema"],
@@ -288,7 +316,7 @@ def _create_table(session: boto3.session.Session, name: str, properties: Mapping
         client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
 
 
-def _create_queue(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> str:
+def _create_queue(region: str, name: str, properties: Mapping[str, Any]) -> str:
     attributes: dict[Any, str] = {}
     for key in (
         "VisibilityTimeout",
@@ -302,11 +330,11 @@ def _create_queue(session: boto3.session.Session, name: str, properties: Mapping
         attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
     if properties.get("FifoQueue"):
         attributes["FifoQueue"] = "true"
-    return str(session.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+    return str(clients.sqs(region).create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
 
 
-def _create_rule(session: boto3.session.Session, name: str, properties: Mapping[str, Any]) -> None:
-    client = session.client("events")
+def _create_rule(region: str, name: str, properties: Mapping[str, Any]) -> None:
+    client = clients.events(region)
     bus = properties.get("EventBusName", "default")
     arguments: dict[str, Any] = {
         "Name": name,

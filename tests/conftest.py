@@ -15,11 +15,11 @@ from local_stack.stack import powertools_environment
 # As in Lambda, the environment is in place before the layer is imported (Powertools reads it then).
 os.environ.update(powertools_environment())
 
+from local_stack.fresh import fresh_stack
 from local_stack.moto_endpoint import MotoEndpoint, running_moto
 from local_stack.outbox import parse_email
 from local_stack.scenario import SampleEvent, load_sample_events
-from local_stack.seed import seed_sample_data, verify_sender_identity
-from local_stack.stack import LocalStack, build_stack
+from local_stack.stack import LocalStack
 from nudge.observability import logger
 
 
@@ -29,19 +29,10 @@ def moto() -> Iterator[MotoEndpoint]:
         yield endpoint
 
 
-def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
-    """A fresh stack from template.yaml, with these parameter overrides, the sender identity, and
-    the sample segments and customers."""
-    moto.reset()
-    local = build_stack(parameter_overrides=parameters)
-    verify_sender_identity(local)
-    seed_sample_data(local)
-    return local
-
-
 @pytest.fixture
 def stack(moto: MotoEndpoint) -> LocalStack:
-    """A fresh stack from template.yaml with its default parameters and the sample data."""
+    """The stack of template.yaml with its default parameters and only the sample data (built once
+    per session, emptied for each test: local_stack.fresh)."""
     return fresh_stack(moto)
 
 

@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 import time_machine
 
+from local_stack import clients
+from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import LambdaContext
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.scenario import SampleEvent
@@ -23,7 +24,7 @@ from nudge.sending import SendRefusedError
 from nudge.settings import Settings
 from nudge.timeutil import utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, Trigger
-from tests.conftest import fresh_stack, sent_emails
+from tests.conftest import sent_emails
 
 ADA = "cus_vip_ada"
 
@@ -119,7 +120,7 @@ def test_an_email_ses_refuses_gives_its_slot_back(
     stack: LocalStack, moto: MotoEndpoint, samples: dict[str, SampleEvent]
 ) -> None:
     settings = settings_of(stack)
-    ses = boto3.session.Session(region_name=stack.region).client("sesv2")
+    ses = clients.sesv2(stack.region)
     # Given SES refuses Ada's cart email (it will be retried, and may end in the dead-letter queue)
     ses.delete_email_identity(EmailIdentity="shop.example")
     with pytest.raises(SendRefusedError):

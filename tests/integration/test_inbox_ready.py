@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import time_machine
 
+from local_stack import clients
+from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.outbox import parse_email
@@ -20,7 +21,7 @@ from local_stack.stack import LocalStack
 from nudge import aws
 from nudge.dal.customers import get_customer
 from nudge.outcome import Decision, SkipReason
-from tests.conftest import fresh_stack, sent_emails
+from tests.conftest import sent_emails
 from tests.unit.test_rendering import LinkCollector
 
 # One sendable event per trigger, each for a different customer so the frequency cap stays out of it.
@@ -94,7 +95,7 @@ def test_a_name_with_a_stray_line_break_still_gets_a_clean_email_and_no_extra_he
     raw_messages_to_ses: list[bytes],
 ) -> None:
     # Given Ada's profile as a CSV import left it: CR/LF in her first name, a tab in her last name
-    boto3.session.Session(region_name=stack.region).client("dynamodb").update_item(
+    clients.dynamodb(stack.region).update_item(
         TableName=stack.names["CustomersTable"],
         Key={"customer_id": {"S": "cus_vip_ada"}},
         UpdateExpression="SET first_name = :first, last_name = :last",

@@ -10,9 +10,9 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-import boto3
 import pytest
 
+from local_stack import clients
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import dead_lettered_details, put_events, run_samples, sqs_event
@@ -178,9 +178,7 @@ def test_a_batch_where_every_record_fails_raises_without_quoting_the_data(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
     # Given SES refuses every send (the sender identity is not verified)
-    boto3.session.Session(region_name=stack.region).client("sesv2").delete_email_identity(
-        EmailIdentity="shop.example"
-    )
+    clients.sesv2(stack.region).delete_email_identity(EmailIdentity="shop.example")
     function = mappings.function("CartAbandonedFunction")
     with pytest.raises(RuntimeError) as raised:
         function.invoke(sqs_event(samples["cart_abandoned/vip_ada.json"].event))
@@ -199,7 +197,7 @@ def test_invalid_events_go_straight_to_the_dead_letter_queue_with_the_reason(
     assert dead_lettered_details(stack)["OrderPlacedDLQ"] == [bad.event["detail"]]
     assert sent_emails(moto) == []
     # And the dead letter says why, naming fields and error types but no value
-    sqs = boto3.session.Session(region_name=stack.region).client("sqs")
+    sqs = clients.sqs(stack.region)
     (message,) = sqs.receive_message(
         QueueUrl=stack.queue_url("OrderPlacedDLQ"), MessageAttributeNames=["All"], VisibilityTimeout=0
     )["Messages"]
@@ -214,7 +212,7 @@ def test_a_send_that_ses_refuses_is_retried_and_then_sent_once(
     stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
 ) -> None:
     # Given SES refuses the first attempt (the sender identity is not verified at that moment)
-    ses = boto3.session.Session(region_name=stack.region).client("sesv2")
+    ses = clients.sesv2(stack.region)
     ses.delete_email_identity(EmailIdentity="shop.example")
     lapse = samples["customer_lapsed/at_risk_sam.json"]
     detail = CUSTOMER_LAPSED.event_model.model_validate(lapse.event).detail
@@ -306,7 +304,7 @@ def test_a_corrupt_profile_dead_letters_the_record_without_logging_its_contents(
     service_logs: io.StringIO,
 ) -> None:
     # Given a profile row someone wrote by hand, with an address that is not one
-    dynamodb = boto3.session.Session(region_name=stack.region).client("dynamodb")
+    dynamodb = clients.dynamodb(stack.region)
     dynamodb.put_item(
         TableName=stack.names["CustomersTable"],
         Item={

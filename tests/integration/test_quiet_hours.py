@@ -7,10 +7,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import boto3
 import pytest
 import time_machine
 
+from local_stack import clients
+from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import OneTimeSchedules, deliver_deferred
@@ -20,7 +21,7 @@ from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.outcome import Decision, SkipReason
-from tests.conftest import fresh_stack, sent_emails
+from tests.conftest import sent_emails
 
 ADA = "cus_vip_ada"
 
@@ -159,7 +160,7 @@ def test_an_event_that_cannot_be_scheduled_is_retried_and_then_dead_lettered_not
 ) -> None:
     # Given the schedule group is gone (a broken deploy), and it is night for Ada
     move_customer(stack, ADA, "Asia/Tokyo")
-    scheduler = boto3.session.Session(region_name=stack.region).client("scheduler")
+    scheduler = clients.scheduler(stack.region)
     scheduler.delete_schedule_group(Name=stack.names["QuietHoursScheduleGroup"])
     put_events(stack, [cart_event(samples, "cart_unschedulable", utc("2026-11-23T13:00"))])
     # When the function handles it

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 import time_machine
 
+from local_stack import clients
+from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import deliver_deferred
@@ -31,7 +32,7 @@ from nudge.dal.segments import list_definitions, put_segment
 from nudge.profiles import Customer, Segment
 from nudge.reengagement.selection import due_winback
 from nudge.segmentation import assign_segment
-from tests.conftest import fresh_stack, sent_emails
+from tests.conftest import sent_emails
 
 AS_OF = sample_scheduled_time()
 SEGMENTS = [Segment.model_validate(row) for row in load_sample_rows("segments")]
@@ -57,7 +58,7 @@ def run_mappings(run_stack: LocalStack, clock: time_machine.Coordinates) -> Even
 
 
 def all_customers(stack: LocalStack) -> dict[str, Customer]:
-    client = boto3.session.Session(region_name=stack.region).client("dynamodb")
+    client = clients.dynamodb(stack.region)
     pages = client.get_paginator("scan").paginate(
         TableName=stack.names["CustomersTable"], ConsistentRead=True
     )
@@ -163,7 +164,7 @@ def test_a_republished_winback_of_the_same_run_is_not_sent_twice(
         "days_since_last_order": 258,
         "run_id": report.run_id,
     }
-    boto3.session.Session(region_name=run_stack.region).client("events").put_events(
+    clients.events(run_stack.region).put_events(
         Entries=[
             {
                 "Source": "nudge.reengagement",
@@ -222,7 +223,7 @@ def test_a_duplicate_work_item_for_a_finished_segment_does_nothing(
 ) -> None:
     report = run_schedule(run_stack, run_mappings, AS_OF, send_emails=False)
     work_item = {"run_id": report.run_id, "as_of": AS_OF.isoformat(), "segment": 1, "total_segments": 3}
-    boto3.session.Session(region_name=run_stack.region).client("sqs").send_message(
+    clients.sqs(run_stack.region).send_message(
         QueueUrl=run_stack.queue_url("ReengagementWorkQueue"), MessageBody=json.dumps(work_item)
     )
     run_mappings.drain(only=("ReengagementWorkerFunction",))
@@ -240,7 +241,7 @@ def test_invalid_segment_definitions_pause_resegmentation_but_not_the_winbacks(
 ) -> None:
     # Given a marketer's typo in one segment's rules
     broken = {"segment_id": "big_spenders", "name": "Big spenders", "rules": {"total_spend": {"gte": 500}}}
-    client = boto3.session.Session(region_name=run_stack.region).client("dynamodb")
+    client = clients.dynamodb(run_stack.region)
     client.put_item(
         TableName=run_stack.names["SegmentsTable"],
         Item={
@@ -265,7 +266,7 @@ def test_a_planner_event_it_cannot_read_ends_in_its_dead_letter_queue(
     run_stack: LocalStack, run_mappings: EventSourceMappings
 ) -> None:
     assert LocalScheduler(run_mappings).invoke_async(PLANNER, {"scheduled_time": "tomorrow-ish"}) is None
-    sqs = boto3.session.Session(region_name=run_stack.region).client("sqs")
+    sqs = clients.sqs(run_stack.region)
     messages = sqs.receive_message(QueueUrl=run_stack.queue_url("ReengagementPlannerDLQ")).get("Messages", [])
     assert [json.loads(m["Body"]) for m in messages] == [{"scheduled_time": "tomorrow-ish"}]
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
+from local_stack import clients
 from local_stack.cfn import load_template
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.moto_endpoint import MotoEndpoint
@@ -151,12 +152,9 @@ def test_unsubscribe_logs_hold_no_token_or_email(
 
 
 def issue_for(stack: LocalStack, customer_id: str) -> str:
-    import boto3
 
-    secret = (
-        boto3.session.Session(region_name=stack.region)
-        .client("secretsmanager")
-        .get_secret_value(SecretId=stack.secret_arns["UnsubscribeSigningKey"])
+    secret = clients.client("secretsmanager", stack.region).get_secret_value(
+        SecretId=stack.secret_arns["UnsubscribeSigningKey"]
     )
     return issue(secret["SecretString"].encode(), customer_id)
 
