@@ -263,7 +263,7 @@ def _order_count(table: str, customer_id: str) -> int | None:
 def _delivery_of(table: str, event: dict[str, Any]) -> Any:
     trigger = next(t for t in TRIGGERS if t.detail_type == event["detail-type"])
     try:
-        detail: TriggerDetail = trigger.event_model.model_validate(event).detail  # type: ignore[assignment]
+        detail: TriggerDetail = trigger.parse(event)
         return get_delivery(table, detail.customer_id, trigger.name, trigger.business_id(detail))
     except Exception:
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from local_stack import clients
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
@@ -105,7 +105,7 @@ def run_samples(
 def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:
     """The latest decision recorded for this event, by its trigger's business identity."""
     trigger = sample.trigger
-    detail = cast(TriggerDetail, trigger.event_model.model_validate(sample.event).detail)
+    detail: TriggerDetail = trigger.parse(sample.event)
     return get_outcome(
         stack.names["DeliveriesTable"], detail.customer_id, trigger.name, trigger.business_id(detail)
     )

@@ -5,7 +5,7 @@ matched by moto's implementation of EventBridge's pattern matching."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from moto.events.models import EventPattern
@@ -58,8 +58,7 @@ def test_every_trigger_has_a_rule_valid_samples_and_invalid_samples() -> None:
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if not s.is_invalid], ids=lambda s: s.name)
 def test_valid_sample_parses_with_its_triggers_model(sample: SampleEvent) -> None:
-    event = sample.trigger.event_model.model_validate(sample.event)
-    assert event.detail.customer_id
+    assert sample.trigger.parse(sample.event).customer_id
 
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if s.is_invalid], ids=lambda s: s.name)
@@ -71,26 +70,27 @@ def test_invalid_sample_fails_naming_the_field(sample: SampleEvent) -> None:
     assert problems == {(expected["field"], expected["error"])}
 
 
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge's own matcher, as moto implements it (its test_event_pattern is a stub)."""
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(cast(Any, event)))
+
+
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
 def test_sample_is_routed_by_exactly_its_triggers_rule(sample: SampleEvent) -> None:
-    matching = {
-        name
-        for name, pattern in RULES.items()
-        if EventPattern.load(json.dumps(pattern)).matches_event(sample.event)
-    }
+    matching = {name for name, pattern in RULES.items() if matches(pattern, sample.event)}
     assert matching == {sample.trigger.name}
 
 
 def test_events_from_another_source_match_no_rule() -> None:
     sample = next(s for s in SAMPLES if not s.is_invalid)
     foreign = {**sample.event, "source": "com.example.someone-else"}
-    assert not any(EventPattern.load(json.dumps(p)).matches_event(foreign) for p in RULES.values())
+    assert not any(matches(p, foreign) for p in RULES.values())
 
 
 def test_only_the_customer_lapsed_rule_accepts_events_from_the_scheduled_run() -> None:
     for sample in (s for s in SAMPLES if not s.is_invalid):
         from_run = {**sample.event, "source": "nudge.reengagement"}
-        matching = {n for n, p in RULES.items() if EventPattern.load(json.dumps(p)).matches_event(from_run)}
+        matching = {n for n, p in RULES.items() if matches(p, from_run)}
         assert matching == ({"customer_lapsed"} if sample.trigger.name == "customer_lapsed" else set())
 
 
@@ -115,8 +115,6 @@ def test_no_two_valid_samples_share_a_business_identity() -> None:
     """The delivery record is keyed on it: a follow-up reusing another sample's order id would
     silently return that sample's decision instead of being handled."""
     identities = [
-        (s.trigger.name, s.trigger.business_id(s.trigger.event_model.model_validate(s.event).detail))
-        for s in SAMPLES
-        if not s.is_invalid
+        (s.trigger.name, s.trigger.business_id(s.trigger.parse(s.event))) for s in SAMPLES if not s.is_invalid
     ]
     assert len(identities) == len(set(identities))

@@ -13,7 +13,7 @@ from local_stack.stack import LocalStack
 
 
 @pytest.fixture(autouse=True)
-def clock() -> Iterator[time_machine.Coordinates]:
+def clock() -> Iterator[time_machine.Traveller]:
     """The process clock, every thread's (moto's too), at the sample day and ticking; a test moves it
     with ``clock.shift(...)`` or ``clock.move_to(...)``."""
     with time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as coordinates:
@@ -21,7 +21,7 @@ def clock() -> Iterator[time_machine.Coordinates]:
 
 
 @pytest.fixture
-def mappings(stack: LocalStack, clock: time_machine.Coordinates) -> EventSourceMappings:
+def mappings(stack: LocalStack, clock: time_machine.Traveller) -> EventSourceMappings:
     """Lambda's poller for the stack; failed records come back after their visibility timeout, on
     this test's clock."""
     return EventSourceMappings(stack, clock)

@@ -30,7 +30,7 @@ THROTTLED_EVENTS = 60
 
 
 def test_a_crash_after_any_call_or_a_refused_write_never_sends_twice_or_counts_twice(
-    moto: MotoEndpoint, clock: time_machine.Coordinates
+    moto: MotoEndpoint, clock: time_machine.Traveller
 ) -> None:
     rows = crash_point_matrix(moto, clock)
     table = "\n".join([header(), *map(line, rows)])
@@ -54,7 +54,7 @@ def test_an_invocation_that_times_out_after_ses_accepted_sends_nothing_more(
     mappings: EventSourceMappings,
     moto: MotoEndpoint,
     samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
 ) -> None:
     # Given SES takes 40 s to answer Ada's cart email (past the function's 30 s Timeout)
     cart = samples["cart_abandoned/vip_ada.json"]
@@ -111,7 +111,7 @@ def test_a_replay_past_the_window_is_refused_and_a_resend_within_the_record_send
     mappings: EventSourceMappings,
     moto: MotoEndpoint,
     samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
 ) -> None:
     order = samples["order_placed/repeat_order_maria.json"]
     table = stack.names["CustomersTable"]
@@ -141,7 +141,7 @@ def test_a_replay_past_the_window_is_refused_and_a_resend_within_the_record_send
 
 
 def test_thirty_percent_throttling_loses_nothing_and_duplicates_nothing(
-    moto: MotoEndpoint, clock: time_machine.Coordinates
+    moto: MotoEndpoint, clock: time_machine.Traveller
 ) -> None:
     row = throttling_run(moto, clock, rate=0.3, events=THROTTLED_EVENTS, window=timedelta(hours=1))
     table = "\n".join([header(), line(row), *row.notes])
@@ -150,7 +150,7 @@ def test_thirty_percent_throttling_loses_nothing_and_duplicates_nothing(
 
 
 def test_sixty_percent_throttling_duplicates_nothing_and_what_waits_stays_retryable(
-    moto: MotoEndpoint, clock: time_machine.Coordinates
+    moto: MotoEndpoint, clock: time_machine.Traveller
 ) -> None:
     row = throttling_run(moto, clock, rate=0.6, events=THROTTLED_EVENTS, window=timedelta(hours=1))
     table = "\n".join([header(), line(row), *row.notes])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import time_machine
+from aws_lambda_powertools.utilities.typing import LambdaContext as PowertoolsLambdaContext
 
 from local_stack import clients
 from local_stack.fresh import fresh_stack
@@ -35,7 +36,7 @@ def settings_of(stack: LocalStack) -> Settings:
 
 def cart(samples: dict[str, SampleEvent], cart_id: str) -> CartAbandoned:
     event = samples["cart_abandoned/vip_ada.json"].varied(cart_id, cart_id=cart_id).event
-    detail: CartAbandoned = CART_ABANDONED.event_model.model_validate(event).detail
+    detail: CartAbandoned = CART_ABANDONED.parse(event)
     return detail
 
 
@@ -54,7 +55,7 @@ def deliver(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings) ->
     )
     while True:
         try:
-            return process_event(trigger, detail, settings, context)
+            return process_event(trigger, detail, settings, cast(PowertoolsLambdaContext, context))
         except SendInProgressError:
             continue
 
@@ -75,7 +76,7 @@ def test_of_triggers_racing_for_one_customer_exactly_one_email_is_sent(
     ]
     # When six Lambda sandboxes process them concurrently
     with ThreadPoolExecutor(max_workers=len(races)) as pool:
-        outcomes = list(pool.map(lambda race: deliver(*race, settings), races))
+        outcomes = list(pool.map(lambda race: deliver(race[0], race[1], settings), races))
     # Then the default cap (1 per 24 h) lets exactly one through, whichever claimed first
     assert len(sent_emails(moto)) == 1
     assert sorted(o.decision for o in outcomes) == [Decision.SENT] + [Decision.SKIPPED] * 5

@@ -39,7 +39,7 @@ def a_full_day(
     mappings: EventSourceMappings,
     moto: MotoEndpoint,
     samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
     service_logs: io.StringIO,
 ) -> FullDay:
     """Every sample event (one twice), a second email for the same customer (capped), the scheduled

@@ -149,7 +149,7 @@ def test_a_customer_who_buys_from_the_reminder_gets_the_thank_you(
 
 
 def test_an_operator_can_put_the_thank_you_under_the_cap(
-    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
 ) -> None:
     stack = fresh_stack(moto, FrequencyCapExemptTriggers="")
     mappings = EventSourceMappings(stack, clock)

@@ -71,7 +71,7 @@ def test_an_email_at_night_is_sent_at_eight_the_customers_next_morning(
     mappings: EventSourceMappings,
     moto: MotoEndpoint,
     samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
     timezone: str,
     night_utc: str,
     morning_utc: str,
@@ -106,7 +106,7 @@ def test_a_duplicate_at_night_is_scheduled_once_and_sent_once(
     mappings: EventSourceMappings,
     moto: MotoEndpoint,
     samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
 ) -> None:
     move_customer(stack, ADA, "Asia/Tokyo")
     cart = cart_event(samples, "cart_twice", utc("2026-11-23T13:00"))
@@ -122,7 +122,7 @@ def test_a_customer_who_buys_overnight_gets_no_cart_reminder_in_the_morning(
     mappings: EventSourceMappings,
     moto: MotoEndpoint,
     samples: dict[str, SampleEvent],
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
 ) -> None:
     # Given Ada's cart reminder is waiting for her Tokyo morning
     move_customer(stack, ADA, "Asia/Tokyo")
@@ -142,7 +142,7 @@ def test_a_customer_who_buys_overnight_gets_no_cart_reminder_in_the_morning(
 
 
 def test_a_customer_without_a_timezone_keeps_the_stores_default_one(
-    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
 ) -> None:
     # Given a store whose default timezone is Tokyo, and a profile that names none
     stack = fresh_stack(moto, DefaultTimezone="Asia/Tokyo")
@@ -174,7 +174,7 @@ def test_an_event_that_cannot_be_scheduled_is_retried_and_then_dead_lettered_not
 
 
 def test_quiet_hours_can_be_turned_off(
-    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
 ) -> None:
     stack = fresh_stack(moto, QuietHoursStart="00:00", QuietHoursEnd="00:00")
     move_customer(stack, ADA, "Asia/Tokyo")

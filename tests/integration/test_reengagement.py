@@ -53,7 +53,7 @@ def run_stack(moto: MotoEndpoint) -> LocalStack:
 
 
 @pytest.fixture
-def run_mappings(run_stack: LocalStack, clock: time_machine.Coordinates) -> EventSourceMappings:
+def run_mappings(run_stack: LocalStack, clock: time_machine.Traveller) -> EventSourceMappings:
     return EventSourceMappings(run_stack, clock)
 
 
@@ -88,7 +88,7 @@ def worker_killed_mid_segment() -> Iterator[None]:
 
 
 def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(
-    moto: MotoEndpoint, clock: time_machine.Coordinates
+    moto: MotoEndpoint, clock: time_machine.Traveller
 ) -> None:
     # Given a few hundred customers, and what the rules say of each as of the run
     run_stack = build_run_stack(moto, synthetic_customers=300)
@@ -125,7 +125,7 @@ def test_a_winback_carries_the_offer_of_the_segment_the_run_just_assigned(
     run_stack: LocalStack,
     run_mappings: EventSourceMappings,
     moto: MotoEndpoint,
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
 ) -> None:
     # Given Kenji, stored as a VIP, whose last order is now 206 days old
     run_schedule(run_stack, run_mappings, AS_OF)
@@ -185,7 +185,7 @@ def test_a_worker_that_dies_mid_segment_resumes_from_its_checkpoint(
     moto: MotoEndpoint,
     worker_killed_mid_segment: None,
     service_logs: io.StringIO,
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
 ) -> None:
     before = all_customers(run_stack)
     due = {c.email for c in before.values() if due_winback(c, AS_OF, timedelta(days=90), timedelta(days=30))}
@@ -237,7 +237,7 @@ def test_invalid_segment_definitions_pause_resegmentation_but_not_the_winbacks(
     run_mappings: EventSourceMappings,
     moto: MotoEndpoint,
     service_logs: io.StringIO,
-    clock: time_machine.Coordinates,
+    clock: time_machine.Traveller,
 ) -> None:
     # Given a marketer's typo in one segment's rules
     broken = {"segment_id": "big_spenders", "name": "Big spenders", "rules": {"total_spend": {"gte": 500}}}

@@ -5,10 +5,10 @@ Everything that differs between triggers lives here as data; the pipeline has no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -49,6 +49,10 @@ class Trigger(Generic[DetailT]):
     currency: Callable[[DetailT], str | None]
     profile_marks: tuple[str, ...] = ()
     """Profile attributes set to the send time besides ``last_emailed_at``, e.g. ``last_winback_at``."""
+
+    def parse(self, event: Mapping[str, Any]) -> DetailT:
+        """The validated detail of one of this trigger's EventBridge events (or ValidationError)."""
+        return cast(DetailT, self.event_model.model_validate(event).detail)
 
 
 def _ordered_since(customer: Customer, moment: datetime) -> SkipReason | None:
