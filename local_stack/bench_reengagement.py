@@ -3,13 +3,13 @@
 moto runs in its own process, so the CPU time and memory measured here are the handlers' own. Wall
 rates are bounded by moto answering every call from one Python process (each Scan page re-reads the
 whole table there); read them as ratios. The figures that carry over to AWS are our CPU per customer
-and the calls per customer, from which the README projects 1,000,000 customers.
+and the calls per customer, from which docs/performance.md projects 1,000,000 customers.
 
 The table is a steady-state one (local_stack.synthetic, steady_state): what a daily run meets after
 months of runs, with segments right as of yesterday and lapsed customers in their win-back cooldown.
 Runs, all over the same table:
 1. fan-out: the daily run, planner and workers, over every customer;
-2. one worker's segment under tracemalloc: its peak memory;
+2. one worker's shard under tracemalloc: its peak memory;
 3. naive baseline: one sequential scan of whole profiles that re-segments and *sends* (renders the
    email and calls SES) inline for every customer due a win-back, cut off after NAIVE_CUSTOMERS.
 
@@ -146,7 +146,7 @@ def fan_out(stack: LocalStack, mappings: EventSourceMappings, label: str, as_of:
 def one_worker_memory(
     stack: LocalStack, mappings: EventSourceMappings, as_of: datetime, customers: int
 ) -> tuple[float, int]:
-    """Peak Python memory of one worker invocation working through one whole segment."""
+    """Peak Python memory of one worker invocation working through one whole shard."""
     LocalScheduler(mappings).fire(PLANNER, as_of)
     tracemalloc.start()
     try:
@@ -154,8 +154,8 @@ def one_worker_memory(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    total_segments = int(stack.parameters["ReengagementParallelism"])
-    return peak / 2**20, customers // total_segments
+    total_shards = int(stack.parameters["ReengagementParallelism"])
+    return peak / 2**20, customers // total_shards
 
 
 def naive_baseline(stack: LocalStack, as_of: datetime, limit: int, trace_memory: bool = False) -> Measured:
@@ -211,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             seed_customers(stack, args.customers, as_of, steady_state=True)
         results["import_seconds"] = round(elapsed()[0], 1)
         mappings = EventSourceMappings(stack)
-        segments = stack.parameters["ReengagementParallelism"]
+        shards = stack.parameters["ReengagementParallelism"]
         with draining(stack, "CustomerLapsedQueue") as routed:
-            fan = fan_out(stack, mappings, f"fan-out, {segments} parallel workers", as_of)
+            fan = fan_out(stack, mappings, f"fan-out, {shards} parallel workers", as_of)
         results["events_routed_to_customer_lapsed_queue"] = routed()
         memory, segment_size = one_worker_memory(stack, mappings, as_of + timedelta(days=1), args.customers)
         fan.peak_memory_mib = memory
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         print(run.row())
     print(
-        f"mem: peak traced Python memory of one worker invocation over a whole segment (~{segment_size:,} "
+        f"mem: peak traced Python memory of one worker invocation over a whole shard (~{segment_size:,} "
         f"customers); naive: over 500 customers. cpu ms/c: this process's CPU per customer scanned "
         f"(moto excluded). emitted: events published (fan-out) or emails sent (naive)."
     )

@@ -172,7 +172,7 @@ def scheduled_run_step(
         say("  " + _row("win-back", outcome.customer_id, outcome.segment_id or "-", *_decision(outcome)))
     rerun = run_schedule(stack, mappings, scheduled_time.replace(hour=15))
     say(
-        f"  fired again the same day: {rerun.planned['enqueued']} segments enqueued, "
+        f"  fired again the same day: {rerun.planned['enqueued']} shards enqueued, "
         f"{rerun.planned['already_started']} already done; no win-back twice"
     )
     deferred = {o.customer_id: to_stored(o.deferred_until) for o in held_back if o.deferred_until}

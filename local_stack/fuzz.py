@@ -22,7 +22,7 @@ from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import sqs_event
 from local_stack.stack import LocalStack
-from nudge import aws
+from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_delivery
 from nudge.events import TriggerDetail
@@ -185,8 +185,8 @@ def fuzz_run(
         counts[event_name] += 1
 
     # What the handlers did, counted as the SDK answers: SES accepted a send, a record was dead-lettered.
-    aws.sesv2().meta.events.register("after-call.sesv2.SendEmail", count)
-    aws.sqs().meta.events.register("after-call.sqs.SendMessage", count)
+    handler_clients.sesv2().meta.events.register("after-call.sesv2.SendEmail", count)
+    handler_clients.sqs().meta.events.register("after-call.sqs.SendMessage", count)
 
     def one(event: dict[str, Any], times: int) -> None:
         tally.events += 1
@@ -238,8 +238,8 @@ def fuzz_run(
     try:
         _seeded(check, seed)()
     finally:
-        aws.sesv2().meta.events.unregister("after-call.sesv2.SendEmail", count)
-        aws.sqs().meta.events.unregister("after-call.sqs.SendMessage", count)
+        handler_clients.sesv2().meta.events.unregister("after-call.sesv2.SendEmail", count)
+        handler_clients.sqs().meta.events.unregister("after-call.sqs.SendMessage", count)
     return tally
 
 

@@ -28,7 +28,7 @@ from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.scenario import EVENTS_DIR
 from local_stack.stack import LocalStack
-from nudge.dal.runs import DONE, Checkpoint, run_checkpoints
+from nudge.reengagement.checkpoints import DONE, Checkpoint, run_checkpoints
 from nudge.reengagement.models import RunRequest, Tally
 
 PLANNER = "ReengagementPlannerFunction"
@@ -104,7 +104,7 @@ def _show_progress(stack: LocalStack, runs_table: str, run_id: str, done: thread
             tally = sum((c.tally for c in checkpoints), Tally())
             bar.update(tally.scanned - bar.n)
             bar.set_postfix(
-                segments=f"{sum(c.status == DONE for c in checkpoints)}/{len(checkpoints)}",
+                shards=f"{sum(c.status == DONE for c in checkpoints)}/{len(checkpoints)}",
                 selected=tally.selected,
                 published=tally.published,
                 refresh=False,
@@ -116,7 +116,7 @@ def _show_progress(stack: LocalStack, runs_table: str, run_id: str, done: thread
 def describe(report: RunReport) -> str:
     tally = report.tally
     return (
-        f"run {report.run_id}: {len(report.checkpoints)} segments "
+        f"run {report.run_id}: {len(report.checkpoints)} shards "
         f"({'all done' if report.finished else 'NOT all done'}), {report.pages} pages; "
         f"scanned {tally.scanned}, re-segmented {tally.resegmented}, selected {tally.selected}, "
         f"published {tally.published}, failed {tally.failed} in {report.seconds:.1f} s"
@@ -132,13 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--customers", type=int, default=0, help="synthetic customers (default: the samples)")
-    parser.add_argument(
-        "--segments", type=int, default=None, help="parallel-scan segments (template default)"
-    )
+    parser.add_argument("--shards", type=int, default=None, help="parallel-scan shards (template default)")
     parser.add_argument("--no-send", action="store_true", help="publish the win-backs but do not send them")
     args = parser.parse_args(argv)
     scheduled_time = sample_scheduled_time()
-    overrides = {"ReengagementParallelism": str(args.segments)} if args.segments else {}
+    overrides = {"ReengagementParallelism": str(args.shards)} if args.shards else {}
     with running_moto():
         stack = build_stack(parameter_overrides=overrides)
         verify_sender_identity(stack)

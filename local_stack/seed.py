@@ -14,7 +14,7 @@ from nudge.profiles import Customer, Segment
 
 
 def verify_sender_identity(stack: LocalStack) -> None:
-    """In AWS the identity is verified once by DNS (see README); moto needs it declared."""
+    """In AWS the identity is verified once by DNS (docs/operations.md); moto needs it declared."""
     identity = stack.parameters["SenderIdentity"]
     clients.sesv2(stack.region).create_email_identity(EmailIdentity=identity)
 

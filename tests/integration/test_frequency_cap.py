@@ -16,12 +16,12 @@ from local_stack.lambda_runtime import LambdaContext
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
+from nudge.adapters.ses import SendRefusedError
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.events import CartAbandoned, CustomerLapsed, TriggerDetail
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.pipeline import SendInProgressError, process_event
-from nudge.sending import SendRefusedError
 from nudge.settings import Settings
 from nudge.timeutil import utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, Trigger

@@ -18,7 +18,7 @@ from local_stack.outbox import parse_email
 from local_stack.run import dead_lettered_details, put_events, recorded_outcome
 from local_stack.scenario import SampleEvent, load_follow_ups
 from local_stack.stack import LocalStack
-from nudge import aws
+from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer
 from nudge.outcome import Decision, SkipReason
 from tests.conftest import sent_emails
@@ -46,7 +46,7 @@ def raw_messages_to_ses() -> Iterator[list[bytes]]:
     def record(params: dict[str, Any], **_: Any) -> None:
         captured.append(params["Content"]["Raw"]["Data"])
 
-    client = aws.sesv2()
+    client = handler_clients.sesv2()
     client.meta.events.register("provide-client-params.sesv2.SendEmail", record)
     yield captured
     client.meta.events.unregister("provide-client-params.sesv2.SendEmail", record)

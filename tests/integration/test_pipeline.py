@@ -18,7 +18,7 @@ from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import dead_lettered_details, put_events, run_samples, sqs_event
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import LocalStack
-from nudge import aws
+from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.outcome import Decision, Outcome
@@ -276,7 +276,7 @@ def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags
     def record(params: dict[str, Any], **_: Any) -> None:
         requests.append(params)
 
-    client = aws.sesv2()
+    client = handler_clients.sesv2()
     client.meta.events.register("provide-client-params.sesv2.SendEmail", record)
     try:
         put_events(stack, [samples["cart_abandoned/vip_ada.json"]])

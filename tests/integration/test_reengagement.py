@@ -25,7 +25,7 @@ from local_stack.run import put_events
 from local_stack.scenario import load_sample_rows
 from local_stack.seed import seed_customers
 from local_stack.stack import LocalStack
-from nudge import aws
+from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer
 from nudge.dal.items import from_item
 from nudge.dal.segments import list_definitions, put_segment
@@ -40,8 +40,8 @@ SAMPLE_CUSTOMERS = len(load_sample_rows("customers"))
 
 
 def build_run_stack(moto: MotoEndpoint, synthetic_customers: int) -> LocalStack:
-    """The template with 3 scan segments of 25-customer pages, so even a few dozen customers make
-    several pages per segment; seeded with the sample data and synthetic customers."""
+    """The template with 3 scan shards of 25-customer pages, so even a few dozen customers make
+    several pages per shard; seeded with the sample data and synthetic customers."""
     local = fresh_stack(moto, ReengagementParallelism="3", ScanPageSize="25")
     seed_customers(local, synthetic_customers, AS_OF)
     return local
@@ -79,9 +79,9 @@ def worker_killed_mid_segment() -> Iterator[None]:
         nonlocal killed
         if "ExclusiveStartKey" in params and not killed:
             killed = True
-            raise RuntimeError("worker killed mid-segment")
+            raise RuntimeError("worker killed mid-shard")
 
-    events = aws.dynamodb().meta.events
+    events = handler_clients.dynamodb().meta.events
     events.register("provide-client-params.dynamodb.Scan", crash, unique_id="kill-worker")
     yield
     events.unregister("provide-client-params.dynamodb.Scan", unique_id="kill-worker")
@@ -104,7 +104,7 @@ def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(
     deferred = deliver_deferred(run_stack, run_mappings, clock.move_to)
     assert deferred  # customers around the world: quiet hours held some win-backs back
 
-    # Then every customer was scanned once, across all segments, and the run finished
+    # Then every customer was scanned once, across all shards, and the run finished
     assert report.finished and len(report.checkpoints) == 3
     assert report.tally.scanned == len(before)
     # And each customer now holds the segment the rules give, written only where it changed
@@ -189,13 +189,11 @@ def test_a_worker_that_dies_mid_segment_resumes_from_its_checkpoint(
 ) -> None:
     before = all_customers(run_stack)
     due = {c.email for c in before.values() if due_winback(c, AS_OF, timedelta(days=90), timedelta(days=30))}
-    # When a worker is killed mid-segment and SQS redelivers its work item
+    # When a worker is killed mid-shard and SQS redelivers its work item
     report = run_schedule(run_stack, run_mappings, AS_OF)
     deliver_deferred(run_stack, run_mappings, clock.move_to)
     # Then the redelivered message resumed after the last checkpointed page, not from the start
-    resumed = [
-        json.loads(line) for line in service_logs.getvalue().splitlines() if "resuming segment" in line
-    ]
+    resumed = [json.loads(line) for line in service_logs.getvalue().splitlines() if "resuming shard" in line]
     assert len(resumed) == 1 and resumed[0]["pages_done"] >= 1
     # And the run still covered every customer exactly once and won back each due customer once
     assert report.finished and report.tally.scanned == len(before)
@@ -212,8 +210,8 @@ def test_a_worker_short_of_time_hands_its_segment_to_a_continuation(
     # Given workers that always believe too little time is left for another page
     monkeypatch.setenv("WORKER_TIME_RESERVE_MS", str(10**9))
     report = run_schedule(run_stack, run_mappings, AS_OF, send_emails=False)
-    # Then every page after a segment's first ran in a fresh invocation, and the totals are whole
-    handovers = service_logs.getvalue().count("segment handed over to a fresh invocation")
+    # Then every page after a shard's first ran in a fresh invocation, and the totals are whole
+    handovers = service_logs.getvalue().count("shard handed over to a fresh invocation")
     assert handovers == report.pages - len(report.checkpoints) > 0
     assert report.finished and report.tally.scanned == 100 + SAMPLE_CUSTOMERS
 
@@ -222,7 +220,7 @@ def test_a_duplicate_work_item_for_a_finished_segment_does_nothing(
     run_stack: LocalStack, run_mappings: EventSourceMappings, service_logs: io.StringIO
 ) -> None:
     report = run_schedule(run_stack, run_mappings, AS_OF, send_emails=False)
-    work_item = {"run_id": report.run_id, "as_of": AS_OF.isoformat(), "segment": 1, "total_segments": 3}
+    work_item = {"run_id": report.run_id, "as_of": AS_OF.isoformat(), "shard": 1, "total_shards": 3}
     clients.sqs(run_stack.region).send_message(
         QueueUrl=run_stack.queue_url("ReengagementWorkQueue"), MessageBody=json.dumps(work_item)
     )

@@ -1,148 +1,32 @@
-"""The SQS batch a trigger function receives: parse each record, process it, report failures.
+"""A trigger function's SQS batch: each record through the pipeline, failures reported to SQS.
 
-- A record that can never succeed (the event fails validation, or the stored profile it needs does)
-  is put on the trigger's dead-letter queue at once, with the error's type and fields (never the
-  data) as message attributes, and removed from the queue: it is not retried as if it might.
-- A record that may succeed later (a throttled call, SES refusing, a twin still in flight) is
-  reported in ``batchItemFailures`` and comes back after a back-off that grows with its receive
-  count (30 s, 1, 2, 4, 8 min, then every 15 min), so a struggling dependency gets hours, not
-  minutes, before the queue's receive limit dead-letters anything.
-- With less than ``START_BUDGET_SECONDS`` of the invocation left, records are not started: they come
-  back soon, instead of being cut off by the timeout half-way.
-Nothing is lost and nothing is sent twice.
+With less than ``START_BUDGET_SECONDS`` of the invocation left, records are not started: they come
+back soon, instead of being cut off by the timeout half-way. What is dead-lettered and how failed
+records back off is the batch processor's (``nudge.record_batch``). Nothing is lost and nothing is
+sent twice.
 """
 
 from __future__ import annotations
 
-import json
-import random
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.base import FailureResponse
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, ExceptionInfo
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from nudge import aws
-from nudge.observability import logger, metrics
+from nudge.observability import metrics
 from nudge.pipeline import process_delivery
+from nudge.record_batch import NotStartedError, SqsBatchProcessor
 from nudge.settings import Settings
 from nudge.triggers import Trigger
 
 START_BUDGET_SECONDS = 10
-BACKOFF_BASE_SECONDS = 30
-BACKOFF_MAX_SECONDS = 900
-NOT_STARTED_DELAY_SECONDS = 5
-
-
-class NotStartedError(RuntimeError):
-    """Too little of the invocation was left to start this record; it comes back in seconds."""
 
 
 class AllRecordsFailedError(RuntimeError):
     """Every record of the batch failed; SQS delivers them all again."""
-
-
-def backoff_seconds(receive_count: int) -> int:
-    """How long a failed record stays invisible after its ``receive_count``-th receive."""
-    return int(min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1)))
-
-
-class TriggerBatchProcessor(BatchProcessor):
-    """A BatchProcessor that dead-letters what can never succeed, backs off the rest, and whose
-    failure log names the problem but never the data (a pydantic message quotes the input)."""
-
-    def __init__(
-        self,
-        *,
-        model: Any,
-        raw_records: list[dict[str, Any]],
-        queue_url: str | None = None,
-        dead_letter_queue_url: str | None = None,
-    ) -> None:
-        super().__init__(event_type=EventType.SQS, model=model)
-        self._raw = {str(record.get("messageId")): record for record in raw_records}
-        self._queue_url = queue_url
-        self._dead_letter_queue_url = dead_letter_queue_url
-
-    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
-        error = exception[1]
-        message_id = str(getattr(record, "message_id", None) or getattr(record, "messageId", None))
-        raw = self._raw.get(message_id, {})
-        if isinstance(error, ValidationError) and self._dead_letter(raw, message_id, error):
-            # Removed from the queue as if handled: the dead-letter queue holds it for an operator.
-            return self.success_handler(record, None)
-        logger.error(
-            "event processing failed; it will be retried",
-            extra={
-                "message_id": message_id,
-                "error_type": type(error).__name__,
-                "error_title": getattr(error, "title", None),
-                "error_code": _aws_error_code(error),
-            },
-        )
-        metrics.add_metric(name="EmailFailed", unit=MetricUnit.Count, value=1)
-        self._back_off(raw, message_id, not_started=isinstance(error, NotStartedError))
-        return super().failure_handler(record, exception)
-
-    def _dead_letter(self, raw: dict[str, Any], message_id: str, error: ValidationError) -> bool:
-        """Put the record's body, unchanged (a redrive replays it), on the dead-letter queue."""
-        queue_url = self._dead_letter_queue_url
-        if not queue_url or "body" not in raw:
-            return False
-        problems = [
-            {"field": ".".join(str(part) for part in problem["loc"]), "error": problem["type"]}
-            for problem in error.errors(include_input=False, include_url=False)
-        ]
-        invalid_event = error.title == getattr(self.model, "__name__", None)
-        try:
-            aws.sqs().send_message(
-                QueueUrl=queue_url,
-                MessageBody=str(raw["body"]),
-                MessageAttributes={
-                    "nudge_error": {"DataType": "String", "StringValue": error.title},
-                    "nudge_problems": {"DataType": "String", "StringValue": json.dumps(problems)[:4096]},
-                },
-            )
-        except Exception:
-            logger.exception(
-                "could not dead-letter a record; it will be retried", extra={"message_id": message_id}
-            )
-            return False
-        logger.error(
-            "invalid event rejected"
-            if invalid_event
-            else "stored data does not validate; event dead-lettered",
-            extra={"message_id": message_id, "model": error.title, "problems": problems},
-        )
-        metrics.add_metric(
-            name="InvalidEvent" if invalid_event else "InvalidStoredData", unit=MetricUnit.Count, value=1
-        )
-        return True
-
-    def _back_off(self, raw: dict[str, Any], message_id: str, *, not_started: bool) -> None:
-        queue_url = self._queue_url
-        if not queue_url or "receiptHandle" not in raw:
-            return
-        receives = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        delay = NOT_STARTED_DELAY_SECONDS if not_started else backoff_seconds(receives)
-        try:
-            aws.sqs().change_message_visibility(
-                QueueUrl=queue_url,
-                ReceiptHandle=str(raw["receiptHandle"]),
-                VisibilityTimeout=int(delay * random.uniform(0.8, 1.2)),  # noqa: S311 (jitter)
-            )
-        except Exception:
-            # The queue's own visibility timeout applies instead: a shorter wait, never a lost record.
-            logger.warning("could not back off a failed record", extra={"message_id": message_id})
-
-
-def _aws_error_code(error: BaseException | None) -> str | None:
-    response = getattr(error, "response", None)
-    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
 
 
 def process_trigger_batch(
@@ -151,7 +35,7 @@ def process_trigger_batch(
     settings = Settings.from_environment()
     metrics.add_dimension(name="trigger", value=trigger.name)
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    processor = TriggerBatchProcessor(
+    processor = SqsBatchProcessor(
         model=trigger.record_model,
         raw_records=event.get("Records", []),
         queue_url=settings.queue_url,

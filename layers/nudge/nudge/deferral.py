@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
-
-from nudge import aws
+from nudge.adapters.scheduler import create_one_time_schedule
 from nudge.settings import DeferralSettings
 
 # Everyone's quiet hours end on the hour: spread each morning's wave over a quarter of an hour.
@@ -36,27 +34,15 @@ def redeliver_at(
 ) -> bool:
     """Schedule the event to arrive on the trigger's queue at ``until``. False if this event was
     already scheduled for then (a duplicate delivery at night)."""
-    try:
-        aws.scheduler().create_schedule(
-            Name=schedule_name(trigger, business_id, until),
-            GroupName=settings.schedule_group,
-            ScheduleExpression=f"at({until.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
-            ScheduleExpressionTimezone="UTC",
-            FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": SPREAD_MINUTES},
-            ActionAfterCompletion="DELETE",
-            Target={
-                "Arn": settings.queue_arn,
-                "RoleArn": settings.role_arn,
-                "Input": event_json,
-                "DeadLetterConfig": {"Arn": settings.dead_letter_queue_arn},
-                "RetryPolicy": {
-                    "MaximumEventAgeInSeconds": MAX_DELIVERY_AGE_SECONDS,
-                    "MaximumRetryAttempts": 185,
-                },
-            },
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConflictException":
-            return False
-        raise
-    return True
+    return create_one_time_schedule(
+        name=schedule_name(trigger, business_id, until),
+        group=settings.schedule_group,
+        at=until,
+        window_minutes=SPREAD_MINUTES,
+        queue_arn=settings.queue_arn,
+        role_arn=settings.role_arn,
+        body=event_json,
+        dead_letter_queue_arn=settings.dead_letter_queue_arn,
+        max_event_age_seconds=MAX_DELIVERY_AGE_SECONDS,
+        max_retries=185,
+    )

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsR
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json
 
-from nudge.batch import TriggerBatchProcessor
 from nudge.dal.customers import suppress
 from nudge.observability import log_safe_id, logger, metrics
+from nudge.record_batch import SqsBatchProcessor
 from nudge.settings import UnsubscribeSettings
 
 
@@ -90,7 +90,7 @@ def handle_feedback(event: SesEvent, customers_table: str) -> None:
 
 def process_feedback_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = UnsubscribeSettings.from_environment()
-    processor = TriggerBatchProcessor(model=SesFeedbackRecord, raw_records=event.get("Records", []))
+    processor = SqsBatchProcessor(model=SesFeedbackRecord, raw_records=event.get("Records", []))
 
     def handle_record(record: SesFeedbackRecord) -> None:
         handle_feedback(record.body.detail, settings.customers_table)

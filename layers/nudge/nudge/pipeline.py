@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge import deferral, formatting
+from nudge.adapters.ses import SendRefusedError, send_raw
 from nudge.dal import frequency_cap
-from nudge.dal.customers import mark_emailed
+from nudge.dal.customers import get_customer, mark_emailed
 from nudge.dal.deliveries import (
     Claim,
     Delivery,
@@ -32,7 +33,6 @@ from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer, Segment
 from nudge.rendering import render_email
-from nudge.sending import SendRefusedError, send_raw
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import Trigger
@@ -135,7 +135,11 @@ def _claimed_before(settings: Settings, claimed: Outcome, token: str, lease_expi
 def _decide_and_send(
     trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
 ) -> Outcome:
-    customer = trigger.load_customer(detail, settings, lambda_context)
+    customer = (
+        trigger.profile_update(detail, settings)
+        if trigger.profile_update is not None
+        else get_customer(settings.customers_table, detail.customer_id)
+    )
     if customer is None:
         return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
     reason = ineligibility(customer) or trigger.exit_reason(detail, customer)

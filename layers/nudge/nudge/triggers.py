@@ -1,4 +1,5 @@
-"""The three triggers: what each reads, its exit rule, its template data and its identity.
+"""The three triggers: what each parses, writes to the profile, its exit rule, its template data and
+its identity.
 
 Everything that differs between triggers lives here as data; the pipeline has no branch per trigger.
 """
@@ -11,9 +12,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge.dal.customers import UnknownCustomerError, get_customer, record_order
 from nudge.events import (
     CartAbandoned,
     CartAbandonedEvent,
@@ -26,9 +25,9 @@ from nudge.events import (
     OrderPlacedRecord,
     TriggerDetail,
 )
+from nudge.orders import count_order
 from nudge.outcome import SkipReason
 from nudge.profiles import Customer
-from nudge.resegmentation import load_definitions, reevaluate
 from nudge.settings import Settings
 
 DetailT = TypeVar("DetailT", bound=TriggerDetail)
@@ -43,7 +42,9 @@ class Trigger(Generic[DetailT]):
     record_model: type[SqsRecordModel]
     business_id: Callable[[DetailT], str]
     """What makes two events the same: the delivery record's key, which guards the send."""
-    load_customer: Callable[[DetailT, Settings, LambdaContext | None], Customer | None]
+    profile_update: Callable[[DetailT, Settings], Customer | None] | None
+    """The event's own write to the profile before the decision (idempotent, as every step is retried),
+    returning the profile as written, or None for an unknown customer. None: the profile is only read."""
     exit_reason: Callable[[DetailT, Customer], SkipReason | None]
     template_data: Callable[[DetailT, Customer], dict[str, Any]]
     currency: Callable[[DetailT], str | None]
@@ -61,36 +62,13 @@ def _ordered_since(customer: Customer, moment: datetime) -> SkipReason | None:
     return None
 
 
-def _lookup(
-    detail: CartAbandoned | CustomerLapsed, settings: Settings, _: LambdaContext | None
-) -> Customer | None:
-    return get_customer(settings.customers_table, detail.customer_id)
-
-
-def _record_order(detail: OrderPlaced, settings: Settings, _: LambdaContext | None) -> Customer | None:
-    """Count the order on the profile (once per order id, in the same write) and re-evaluate the
-    segment as of the order, so the email already speaks to who the customer now is.
-
-    Both steps can be repeated safely: a retry after any crash finds the order already counted, and
-    re-evaluation writes a segment only if it changed.
-    """
-    try:
-        customer = record_order(
-            settings.customers_table, detail.customer_id, detail.order_id, detail.total, detail.placed_at
-        )
-    except UnknownCustomerError:
-        return None
-    definitions = load_definitions(settings.segments_table)
-    return reevaluate(settings.customers_table, customer, definitions, as_of=detail.placed_at)
-
-
 CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
     name="cart_abandoned",
     detail_type="Cart Abandoned",
     event_model=CartAbandonedEvent,
     record_model=CartAbandonedRecord,
     business_id=lambda cart: cart.cart_id,
-    load_customer=_lookup,
+    profile_update=None,
     exit_reason=lambda cart, customer: _ordered_since(customer, cart.abandoned_at),
     template_data=lambda cart, _: {"cart": cart},
     currency=lambda cart: cart.currency,
@@ -102,7 +80,7 @@ ORDER_PLACED: Trigger[OrderPlaced] = Trigger(
     event_model=OrderPlacedEvent,
     record_model=OrderPlacedRecord,
     business_id=lambda order: order.order_id,
-    load_customer=_record_order,
+    profile_update=count_order,
     exit_reason=lambda _order, _customer: None,
     template_data=lambda order, customer: {"order": order, "first_order": customer.order_count == 1},
     currency=lambda order: order.currency,
@@ -114,7 +92,7 @@ CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
     event_model=CustomerLapsedEvent,
     record_model=CustomerLapsedRecord,
     business_id=lambda lapse: lapse.identity,
-    load_customer=_lookup,
+    profile_update=None,
     exit_reason=lambda lapse, customer: _ordered_since(customer, lapse.last_order_at),
     template_data=lambda lapse, _: {"lapse": lapse},
     currency=lambda _: None,

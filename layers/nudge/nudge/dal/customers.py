@@ -12,7 +12,7 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from nudge import aws
+from nudge.adapters import clients
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.profiles import Customer, CustomerFacts
 from nudge.timeutil import to_stored
@@ -26,7 +26,7 @@ class UnknownCustomerError(LookupError):
 
 
 def get_customer(table: str, customer_id: str) -> Customer | None:
-    response = aws.dynamodb().get_item(
+    response = clients.dynamodb().get_item(
         TableName=table, Key=to_item({"customer_id": customer_id}), ConsistentRead=True
     )
     item = response.get("Item")
@@ -35,12 +35,12 @@ def get_customer(table: str, customer_id: str) -> Customer | None:
 
 def put_customer(table: str, customer: Customer) -> None:
     """Create or replace a profile (seeding, imports and tests; triggers only update)."""
-    aws.dynamodb().put_item(TableName=table, Item=to_item(_to_record(customer)))
+    clients.dynamodb().put_item(TableName=table, Item=to_item(_to_record(customer)))
 
 
 def import_customers(table: str, customers: Iterable[Customer], max_attempts: int = 8) -> int:
     """Create or replace many profiles, 25 per BatchWriteItem call, retrying unprocessed items."""
-    client = aws.dynamodb()
+    client = clients.dynamodb()
     imported = 0
     batch: list[Customer] = []
 
@@ -110,7 +110,7 @@ def record_order(
         "counted_order_ids = list_append(if_not_exists(counted_order_ids, :empty), :order_list)"
     )
     not_counted = "attribute_exists(customer_id) AND NOT contains(counted_order_ids, :order_id)"
-    client = aws.dynamodb()
+    client = clients.dynamodb()
     try:
         response = client.update_item(
             TableName=table,
@@ -168,7 +168,7 @@ def _trim_order_history(table: str, customer: Customer) -> Customer:
     removed = [f"recent_order_dates[{i}]" for i in range(excess)]
     removed += [f"counted_order_ids[{i}]" for i in range(excess_ids)]
     try:
-        response = aws.dynamodb().update_item(
+        response = clients.dynamodb().update_item(
             TableName=table,
             Key=to_item({"customer_id": customer.customer_id}),
             UpdateExpression="REMOVE " + ", ".join(removed),
@@ -195,7 +195,7 @@ def set_segment(table: str, seen: CustomerFacts, segment_id: str, at: datetime) 
         conditions.append("segment_id = :expected")
         values[":expected"] = seen.segment_id
     try:
-        aws.dynamodb().update_item(
+        clients.dynamodb().update_item(
             TableName=table,
             Key=to_item({"customer_id": seen.customer_id}),
             UpdateExpression="SET segment_id = :segment, segment_updated_at = :at",
@@ -223,7 +223,7 @@ def suppress(table: str, customer_id: str, reason: str, at: datetime) -> bool:
 def _set_once(table: str, customer_id: str, values: dict[str, object]) -> bool:
     """Set each attribute unless it already has a value, on an existing profile only."""
     try:
-        aws.dynamodb().update_item(
+        clients.dynamodb().update_item(
             TableName=table,
             Key=to_item({"customer_id": customer_id}),
             UpdateExpression="SET "
@@ -241,7 +241,7 @@ def _set_once(table: str, customer_id: str, values: dict[str, object]) -> bool:
 def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable[str] = ()) -> None:
     """Record the send time as ``last_emailed_at`` and in each attribute of ``also``."""
     attributes = ", ".join(f"{name} = :sent_at" for name in ("last_emailed_at", *also))
-    aws.dynamodb().update_item(
+    clients.dynamodb().update_item(
         TableName=table,
         Key=to_item({"customer_id": customer_id}),
         UpdateExpression=f"SET {attributes}",
@@ -260,33 +260,34 @@ class FactsPage:
     unreadable: list[str]
     """Ids of rows that do not validate: counted and logged by the caller, never fatal to the run."""
     last_evaluated_key: dict[str, Any] | None
-    """Where the next page starts; None at the end of the segment."""
+    """Where the next page starts; None at the end of the shard."""
 
 
 def scan_facts(
     table: str,
     *,
-    segment: int,
-    total_segments: int,
+    shard: int,
+    total_shards: int,
     start_key: dict[str, Any] | None,
     page_size: int,
 ) -> FactsPage:
-    """One page of one parallel-scan segment.
+    """One page of one shard: DynamoDB's parallel-scan ``Segment`` (the word "segment" is kept for
+    marketing segments everywhere else).
 
     Eventually consistent: half the read cost of a strong read, and a profile changed during the run
     is re-evaluated by the change (an order) itself.
     """
     arguments: dict[str, Any] = {
         "TableName": table,
-        "Segment": segment,
-        "TotalSegments": total_segments,
+        "Segment": shard,
+        "TotalSegments": total_shards,
         "Limit": page_size,
         "ProjectionExpression": ", ".join(f"#f{index}" for index in range(len(_FACT_NAMES))),
         "ExpressionAttributeNames": {f"#f{index}": name for index, name in enumerate(_FACT_NAMES)},
     }
     if start_key:
         arguments["ExclusiveStartKey"] = start_key
-    response = aws.dynamodb().scan(**arguments)
+    response = clients.dynamodb().scan(**arguments)
     profiles: list[CustomerFacts] = []
     unreadable: list[str] = []
     for item in response.get("Items", []):

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from nudge import aws
+from nudge.adapters import clients
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.outcome import Decision, Outcome
 from nudge.timeutil import to_stored
@@ -91,7 +91,7 @@ def complete_send(
 def _put_if(table: str, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
     """Put the item if the condition holds on the stored one; False if it did not."""
     try:
-        aws.dynamodb().put_item(
+        clients.dynamodb().put_item(
             TableName=table,
             Item=item,
             ConditionExpression=condition,
@@ -107,7 +107,7 @@ def _put_if(table: str, item: dict[str, Any], condition: str, values: dict[str, 
 def release_claim(table: str, claimed: Outcome, claim: Claim) -> None:
     """SES refused the send, so nothing went out: remove our claim, and a retry may send."""
     try:
-        aws.dynamodb().delete_item(
+        clients.dynamodb().delete_item(
             TableName=table,
             Key=_key(claimed.customer_id, claimed.trigger, claimed.business_id),
             ConditionExpression="claim_token = :token",
@@ -122,7 +122,7 @@ def mark_unconfirmed(table: str, claimed: Outcome, token: str) -> bool:
     """Close a claim whose invocation died before it recorded SES's answer: it may have been sent,
     so it is never sent again. False if that claim was completed or closed meanwhile."""
     try:
-        aws.dynamodb().update_item(
+        clients.dynamodb().update_item(
             TableName=table,
             Key=_key(claimed.customer_id, claimed.trigger, claimed.business_id),
             UpdateExpression="SET decision = :unconfirmed REMOVE claim_token, lease_expires_at",
@@ -152,7 +152,7 @@ class Delivery:
 
 def get_delivery(table: str, customer_id: str, trigger: str, business_id: str) -> Delivery | None:
     item = (
-        aws.dynamodb()
+        clients.dynamodb()
         .get_item(TableName=table, Key=_key(customer_id, trigger, business_id), ConsistentRead=True)
         .get("Item")
     )

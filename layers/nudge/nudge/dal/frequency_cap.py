@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from nudge import aws
+from nudge.adapters import clients
 from nudge.dal.items import is_condition_failure, to_item
 from nudge.timeutil import to_stored
 
@@ -22,7 +22,7 @@ def claim(
 ) -> bool:
     """Take a send slot for ``claimant`` (one email's identity). False when all ``slots`` were used
     within ``window`` before ``at`` by other emails, or the profile does not exist."""
-    client = aws.dynamodb()
+    client = clients.dynamodb()
     values = to_item({":at": to_stored(at), ":window_start": to_stored(at - window), ":me": claimant})
     for slot in range(slots):
         taken_at, taken_by = f"cap_{slot}_at", f"cap_{slot}_by"
@@ -47,7 +47,7 @@ def claim(
 
 def release(table: str, customer_id: str, claimant: str, *, slots: int) -> None:
     """Give back ``claimant``'s slot: its email was not sent, so it must not count."""
-    client = aws.dynamodb()
+    client = clients.dynamodb()
     for slot in range(slots):
         try:
             client.update_item(

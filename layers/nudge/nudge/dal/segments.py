@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from nudge import aws
+from nudge.adapters import clients
 from nudge.dal.items import from_item, to_item
 from nudge.profiles import DEFAULT_SEGMENT_ID, FALLBACK_SEGMENT, Segment
 from nudge.segmentation import SegmentDefinition
@@ -20,14 +20,16 @@ def get_segment(table: str, segment_id: str | None) -> Segment:
     for candidate in dict.fromkeys((segment_id, DEFAULT_SEGMENT_ID)):
         if not candidate:
             continue
-        item = aws.dynamodb().get_item(TableName=table, Key=to_item({"segment_id": candidate})).get("Item")
+        item = (
+            clients.dynamodb().get_item(TableName=table, Key=to_item({"segment_id": candidate})).get("Item")
+        )
         if item:
             return Segment.model_validate(from_item(item))
     return FALLBACK_SEGMENT
 
 
 def put_segment(table: str, segment: Segment) -> None:
-    aws.dynamodb().put_item(
+    clients.dynamodb().put_item(
         TableName=table, Item=to_item(segment.model_dump(mode="python", exclude_none=True))
     )
 
@@ -36,7 +38,7 @@ def list_definitions(table: str) -> list[SegmentDefinition]:
     """Every segment's membership rules; all must validate, or none are used."""
     definitions: list[SegmentDefinition] = []
     problems: list[str] = []
-    paginator = aws.dynamodb().get_paginator("scan")
+    paginator = clients.dynamodb().get_paginator("scan")
     pages = paginator.paginate(
         TableName=table,
         ProjectionExpression="segment_id, priority, #rules",

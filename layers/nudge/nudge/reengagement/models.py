@@ -24,14 +24,14 @@ class RunRequest(BaseModel):
 
 
 class WorkItem(BaseModel):
-    """One parallel-scan segment of one run; the checkpoint row says how far it got."""
+    """One parallel-scan shard of one run; the checkpoint row says how far it got."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: Annotated[str, Field(min_length=1, max_length=64)]
     as_of: AwareDatetime
-    segment: Annotated[int, Field(ge=0)]
-    total_segments: Annotated[int, Field(ge=1, le=1_000_000)]
+    shard: Annotated[int, Field(ge=0)]
+    total_shards: Annotated[int, Field(ge=1, le=1_000_000)]
     continuation: Annotated[int, Field(ge=0)] = 0
 
 
@@ -41,7 +41,7 @@ class WorkItemRecord(SqsRecordModel):
 
 @dataclass
 class Tally:
-    """Counts for one page, and summed over a segment or a run."""
+    """Counts for one page, and summed over a shard or a run."""
 
     scanned: int = 0
     resegmented: int = 0

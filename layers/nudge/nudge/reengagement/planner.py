@@ -1,21 +1,18 @@
-"""The planner: one scheduled invocation splits the Customers table into parallel-scan segments and
-enqueues one work item per segment. Replanning the same day re-enqueues only what has not started."""
+"""The planner: one scheduled invocation splits the Customers table into parallel-scan shards and
+enqueues one work item per shard. Replanning the same day re-enqueues only what has not started."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from nudge import aws
-from nudge.dal.runs import PENDING, plan_segment
+from nudge.adapters import sqs
 from nudge.observability import logger, metrics
+from nudge.reengagement.checkpoints import PENDING, plan_shard
 from nudge.reengagement.models import RunRequest, WorkItem
 from nudge.reengagement.settings import RunSettings
 from nudge.timeutil import utc_now
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 SQS_MAX_BATCH = 10
 SEND_ATTEMPTS = 3
@@ -29,27 +26,25 @@ def plan_run(request: RunRequest, settings: RunSettings) -> dict[str, Any]:
     run_id = request.run_id(settings.timezone)
     now = utc_now()
     retention = settings.checkpoint_retention
-    # The first plan of the day fixes the run's as-of time and segment count; a retry, or a rerun with
-    # different parameters, reuses them so the segments still partition the table exactly.
-    first = plan_segment(
+    # The first plan of the day fixes the run's as-of time and shard count; a retry, or a rerun with
+    # different parameters, reuses them so the shards still partition the table exactly.
+    first = plan_shard(
         settings.runs_table,
-        WorkItem(
-            run_id=run_id, as_of=request.scheduled_time, segment=0, total_segments=settings.total_segments
-        ),
+        WorkItem(run_id=run_id, as_of=request.scheduled_time, shard=0, total_shards=settings.total_shards),
         now,
         retention,
     )
     checkpoints = [first] + [
-        plan_segment(
+        plan_shard(
             settings.runs_table,
-            WorkItem(run_id=run_id, as_of=first.as_of, segment=segment, total_segments=first.total_segments),
+            WorkItem(run_id=run_id, as_of=first.as_of, shard=shard, total_shards=first.total_shards),
             now,
             retention,
         )
-        for segment in range(1, first.total_segments)
+        for shard in range(1, first.total_shards)
     ]
     pending = [
-        WorkItem(run_id=run_id, as_of=c.as_of, segment=c.segment, total_segments=c.total_segments)
+        WorkItem(run_id=run_id, as_of=c.as_of, shard=c.shard, total_shards=c.total_shards)
         for c in checkpoints
         if c.status == PENDING
     ]
@@ -57,28 +52,22 @@ def plan_run(request: RunRequest, settings: RunSettings) -> dict[str, Any]:
     summary = {
         "run_id": run_id,
         "as_of": first.as_of.isoformat(),
-        "total_segments": first.total_segments,
+        "total_shards": first.total_shards,
         "enqueued": len(pending),
         "already_started": len(checkpoints) - len(pending),
     }
-    metrics.add_metric(name="RunSegmentsEnqueued", unit=MetricUnit.Count, value=len(pending))
+    metrics.add_metric(name="RunShardsEnqueued", unit=MetricUnit.Count, value=len(pending))
     logger.info("re-engagement run planned", extra=summary)
     return summary
 
 
 def _enqueue(queue_url: str, items: list[WorkItem]) -> None:
     for start in range(0, len(items), SQS_MAX_BATCH):
-        entries: list[SendMessageBatchRequestEntryTypeDef] = [
-            {"Id": str(item.segment), "MessageBody": item.model_dump_json()}
-            for item in items[start : start + SQS_MAX_BATCH]
-        ]
+        bodies = {str(item.shard): item.model_dump_json() for item in items[start : start + SQS_MAX_BATCH]}
         for _ in range(SEND_ATTEMPTS):
-            failed = {
-                f["Id"]
-                for f in aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
-            }
-            entries = [entry for entry in entries if entry["Id"] in failed]
-            if not entries:
+            failed = sqs.send_message_batch(queue_url, bodies)
+            bodies = {entry_id: body for entry_id, body in bodies.items() if entry_id in failed}
+            if not bodies:
                 break
-        if entries:
-            raise EnqueueError(f"{len(entries)} work items were not enqueued")
+        if bodies:
+            raise EnqueueError(f"{len(bodies)} work items were not enqueued")

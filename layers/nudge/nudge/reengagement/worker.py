@@ -1,8 +1,8 @@
-"""A worker: scans one parallel-scan segment page by page, re-segments every customer it visits and
+"""A worker: scans one parallel-scan shard page by page, re-segments every customer it visits and
 publishes ``Customer Lapsed`` events for the ones due a win-back.
 
 Memory is bounded by one page. Progress is checkpointed after every page; with too little time left
-for another page the worker hands its segment to a fresh invocation (a continuation message), and a
+for another page the worker hands its shard to a fresh invocation (a continuation message), and a
 worker that dies is resumed from its last checkpoint when SQS redelivers its message.
 """
 
@@ -18,11 +18,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge import aws
+from nudge.adapters import eventbridge, sqs
 from nudge.dal.customers import FactsPage, scan_facts
-from nudge.dal.runs import claim, release, save_progress
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.profiles import CustomerFacts
+from nudge.reengagement.checkpoints import claim, release, save_progress
 from nudge.reengagement.models import Tally, WorkItem, WorkItemRecord
 from nudge.reengagement.publishing import publish
 from nudge.reengagement.selection import due_winback, winback_detail
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # Segment writes are independent single-item updates: overlap their round trips.
 SEGMENT_WRITE_THREADS = 8
-# A lease outlives the invocation a little, so only a dead worker's segment is ever taken over.
+# A lease outlives the invocation a little, so only a dead worker's shard is ever taken over.
 LEASE_MARGIN = timedelta(minutes=1)
 
 _METRIC_NAMES = {
@@ -54,32 +54,32 @@ def process_work_batch(event: dict[str, Any], context: LambdaContext) -> Partial
     processor = BatchProcessor(event_type=EventType.SQS, model=WorkItemRecord)
 
     def handle_record(record: WorkItemRecord) -> None:
-        run_segment(record.body, record.messageId, settings, context)
+        run_shard(record.body, record.messageId, settings, context)
 
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )
 
 
-def run_segment(item: WorkItem, owner: str, settings: RunSettings, context: LambdaContext) -> Tally | None:
-    """Work through the segment from its checkpoint; returns its totals so far, or None if the
-    segment was done or held by another live message (a duplicate, dropped)."""
+def run_shard(item: WorkItem, owner: str, settings: RunSettings, context: LambdaContext) -> Tally | None:
+    """Work through the shard from its checkpoint; returns its totals so far, or None if the
+    shard was done or held by another live message (a duplicate, dropped)."""
     lease = timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
     checkpoint = claim(settings.runs_table, item, owner, utc_now(), lease)
-    where = {"run_id": item.run_id, "segment": item.segment, "total_segments": item.total_segments}
+    where = {"run_id": item.run_id, "shard": item.shard, "total_shards": item.total_shards}
     if checkpoint is None:
-        logger.info("segment already done or being worked on; duplicate work item dropped", extra=where)
+        logger.info("shard already done or being worked on; duplicate work item dropped", extra=where)
         return None
     pages, tally, start_key = checkpoint.pages, checkpoint.tally, checkpoint.last_evaluated_key
     if pages:
-        logger.info("resuming segment from its checkpoint", extra={**where, "pages_done": pages})
+        logger.info("resuming shard from its checkpoint", extra={**where, "pages_done": pages})
     definitions = load_definitions(settings.segments_table)
     with ThreadPoolExecutor(max_workers=SEGMENT_WRITE_THREADS) as pool:
         while True:
             page = scan_facts(
                 settings.customers_table,
-                segment=item.segment,
-                total_segments=item.total_segments,
+                shard=item.shard,
+                total_shards=item.total_shards,
                 start_key=start_key,
                 page_size=settings.page_size,
             )
@@ -96,7 +96,7 @@ def run_segment(item: WorkItem, owner: str, settings: RunSettings, context: Lamb
             )
             _report_page(where, pages, page_tally, tally)
             if start_key is None:
-                logger.info("segment finished", extra={**where, "pages": pages, **tally.as_dict()})
+                logger.info("shard finished", extra={**where, "pages": pages, **tally.as_dict()})
                 return tally
             if context.get_remaining_time_in_millis() < settings.time_reserve_ms:
                 _hand_over(item, owner, settings)
@@ -117,7 +117,7 @@ def _process_page(
         )
     )
     due = [p for p in updated if due_winback(p, item.as_of, settings.lapsed_after, settings.cooldown)]
-    result = publish([_lapsed_event(p, item, settings) for p in due], aws.events().put_events)
+    result = publish([_lapsed_event(p, item, settings) for p in due], eventbridge.put_events)
     if page.unreadable:
         logger.error(
             "customer rows that do not validate were skipped",
@@ -156,14 +156,12 @@ def _report_page(where: dict[str, Any], pages: int, page: Tally, total: Tally) -
     for name, value in page.as_dict().items():
         metrics.add_metric(name=_METRIC_NAMES[name], unit=MetricUnit.Count, value=value)
     logger.info(
-        "page done", extra={**where, "page": pages, **page.as_dict(), "segment_totals": total.as_dict()}
+        "page done", extra={**where, "page": pages, **page.as_dict(), "shard_totals": total.as_dict()}
     )
 
 
 def _hand_over(item: WorkItem, owner: str, settings: RunSettings) -> None:
     release(settings.runs_table, item, owner)
     continuation = item.model_copy(update={"continuation": item.continuation + 1})
-    aws.sqs().send_message(QueueUrl=settings.work_queue_url, MessageBody=continuation.model_dump_json())
-    logger.info(
-        "segment handed over to a fresh invocation", extra={"run_id": item.run_id, "segment": item.segment}
-    )
+    sqs.send_message(settings.work_queue_url, continuation.model_dump_json())
+    logger.info("shard handed over to a fresh invocation", extra={"run_id": item.run_id, "shard": item.shard})

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
 # SendEmail has no idempotency key: an SDK retry after a lost answer would send the email twice.
-# One attempt; nudge.sending retries only what SES refused.
+# One attempt; nudge.adapters.ses retries only what SES refused.
 # Short timeouts: an answer that never comes must end well inside the function's own timeout.
 _ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10)
 _lock = threading.Lock()

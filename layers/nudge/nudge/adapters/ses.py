@@ -1,7 +1,7 @@
 """Sends a finished MIME message through SES v2, at most once per call.
 
 SES's SendEmail has no idempotency key, so the SDK must never repeat a request on its own: the SES
-client makes one attempt (``nudge.aws.sesv2``), and this module retries only what SES itself refused
+client makes one attempt (``clients.sesv2``), and this module retries only what SES itself refused
 (throttling), where nothing was sent. A request whose answer was lost (a read timeout, a dropped
 connection) may have been accepted: it is reported as unknown, never retried.
 """
@@ -17,7 +17,7 @@ from email.utils import getaddresses
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from nudge import aws
+from nudge.adapters import clients
 
 # SES accepts only these characters in message tag values.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
@@ -62,7 +62,7 @@ def send_raw(
     }
     for attempt in range(ATTEMPTS):
         try:
-            response = aws.sesv2().send_email(**request)  # type: ignore[arg-type]
+            response = clients.sesv2().send_email(**request)  # type: ignore[arg-type]
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             delay = BASE_DELAY_SECONDS * 4**attempt * random.uniform(0.5, 1.5)  # noqa: S311 (jitter)

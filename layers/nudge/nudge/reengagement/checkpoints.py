@@ -1,4 +1,4 @@
-"""Run checkpoints: one row per (run, scan segment) saying how far its worker got.
+"""Run checkpoints: one row per (run, scan shard) saying how far its worker got.
 
 A row moves ``pending`` -> ``running`` (claimed by one work-item message, with a lease) -> ``pending``
 again when a worker hands over to a continuation, and finally ``done``. The scan position
@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from nudge import aws
+from nudge.adapters import clients
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.reengagement.models import Tally, WorkItem
 from nudge.timeutil import to_stored
@@ -26,29 +26,29 @@ PENDING, RUNNING, DONE = "pending", "running", "done"
 @dataclass(frozen=True)
 class Checkpoint:
     run_id: str
-    segment: int
+    shard: int
     status: str
     pages: int
     tally: Tally
     last_evaluated_key: dict[str, Any] | None
     as_of: datetime
-    total_segments: int
+    total_shards: int
 
 
-def _key(run_id: str, segment: int) -> dict[str, Any]:
-    return to_item({"run_id": run_id, "segment": segment})
+def _key(run_id: str, shard: int) -> dict[str, Any]:
+    return to_item({"run_id": run_id, "shard": shard})
 
 
-def plan_segment(table: str, item: WorkItem, planned_at: datetime, retention: timedelta) -> Checkpoint:
-    """Create the segment's row unless the run already has it; return the row as it now stands."""
+def plan_shard(table: str, item: WorkItem, planned_at: datetime, retention: timedelta) -> Checkpoint:
+    """Create the shard's row unless the run already has it; return the row as it now stands."""
     try:
-        aws.dynamodb().put_item(
+        clients.dynamodb().put_item(
             TableName=table,
             Item=to_item(
                 {
                     "run_id": item.run_id,
-                    "segment": item.segment,
-                    "total_segments": item.total_segments,
+                    "shard": item.shard,
+                    "total_shards": item.total_shards,
                     "as_of": to_stored(item.as_of),
                     "status": PENDING,
                     "pages": 0,
@@ -62,22 +62,22 @@ def plan_segment(table: str, item: WorkItem, planned_at: datetime, retention: ti
     except ClientError as error:
         if not is_condition_failure(error):
             raise
-    checkpoint = get_checkpoint(table, item.run_id, item.segment)
+    checkpoint = get_checkpoint(table, item.run_id, item.shard)
     if checkpoint is None:  # only if the row expired between the two calls
-        raise RuntimeError(f"checkpoint {item.run_id}/{item.segment} vanished while planning")
+        raise RuntimeError(f"checkpoint {item.run_id}/{item.shard} vanished while planning")
     return checkpoint
 
 
-def get_checkpoint(table: str, run_id: str, segment: int) -> Checkpoint | None:
+def get_checkpoint(table: str, run_id: str, shard: int) -> Checkpoint | None:
     item = (
-        aws.dynamodb().get_item(TableName=table, Key=_key(run_id, segment), ConsistentRead=True).get("Item")
+        clients.dynamodb().get_item(TableName=table, Key=_key(run_id, shard), ConsistentRead=True).get("Item")
     )
     return _checkpoint(from_item(item)) if item else None
 
 
 def run_checkpoints(table: str, run_id: str) -> list[Checkpoint]:
-    """Every segment's row of one run (progress, and the run's totals)."""
-    paginator = aws.dynamodb().get_paginator("query")
+    """Every shard's row of one run (progress, and the run's totals)."""
+    paginator = clients.dynamodb().get_paginator("query")
     pages = paginator.paginate(
         TableName=table,
         KeyConditionExpression="run_id = :run",
@@ -91,25 +91,25 @@ def _checkpoint(row: dict[str, Any]) -> Checkpoint:
     key = row.get("last_evaluated_key")
     return Checkpoint(
         run_id=str(row["run_id"]),
-        segment=int(row["segment"]),
+        shard=int(row["shard"]),
         status=str(row["status"]),
         pages=int(row.get("pages", 0)),
         tally=Tally(**{name: int(row.get(name, 0)) for name in Tally().as_dict()}),
         last_evaluated_key=json.loads(key) if key else None,
         as_of=datetime.fromisoformat(str(row["as_of"])),
-        total_segments=int(row["total_segments"]),
+        total_shards=int(row["total_shards"]),
     )
 
 
 def claim(table: str, item: WorkItem, owner: str, now: datetime, lease: timedelta) -> Checkpoint | None:
-    """Take the segment for this message, or None if it is done or another live message holds it.
+    """Take the shard for this message, or None if it is done or another live message holds it.
 
     The same message (redelivered after its worker died) may always take it back.
     """
     try:
-        response = aws.dynamodb().update_item(
+        response = clients.dynamodb().update_item(
             TableName=table,
-            Key=_key(item.run_id, item.segment),
+            Key=_key(item.run_id, item.shard),
             UpdateExpression="SET #status = :running, lease_owner = :owner, lease_until = :until",
             ConditionExpression=(
                 "attribute_exists(run_id) AND (#status = :pending OR (#status = :running AND "
@@ -162,21 +162,21 @@ def save_progress(
         removals = ""
     arguments: dict[str, Any] = {
         "TableName": table,
-        "Key": _key(item.run_id, item.segment),
+        "Key": _key(item.run_id, item.shard),
         "UpdateExpression": "SET " + ", ".join(assignments) + removals,
         "ConditionExpression": "lease_owner = :owner AND pages < :pages",
         "ExpressionAttributeValues": to_item(values),
     }
     if last_evaluated_key is None:
         arguments["ExpressionAttributeNames"] = {"#status": "status"}
-    aws.dynamodb().update_item(**arguments)
+    clients.dynamodb().update_item(**arguments)
 
 
 def release(table: str, item: WorkItem, owner: str) -> None:
-    """Hand the segment over to a continuation message: back to pending, lease dropped."""
-    aws.dynamodb().update_item(
+    """Hand the shard over to a continuation message: back to pending, lease dropped."""
+    clients.dynamodb().update_item(
         TableName=table,
-        Key=_key(item.run_id, item.segment),
+        Key=_key(item.run_id, item.shard),
         UpdateExpression="SET #status = :pending REMOVE lease_owner, lease_until",
         ConditionExpression="lease_owner = :owner",
         ExpressionAttributeNames={"#status": "status"},
