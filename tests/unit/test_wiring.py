@@ -124,12 +124,26 @@ def sample_problems() -> list[str]:
     return problems
 
 
+def parameter_problems(template: dict[str, Any]) -> list[str]:
+    """Parameters that list the triggers by name must know every one."""
+    pattern = template["Parameters"]["FrequencyCapExemptTriggers"]["AllowedPattern"]
+    return [
+        f"{trigger.name}: not in FrequencyCapExemptTriggers' AllowedPattern"
+        for trigger in TRIGGERS
+        if trigger.name not in pattern
+    ]
+
+
 def makefile_text() -> str:
     return (REPO_ROOT / "functions" / "Makefile").read_text()
 
 
 def test_every_queue_fed_function_is_wired_completely() -> None:
     assert wiring_problems(load_template(TEMPLATE_PATH), makefile_text()) == []
+
+
+def test_every_trigger_can_be_exempted_from_the_frequency_cap() -> None:
+    assert parameter_problems(load_template(TEMPLATE_PATH)) == []
 
 
 def test_every_trigger_has_valid_and_invalid_samples_with_expectations() -> None:
@@ -152,4 +166,67 @@ def test_a_function_missing_its_build_target_is_named() -> None:
     makefile = makefile_text().replace("build-SesFeedbackFunction", "build-Something")
     assert wiring_problems(load_template(TEMPLATE_PATH), makefile) == [
         "SesFeedbackFunction: no build-SesFeedbackFunction target in functions/Makefile"
+    ]
+
+
+# What may differ between two triggers' blocks besides their names: what each does (its description),
+# who may send its events (Customer Lapsed also comes from the scheduled run), and what it reads of the
+# Segments table (Order Placed re-segments, so it scans the definitions).
+_MAY_DIFFER = ("Description", "source")
+TRIGGER_BLOCK = ("DLQ", "Queue", "Rule", "Function", "Logs")
+
+
+def _logical_prefix(trigger_name: str) -> str:
+    return "".join(word.capitalize() for word in trigger_name.split("_"))
+
+
+def trigger_block(resources: dict[str, Any], trigger_name: str, detail_type: str) -> dict[str, Any]:
+    """A trigger's resources with its own names written as placeholders and what may differ left out."""
+    prefix = _logical_prefix(trigger_name)
+    block = {suffix: copy.deepcopy(resources.get(f"{prefix}{suffix}")) for suffix in TRIGGER_BLOCK}
+    text = (
+        json.dumps(block, sort_keys=True)
+        .replace(prefix, "<Trigger>")
+        .replace(trigger_name.replace("_", "-"), "<trigger-id>")
+        .replace(trigger_name, "<trigger>")
+        .replace(detail_type, "<Detail Type>")
+    )
+    return dict(_without(json.loads(text), _MAY_DIFFER))
+
+
+def _without(value: Any, keys: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        if value.get("Resource") == {"Fn::GetAtt": ["SegmentsTable", "Arn"]}:  # its Action may differ
+            value = {k: v for k, v in value.items() if k != "Action"}
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without(inner, keys) for inner in value]
+    return value
+
+
+def block_differences(resources: dict[str, Any]) -> list[str]:
+    blocks = {
+        trigger.name: trigger_block(resources, trigger.name, trigger.detail_type) for trigger in TRIGGERS
+    }
+    first, *others = blocks
+    return [
+        f"{name}: its {suffix} differs from {first}'s (copy {_logical_prefix(first)}{suffix} and rename)"
+        for name in others
+        for suffix in TRIGGER_BLOCK
+        if blocks[name][suffix] != blocks[first][suffix]
+    ]
+
+
+def test_the_trigger_blocks_of_the_template_differ_only_in_their_names() -> None:
+    # A new trigger is a copy of a block with the names changed: nothing else may drift between them.
+    assert block_differences(load_template(TEMPLATE_PATH)["Resources"]) == []
+
+
+def test_a_trigger_block_that_drifted_is_named() -> None:
+    resources = copy.deepcopy(load_template(TEMPLATE_PATH)["Resources"])
+    resources["CustomerLapsedQueue"]["Properties"]["VisibilityTimeout"] = 30
+    del resources["OrderPlacedLogs"]
+    assert block_differences(resources) == [
+        "order_placed: its Logs differs from cart_abandoned's (copy CartAbandonedLogs and rename)",
+        "customer_lapsed: its Queue differs from cart_abandoned's (copy CartAbandonedQueue and rename)",
     ]
