@@ -32,6 +32,7 @@ _NOT_EMULATED = {
     "AWS::Lambda::Permission",
     # moto does not enforce IAM, as it does not for the roles SAM generates: only the ARN is used.
     "AWS::IAM::Role",
+    "AWS::IAM::ManagedPolicy",
     # moto has no configuration-set event destinations: tests put SES's events on the bus themselves.
     "AWS::SES::ConfigurationSetEventDestination",
 }
@@ -239,6 +240,7 @@ def _name_resources(
             "AWS::Serverless::LayerVersion": prefix.format(service="lambda") + f"layer:{name}:1",
             "AWS::Scheduler::ScheduleGroup": prefix.format(service="scheduler") + f"schedule-group/{name}",
             "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+            "AWS::IAM::ManagedPolicy": f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}",
         }.get(kind)
         if kind == "AWS::Events::Rule":
             bus = resolver.resolve(properties.get("EventBusName", "default"))
@@ -254,7 +256,9 @@ def _name_resources(
             # A secret's Ref is its ARN, whose random suffix only exists once the secret does.
             resolver.refs[logical_id] = partial(stack.secret_arns.__getitem__, logical_id)
         else:
-            resolver.refs[logical_id] = _constant(arn if kind == "AWS::Serverless::LayerVersion" else name)
+            # A layer version's and a managed policy's Ref is their ARN.
+            ref_is_arn = kind in {"AWS::Serverless::LayerVersion", "AWS::IAM::ManagedPolicy"}
+            resolver.refs[logical_id] = _constant(arn if ref_is_arn else name)
         if kind == "AWS::Events::EventBus":
             resolver.attributes[(logical_id, "Name")] = _constant(name)
         if kind == "AWS::Serverless::Function" and "FunctionUrlConfig" in properties:
@@ -404,6 +408,14 @@ def _describe_function(
         )
     statements: list[dict[str, Any]] = []
     for policy in props.get("Policies", []):
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            # One of the template's own managed policies: its statements are the function's too.
+            managed = resources[policy["Ref"]]
+            if managed["Type"] != "AWS::IAM::ManagedPolicy":
+                raise UnsupportedTemplateFeatureError(f"{logical_id}: {policy['Ref']} is no managed policy")
+            policy = managed["Properties"]["PolicyDocument"]
+            statements += resolver.resolve(policy["Statement"])
+            continue
         if not isinstance(policy, dict) or set(policy) != {"Statement"}:
             # A SAM policy template grants a list of actions the least-privilege test cannot see.
             raise UnsupportedTemplateFeatureError(f"{logical_id}: write policies as statements, not {policy}")
