@@ -20,7 +20,8 @@ from local_stack.stack import LocalStack, ResourcesDifferError, build_stack
 def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
     """A stack from template.yaml with these parameter overrides, the verified sender identity and the
     sample segments and customers, and no other data."""
-    stack = _emptied(moto, parameters) if moto.in_process and moto.stack is not None else None
+    previous = moto.stack if moto.in_process else None
+    stack = _emptied(moto, previous, parameters) if previous is not None else None
     if stack is None:
         moto.reset()
         stack = build_stack(parameter_overrides=parameters)
@@ -30,10 +31,11 @@ def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
     return stack
 
 
-def _emptied(moto: MotoEndpoint, parameters: dict[str, str]) -> LocalStack | None:
-    assert moto.stack is not None
+def _emptied(moto: MotoEndpoint, previous: LocalStack, parameters: dict[str, str]) -> LocalStack | None:
+    """``previous``'s resources, emptied, with its functions described under these parameters; None
+    when the parameters change a resource."""
     try:
-        stack = build_stack(parameter_overrides=parameters, reuse=moto.stack)
+        stack = build_stack(parameter_overrides=parameters, reuse=previous)
     except ResourcesDifferError:
         return None
     empty_data(stack)

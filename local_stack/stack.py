@@ -160,8 +160,8 @@ def build_stack(
     )
     _name_resources(stack_name, region, resources, resolver, stack)
     if reuse is not None:
-        if reuse.names != stack.names:
-            raise ResourcesDifferError("another stack name: other physical names")
+        if reuse.names != stack.names or reuse.region != region:
+            raise ResourcesDifferError("another stack name or region: other physical resources")
         # Updated in place: the resolver's refs are bound to these very dicts.
         stack.queue_urls.update(reuse.queue_urls)
         stack.secret_arns.update(reuse.secret_arns)
@@ -173,7 +173,7 @@ def build_stack(
         if kind == "AWS::Serverless::Function" or kind in _NOT_EMULATED:
             continue
         properties = resolver.resolve(resource.get("Properties", {}))
-        if reuse is not None and (reuse.resources.get(logical_id) != properties or reuse.region != region):
+        if reuse is not None and reuse.resources.get(logical_id) != properties:
             raise ResourcesDifferError(f"{logical_id} differs under these parameters")
         stack.resources[logical_id] = properties
         stack.types[logical_id] = kind
@@ -413,8 +413,7 @@ def _describe_function(
             managed = resources[policy["Ref"]]
             if managed["Type"] != "AWS::IAM::ManagedPolicy":
                 raise UnsupportedTemplateFeatureError(f"{logical_id}: {policy['Ref']} is no managed policy")
-            policy = managed["Properties"]["PolicyDocument"]
-            statements += resolver.resolve(policy["Statement"])
+            statements += resolver.resolve(managed["Properties"]["PolicyDocument"]["Statement"])
             continue
         if not isinstance(policy, dict) or set(policy) != {"Statement"}:
             # A SAM policy template grants a list of actions the least-privilege test cannot see.
