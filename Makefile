@@ -6,9 +6,12 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help demo check-emails faults test-fast reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
+.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
 
 help:
+	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
+	@echo "make i18n-update   merge the .pot into every language's messages.po (pybabel update)"
+	@echo "make i18n-compile  the .po catalogs to .mo (sam build and the local stack do this too)"
 	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
 	@echo "make test-fast  unit and contract tests only: the inner loop (seconds)"
@@ -24,6 +27,21 @@ $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# Translations: the templates are written in English; each language's copy is its
+# templates/locale/<lang>/LC_MESSAGES/messages.po. Underscore folders (_layouts, _partials) are
+# scanned too: pybabel skips them unless told otherwise.
+LOCALE_DIR := templates/locale
+i18n-extract: $(VENV)/.installed
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --ignore-dirs='.*' --no-location --omit-header \
+		--sort-output -o $(LOCALE_DIR)/messages.pot templates
+
+i18n-update: i18n-extract
+	$(VENV)/bin/pybabel -q update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) --no-location \
+		--omit-header --ignore-obsolete
+
+i18n-compile: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --statistics -d $(LOCALE_DIR)
 
 demo: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.demo

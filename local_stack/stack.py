@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack import clients
+from local_stack.catalogs import compile_catalogs
 from local_stack.cfn import Resolver, UnsupportedTemplateFeatureError, load_template, parameter_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -443,13 +444,18 @@ def _describe_function(
 
 
 def _data_layer_dir(layers: list[Any], resources: Mapping[str, dict[str, Any]]) -> Path | None:
-    data_layers = [
+    """The folder of the layer Lambda would mount at /opt as files (the templates), built as `sam
+    build` builds it (its catalogs compiled); a layer with a requirements.txt is the code layer,
+    which is on the local stack's import path instead."""
+    folders: list[Path] = [
         REPO_ROOT / resources[layer["Ref"]]["Properties"]["ContentUri"]
         for layer in layers
-        if isinstance(layer, dict)
-        and "Ref" in layer
-        and "BuildMethod" not in resources[layer["Ref"]].get("Metadata", {})
+        if isinstance(layer, dict) and "Ref" in layer
     ]
+    data_layers = [folder for folder in folders if not (folder / "requirements.txt").exists()]
     if len(data_layers) > 1:
         raise UnsupportedTemplateFeatureError("more than one data-only layer would share /opt")
-    return data_layers[0] if data_layers else None
+    if not data_layers:
+        return None
+    compile_catalogs(data_layers[0])
+    return data_layers[0]

@@ -15,12 +15,17 @@ from local_stack.stack import powertools_environment
 # As in Lambda, the environment is in place before the layer is imported (Powertools reads it then).
 os.environ.update(powertools_environment())
 
+from local_stack.catalogs import compile_catalogs
 from local_stack.fresh import fresh_stack
 from local_stack.moto_endpoint import MotoEndpoint, running_moto
 from local_stack.outbox import parse_email
 from local_stack.scenario import SampleEvent, load_sample_events
-from local_stack.stack import LocalStack
+from local_stack.stack import REPO_ROOT, LocalStack
 from nudge.observability import logger
+
+# The templates' .mo catalogs, compiled from their .po as `sam build` does for the layer, before any
+# test module renders (or asks which languages are shipped).
+compile_catalogs(REPO_ROOT / "templates")
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,23 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from babel.support import Translations
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import REPO_ROOT
-from nudge.pipeline import template_context
+from nudge.events import CartAbandoned
+from nudge.pipeline import render_for
 from nudge.profiles import Customer, Segment
-from nudge.rendering import RenderedEmail, render_email
+from nudge.rendering import RenderedEmail, render_email, shipped_languages
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
+from tests.unit.links import untracked_store_links
 
 TEMPLATES_DIR = str(REPO_ROOT / "templates")
+SHIPPED_LANGUAGES = sorted(shipped_languages(TEMPLATES_DIR))
+assert len(SHIPPED_LANGUAGES) >= 4, "the catalogs are compiled by tests/conftest.py"
 SEGMENTS = {row["segment_id"]: Segment.model_validate(row) for row in load_sample_rows("segments")}
 
 # What only that segment's email says: the per-segment conditional blocks.
@@ -57,11 +62,19 @@ def first_valid_detail(samples: dict[str, SampleEvent], trigger: Trigger[Any]) -
 def render(
     trigger: Trigger[Any], detail: Any, customer: Customer, segment: Segment, settings: Settings
 ) -> RenderedEmail:
-    return render_email(
-        TEMPLATES_DIR,
-        trigger.name,
-        template_context(trigger, detail, customer, segment, settings, UNSUBSCRIBE_URL),
-    )
+    """As the pipeline renders: the customer's language, links tagged."""
+    return render_for(trigger, detail, customer, segment, settings, UNSUBSCRIBE_URL)
+
+
+def last_step(detail: Any, settings: Settings) -> Any:
+    """A cart at the last reminder of its series (the one with the offer); other details as they are."""
+    if isinstance(detail, CartAbandoned):
+        return detail.model_copy(update={"step": len(settings.cart_reminder_hours)})
+    return detail
+
+
+def translated(message: str, language: str) -> str:
+    return Translations.load(f"{TEMPLATES_DIR}/locale", [language]).gettext(message)
 
 
 def render_cart_for(customer: Customer, samples: dict[str, SampleEvent], settings: Settings) -> RenderedEmail:
@@ -70,29 +83,61 @@ def render_cart_for(customer: Customer, samples: dict[str, SampleEvent], setting
     )
 
 
+@pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
 @pytest.mark.parametrize("segment_id", sorted(SEGMENT_MARKERS))
 @pytest.mark.parametrize("trigger", TRIGGERS, ids=lambda t: t.name)
-def test_every_trigger_renders_for_every_segment(
-    trigger: Trigger[Any], segment_id: str, samples: dict[str, SampleEvent], settings: Settings
+def test_every_trigger_renders_for_every_segment_in_every_shipped_language(
+    trigger: Trigger[Any], segment_id: str, language: str, samples: dict[str, SampleEvent], settings: Settings
 ) -> None:
     segment = SEGMENTS[segment_id]
-    email = render(
-        trigger, first_valid_detail(samples, trigger), a_customer(segment_id=segment_id), segment, settings
-    )
+    detail = last_step(first_valid_detail(samples, trigger), settings)
+    customer = a_customer(segment_id=segment_id, locale=f"{language}-{language.upper()}")
+    email = render(trigger, detail, customer, segment, settings)
 
+    assert email.language == language
+    assert f'<html lang="{language}"' in email.html
     assert email.subject and "\n" not in email.subject
     assert "Ada" in email.subject
     for body in (email.html, email.text):
         assert "Ada" in body
+        assert "%(" not in body and "%%" not in body
         assert settings.store.postal_address in body
         assert settings.store.preferences_url in body
         marker = SEGMENT_MARKERS[segment_id]
         if marker:
-            assert marker.lower() in body.lower()
-        others = [m for s, m in SEGMENT_MARKERS.items() if m and s != segment_id]
+            assert translated(marker, language).lower() in body.lower()
+        others = [translated(m, language) for s, m in SEGMENT_MARKERS.items() if m and s != segment_id]
         assert not any(other.lower() in body.lower() for other in others)
         if segment.coupon_code:
             assert segment.coupon_code in body
+    assert untracked_store_links(email, settings) == []
+
+
+def test_a_locale_without_a_catalog_renders_in_english_and_says_so(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    email = render_cart_for(a_customer(locale="ja-JP"), samples, settings)
+    assert email.language == "en" and '<html lang="en"' in email.html
+    assert "Still thinking it over, Ada?" in email.html
+    # Dates (and money) still follow the customer's own locale.
+    assert "2026年11月" in email.text
+
+
+def test_the_first_reminder_carries_no_offer_and_the_last_one_does(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    first = render_cart_for(a_customer(), samples, settings)
+    detail = first_valid_detail(samples, CART_ABANDONED)
+    middle, last = (
+        render(
+            CART_ABANDONED, detail.model_copy(update={"step": step}), a_customer(), SEGMENTS["vip"], settings
+        )
+        for step in (2, 3)
+    )
+    assert "VIP15" not in first.html and "VIP15" not in middle.html and "VIP15" in last.html
+    assert "Still thinking it over" in first.html
+    assert "still waiting" in middle.subject and "One last reminder" in last.html
+    assert "utm_campaign=cart_abandoned-3" in last.html and "utm_campaign=cart_abandoned-1" in first.html
 
 
 def test_cart_lists_items_with_quantities_and_locale_prices(
@@ -104,9 +149,9 @@ def test_cart_lists_items_with_quantities_and_locale_prices(
         trigger, detail, a_customer(locale="de-DE", first_name="Jonas"), SEGMENTS["new_customer"], settings
     )
     assert "Kaffeebecher Steingut: 4 x 12,90\xa0€ = 51,60\xa0€" in email.text
-    assert "Subtotal: 76,59\xa0€" in email.text
+    assert f"{translated('Subtotal', 'de')}: 76,59\xa0€" in email.text
     assert "51,60&nbsp;€" in email.html or "51,60\xa0€" in email.html
-    assert 'href="https://shop.example/de/cart/cart_91bc"' in email.html
+    assert 'href="https://shop.example/de/cart/cart_91bc?utm_source=nudge&amp;' in email.html
     # CSS is inlined for mail clients that drop <style>; only media queries (dark mode, small screens)
     # cannot be, and stay behind in <style>.
     styles = Elements.of(email.html).style_blocks

@@ -46,3 +46,29 @@ def redeliver_at(
         max_event_age_seconds=MAX_DELIVERY_AGE_SECONDS,
         max_retries=185,
     )
+
+
+def step_schedule_name(trigger: str, business_id: str) -> str:
+    """One schedule per series step, whenever it is created: a retry of the step before it finds
+    the schedule already there (Scheduler's conflict) instead of making a second one."""
+    digest = hashlib.sha256(business_id.encode()).hexdigest()[:24]
+    return f"{trigger}-step-{digest}"
+
+
+def deliver_step_at(
+    due: datetime, *, trigger: str, business_id: str, event_json: str, settings: DeferralSettings
+) -> bool:
+    """Schedule a series' next step to arrive on the trigger's queue at ``due``. False if it was
+    already scheduled."""
+    return create_one_time_schedule(
+        name=step_schedule_name(trigger, business_id),
+        group=settings.schedule_group,
+        at=due,
+        window_minutes=SPREAD_MINUTES,
+        queue_arn=settings.queue_arn,
+        role_arn=settings.role_arn,
+        body=event_json,
+        dead_letter_queue_arn=settings.dead_letter_queue_arn,
+        max_event_age_seconds=MAX_DELIVERY_AGE_SECONDS,
+        max_retries=185,
+    )

@@ -96,10 +96,18 @@ class LineItem(_Detail):
 Items = Annotated[list[LineItem], Field(min_length=1, max_length=100)]
 
 
+def distinct_skus(items: list[LineItem]) -> tuple[str, ...]:
+    """The items' SKUs in the order they were added, each once."""
+    return tuple(dict.fromkeys(item.sku for item in items))
+
+
 class TriggerDetail(_Detail):
     """What every trigger event says: whom it is about."""
 
     customer_id: Identifier
+
+
+MAX_REMINDER_STEPS = 10
 
 
 class CartAbandoned(TriggerDetail):
@@ -108,6 +116,19 @@ class CartAbandoned(TriggerDetail):
     currency: CurrencyCode
     cart_url: HttpUrl
     items: Items
+    step: Annotated[int, Field(ge=1, le=MAX_REMINDER_STEPS, strict=True)] = 1
+    """The reminder's place in the cart's series (``CartReminderHours``). A store sends step 1 (it may
+    leave the field out); Nudge's own one-time schedules bring the cart back as step 2, 3, ..."""
+
+    @property
+    def reminder_id(self) -> str:
+        """The business identity of this step: the cart id for the first reminder (as before the
+        series existed, so earlier delivery records still guard it), ``<cart_id>#<step>`` after."""
+        return self.cart_id if self.step == 1 else f"{self.cart_id}#{self.step}"
+
+    @property
+    def skus(self) -> tuple[str, ...]:
+        return distinct_skus(self.items)
 
     @property
     def subtotal(self) -> Decimal:
@@ -121,6 +142,10 @@ class OrderPlaced(TriggerDetail):
     total: Money
     items: Items
     cart_id: Identifier | None = None
+
+    @property
+    def skus(self) -> tuple[str, ...]:
+        return distinct_skus(self.items)
 
 
 class CustomerLapsed(TriggerDetail):

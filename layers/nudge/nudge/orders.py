@@ -19,7 +19,12 @@ def count_order(order: OrderPlaced, settings: Settings) -> Customer | None:
     """The profile with the order counted and its segment re-evaluated; None for an unknown customer."""
     try:
         customer = record_order(
-            settings.customers_table, order.customer_id, order.order_id, order.total, order.placed_at
+            settings.customers_table,
+            order.customer_id,
+            order.order_id,
+            order.total,
+            order.placed_at,
+            skus=order.skus,
         )
     except UnknownCustomerError:
         return None

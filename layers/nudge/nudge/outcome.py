@@ -13,6 +13,8 @@ class SkipReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     NO_CONSENT = "no_consent"
     ORDERED_SINCE = "ordered_since"
+    SUPERSEDED = "superseded"
+    """A newer abandoned cart of the same customer ends the older cart's reminder series."""
     FREQUENCY_CAPPED = "frequency_capped"
     EVENT_TOO_OLD = "event_too_old"
     """The event is older than the replay window (``IdempotencyTtlDays``): a replay from an archive,

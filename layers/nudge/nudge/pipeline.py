@@ -11,8 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge import deferral, formatting
+from nudge import deferral, formatting, series
 from nudge.adapters.ses import SendRefusedError, send_raw
+from nudge.catalog.models import Product
 from nudge.dal import frequency_cap
 from nudge.dal.customers import get_customer, mark_emailed
 from nudge.dal.deliveries import (
@@ -28,11 +29,13 @@ from nudge.dal.deliveries import (
 from nudge.dal.segments import get_segment
 from nudge.eligibility import ineligibility
 from nudge.events import TriggerDetail
+from nudge.link_tracking import LinkTracking
 from nudge.mime import build_message
 from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer, Segment
-from nudge.rendering import render_email
+from nudge.recommendations import RecommendationRequest, recommender_for
+from nudge.rendering import RenderedEmail, language_for, render_email
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import Trigger
@@ -65,6 +68,7 @@ def process_delivery(
             event_json=event.model_dump_json(by_alias=True, exclude_none=True),
             settings=settings.deferral,
         )
+    series.after_decision(trigger, event, outcome, settings)
     return outcome
 
 
@@ -195,8 +199,8 @@ def _claim_and_send(
     ``send_unconfirmed``: that one email may be lost, but it is never sent twice."""
     segment = get_segment(settings.segments_table, customer.segment_id)
     unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
-    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url)
-    email = render_email(settings.templates_dir, trigger.name, context)
+    recommendations = _recommendations(trigger, detail, customer, segment, settings)
+    email = render_for(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
     claimed = _outcome(
         trigger, detail, Decision.SENDING, segment_id=segment.segment_id, subject=email.subject
     )
@@ -333,6 +337,65 @@ def unsubscribe_link(settings: Settings, customer_id: str) -> str:
     return f"{settings.unsubscribe_url}?{urlencode({'token': token})}"
 
 
+def _recommendations(
+    trigger: Trigger[Any], detail: TriggerDetail, customer: Customer, segment: Segment, settings: Settings
+) -> list[Product]:
+    """Up to ``RecommendationsPerEmail`` products; none when the segment turns them off, and none
+    (with a log line and a metric) when the recommender fails: it never stops an email."""
+    recommender = recommender_for(settings) if segment.show_recommendations else None
+    if recommender is None:
+        return []
+    request = RecommendationRequest(
+        trigger=trigger.name,
+        customer_id=customer.customer_id,
+        seed_skus=trigger.seed_skus(detail, customer),
+        exclude_skus=frozenset({*trigger.shown_skus(detail), *customer.recent_skus}),
+        limit=settings.recommendations_per_email,
+    )
+    try:
+        return recommender.recommend(request)
+    except Exception:
+        logger.exception(
+            "recommendations unavailable; the email goes without them",
+            extra={"customer_id": log_safe_id(customer.customer_id), "trigger": trigger.name},
+        )
+        metrics.add_metric(name="RecommendationsUnavailable", unit=MetricUnit.Count, value=1)
+        return []
+
+
+def render_for(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    customer: Customer,
+    segment: Segment,
+    settings: Settings,
+    unsubscribe_url: str,
+    recommendations: list[Product] | None = None,
+) -> RenderedEmail:
+    """The email for this event and customer: in their language, with every store link tagged."""
+    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    return render_email(
+        settings.templates_dir,
+        trigger.name,
+        context,
+        language=language_for(settings.templates_dir, context["locale"]),
+        links=link_tracking(trigger, detail, settings, unsubscribe_url),
+    )
+
+
+def link_tracking(
+    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, unsubscribe_url: str
+) -> LinkTracking | None:
+    if not settings.utm_source:
+        return None
+    return LinkTracking(
+        source=settings.utm_source,
+        campaign=trigger.campaign(detail),
+        domains=settings.store_domains,
+        untracked=frozenset({unsubscribe_url}),
+    )
+
+
 def template_context(
     trigger: Trigger[Any],
     detail: TriggerDetail,
@@ -340,6 +403,7 @@ def template_context(
     segment: Segment,
     settings: Settings,
     unsubscribe_url: str,
+    recommendations: list[Product] | None = None,
 ) -> dict[str, Any]:
     return {
         "store": settings.store,
@@ -349,5 +413,7 @@ def template_context(
         "locale": formatting.resolve_locale(customer.locale, settings.default_locale),
         "timezone": formatting.resolve_timezone(customer.timezone, settings.default_timezone),
         "currency": trigger.currency(detail),
+        "recommendations": recommendations or [],
+        "reminder_steps": len(settings.cart_reminder_hours),
         **trigger.template_data(detail, customer),
     }

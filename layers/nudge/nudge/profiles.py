@@ -61,6 +61,12 @@ class Customer(CustomerFacts):
     timezone: str | None = None
     counted_order_ids: tuple[str, ...] = ()
     """The last orders counted on this profile: an order is counted only if its id is not here."""
+    recent_skus: tuple[str, ...] = ()
+    """What the customer bought lately, newest first (bounded): recommendations start from these
+    and never offer them again."""
+    latest_cart_id: str | None = None
+    latest_cart_at: AwareDatetime | None = None
+    """The newest abandoned cart seen: an older cart's reminder series ends as ``superseded``."""
 
     @property
     def full_name(self) -> str:
@@ -76,6 +82,8 @@ class Segment(SegmentDefinition):
     coupon_code: str | None = None
     free_shipping: bool = False
     perks: tuple[str, ...] = ()
+    show_recommendations: bool = True
+    """Whether this segment's emails carry recommended products."""
 
 
 # Used when a customer has no segment, names an unknown one, and the table has no "default" row.

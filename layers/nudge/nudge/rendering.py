@@ -1,8 +1,11 @@
 """Renders a template family (subject, HTML and text) into a finished email body.
 
-One sandboxed Jinja environment per templates folder, built once and never changed, so compiled
-templates are cached. Autoescape is on for HTML and undefined variables raise instead of rendering
-as empty strings.
+One sandboxed Jinja environment per templates folder and language, built once and never changed, so
+compiled templates are cached. Autoescape is on for HTML and undefined variables raise instead of
+rendering as empty strings. Wording goes through gettext (Jinja's i18n extension) with the Babel
+catalogs under ``<templates>/locale/<language>/LC_MESSAGES/messages.mo``; a language without a
+catalog renders in English. Every store link is tagged for analytics after rendering, in one pass
+(``nudge.link_tracking``).
 """
 
 from __future__ import annotations
@@ -12,15 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import css_inline
+from babel import Locale
+from babel.support import NullTranslations, Translations
 from jinja2 import FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from nudge import formatting
+from nudge.link_tracking import LinkTracking, track_email, without_markers
 from nudge.text import one_line
+
+SOURCE_LANGUAGE = "en"
+"""The language the templates are written in: what a locale without a catalog gets."""
+CATALOG_DOMAIN = "messages"
 
 
 @dataclass(frozen=True)
@@ -28,11 +39,13 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+    language: str = SOURCE_LANGUAGE
 
 
 @pass_context
-def _money_filter(context: Context, amount: Decimal) -> str:
-    return formatting.money(amount, context["currency"], context["locale"])
+def _money_filter(context: Context, amount: Decimal, currency: str | None = None) -> str:
+    """``{{ price | money }}`` in the email's currency; ``money(product.currency)`` in another."""
+    return formatting.money(amount, currency or context["currency"], context["locale"])
 
 
 @pass_context
@@ -41,7 +54,19 @@ def _date_filter(context: Context, moment: datetime) -> str:
 
 
 @cache
-def environment(templates_dir: str) -> ImmutableSandboxedEnvironment:
+def shipped_languages(templates_dir: str) -> frozenset[str]:
+    """The languages with a compiled catalog, and the source language."""
+    return frozenset({SOURCE_LANGUAGE, *_compiled(templates_dir)})
+
+
+def language_for(templates_dir: str, locale: Locale) -> str:
+    """The catalog an email in this locale is written with: its language if shipped, else English."""
+    language = str(locale.language)
+    return language if language in shipped_languages(templates_dir) else SOURCE_LANGUAGE
+
+
+@cache
+def environment(templates_dir: str, language: str = SOURCE_LANGUAGE) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(templates_dir),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -49,10 +74,28 @@ def environment(templates_dir: str) -> ImmutableSandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # A {% trans %} block's whitespace and line breaks collapse, as pybabel extracts it (babel.cfg).
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(_translations(templates_dir, language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = _money_filter
     env.filters["date"] = _date_filter
     return env
+
+
+def _translations(templates_dir: str, language: str) -> NullTranslations:
+    if language not in _compiled(templates_dir):
+        if language == SOURCE_LANGUAGE:
+            return NullTranslations()  # the templates' own words
+        raise FileNotFoundError(f"no compiled {CATALOG_DOMAIN}.mo catalog for {language!r}")
+    return Translations.load(str(Path(templates_dir) / "locale"), [language], CATALOG_DOMAIN)
+
+
+@cache
+def _compiled(templates_dir: str) -> frozenset[str]:
+    locale_dir = Path(templates_dir) / "locale"
+    return frozenset(path.parts[-3] for path in locale_dir.glob(f"*/LC_MESSAGES/{CATALOG_DOMAIN}.mo"))
 
 
 @cache
@@ -61,15 +104,26 @@ def _inliner() -> Any:
     return css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
-def render_email(templates_dir: str, family: str, context: Mapping[str, Any]) -> RenderedEmail:
-    """Render ``<family>/subject.txt.j2``, ``body.html.j2`` and ``body.txt.j2`` with one context."""
-    env = environment(templates_dir)
+def render_email(
+    templates_dir: str,
+    family: str,
+    context: Mapping[str, Any],
+    *,
+    language: str = SOURCE_LANGUAGE,
+    links: LinkTracking | None = None,
+) -> RenderedEmail:
+    """Render ``<family>/subject.txt.j2``, ``body.html.j2`` and ``body.txt.j2`` with one context, in
+    ``language``; with ``links``, every store link of both bodies is tagged."""
+    env = environment(templates_dir, language)
+    context = {**context, "language": language}
     subject = env.get_template(f"{family}/subject.txt.j2").render(context)
-    html = env.get_template(f"{family}/body.html.j2").render(context)
+    html = str(_inliner().inline(env.get_template(f"{family}/body.html.j2").render(context)))
     text = env.get_template(f"{family}/body.txt.j2").render(context)
+    html, text = track_email(html, text, links) if links is not None else (without_markers(html), text)
     return RenderedEmail(
         # A subject is one line: template whitespace and any CR/LF from data collapse to single spaces.
         subject=one_line(subject),
-        html=str(_inliner().inline(html)),
+        html=html,
         text=text,
+        language=language,
     )

@@ -5,14 +5,29 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import timedelta
+from itertools import pairwise
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from nudge.quiet_hours import QuietHours
 
 # Each allowed email is a pair of attributes on the profile (see nudge.dal.frequency_cap).
 MAX_CAP_SLOTS = 10
+
+
+def _hours_list(value: Any) -> Any:
+    """``"0,24,72"``: the cart reminder series' steps, hours after ``abandoned_at``."""
+    if isinstance(value, str):
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    return value
+
+
+def _ascending_from_zero(hours: tuple[int, ...]) -> tuple[int, ...]:
+    if not hours or hours[0] != 0 or any(b <= a for a, b in pairwise(hours)):
+        raise ValueError("must start at 0 and rise, e.g. 0,24,72")
+    return hours
 
 
 def _comma_separated(value: Any) -> Any:
@@ -82,9 +97,31 @@ class Settings(BaseModel):
     """The trigger's queue: failed records are backed off on it by receive count."""
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
     """Where a record that can never succeed goes at once, instead of being retried."""
+    products_table: str | None = Field(default=None, validation_alias="PRODUCTS_TABLE")
+    recommendations_table: str | None = Field(default=None, validation_alias="RECOMMENDATIONS_TABLE")
+    recommendations_per_email: int = Field(
+        default=3, ge=0, le=12, validation_alias="RECOMMENDATIONS_PER_EMAIL"
+    )
+    """Recommended products in each email; 0 turns the block (and its two reads) off."""
+    utm_source: str = Field(default="nudge", validation_alias="UTM_SOURCE")
+    """``utm_source`` of every store link; empty leaves links untagged."""
+    tracked_link_domains: Annotated[frozenset[str], BeforeValidator(_comma_separated)] = Field(
+        default=frozenset(), validation_alias="TRACKED_LINK_DOMAINS"
+    )
+    """The store's domains besides the host of ``STORE_URL`` whose links get UTM parameters."""
+    cart_reminder_hours: Annotated[
+        tuple[int, ...], BeforeValidator(_hours_list), AfterValidator(_ascending_from_zero)
+    ] = Field(default=(0, 24, 72), validation_alias="CART_REMINDER_HOURS")
+    """The cart reminder series: step k goes out ``cart_reminder_hours[k-1]`` hours after
+    ``abandoned_at`` (the first on the event itself)."""
     store: StoreSettings
     quiet_hours: QuietHours
     deferral: DeferralSettings
+
+    @property
+    def store_domains(self) -> frozenset[str]:
+        host = urlsplit(self.store.url).hostname
+        return frozenset({*(d.lower() for d in self.tracked_link_domains), *([host.lower()] if host else [])})
 
     @property
     def replay_window(self) -> timedelta:

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 
+from nudge.carts import note_cart
 from nudge.events import (
     CartAbandoned,
     CartAbandonedEvent,
@@ -34,6 +35,17 @@ DetailT = TypeVar("DetailT", bound=TriggerDetail)
 
 
 @dataclass(frozen=True)
+class Series(Generic[DetailT]):
+    """A trigger whose event is followed by more steps (the cart reminders): step k goes out
+    ``hours(settings)[k-1]`` hours after ``started_at``, through a one-time schedule (nudge.series)."""
+
+    step: Callable[[DetailT], int]
+    with_step: Callable[[DetailT, int], DetailT]
+    started_at: Callable[[DetailT], datetime]
+    hours: Callable[[Settings], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
 class Trigger(Generic[DetailT]):
     name: str
     """Template family folder, metric dimension and SES tag, e.g. ``cart_abandoned``."""
@@ -48,8 +60,19 @@ class Trigger(Generic[DetailT]):
     exit_reason: Callable[[DetailT, Customer], SkipReason | None]
     template_data: Callable[[DetailT, Customer], dict[str, Any]]
     currency: Callable[[DetailT], str | None]
+    seed_skus: Callable[[DetailT, Customer], tuple[str, ...]]
+    """What the recommendations start from (the cart, the order, past purchases)."""
+    shown_skus: Callable[[DetailT], tuple[str, ...]] = lambda _: ()
+    """SKUs the email already shows: never recommended."""
     profile_marks: tuple[str, ...] = ()
     """Profile attributes set to the send time besides ``last_emailed_at``, e.g. ``last_winback_at``."""
+    series: Series[DetailT] | None = None
+
+    def campaign(self, detail: DetailT) -> str:
+        """``utm_campaign`` of the email's links: the trigger, with the step of a series."""
+        if self.series is None:
+            return self.name
+        return f"{self.name}-{self.series.step(detail)}"
 
     def parse(self, event: Mapping[str, Any]) -> DetailT:
         """The validated detail of one of this trigger's EventBridge events (or ValidationError)."""
@@ -62,16 +85,35 @@ def _ordered_since(customer: Customer, moment: datetime) -> SkipReason | None:
     return None
 
 
+def _cart_exit(cart: CartAbandoned, customer: Customer) -> SkipReason | None:
+    """Bought since (the order that names the cart, or any later one), or abandoned a newer cart."""
+    ordered = _ordered_since(customer, cart.abandoned_at)
+    if ordered is not None:
+        return ordered
+    newer = customer.latest_cart_at is not None and customer.latest_cart_at > cart.abandoned_at
+    if newer and customer.latest_cart_id != cart.cart_id:
+        return SkipReason.SUPERSEDED
+    return None
+
+
 CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
     name="cart_abandoned",
     detail_type="Cart Abandoned",
     event_model=CartAbandonedEvent,
     record_model=CartAbandonedRecord,
-    business_id=lambda cart: cart.cart_id,
-    profile_update=None,
-    exit_reason=lambda cart, customer: _ordered_since(customer, cart.abandoned_at),
+    business_id=lambda cart: cart.reminder_id,
+    profile_update=note_cart,
+    exit_reason=_cart_exit,
     template_data=lambda cart, _: {"cart": cart},
     currency=lambda cart: cart.currency,
+    seed_skus=lambda cart, _: cart.skus,
+    shown_skus=lambda cart: cart.skus,
+    series=Series(
+        step=lambda cart: cart.step,
+        with_step=lambda cart, step: cart.model_copy(update={"step": step}),
+        started_at=lambda cart: cart.abandoned_at,
+        hours=lambda settings: settings.cart_reminder_hours,
+    ),
 )
 
 ORDER_PLACED: Trigger[OrderPlaced] = Trigger(
@@ -84,6 +126,8 @@ ORDER_PLACED: Trigger[OrderPlaced] = Trigger(
     exit_reason=lambda _order, _customer: None,
     template_data=lambda order, customer: {"order": order, "first_order": customer.order_count == 1},
     currency=lambda order: order.currency,
+    seed_skus=lambda order, _: order.skus,
+    shown_skus=lambda order: order.skus,
 )
 
 CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
@@ -96,6 +140,7 @@ CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
     exit_reason=lambda lapse, customer: _ordered_since(customer, lapse.last_order_at),
     template_data=lambda lapse, _: {"lapse": lapse},
     currency=lambda _: None,
+    seed_skus=lambda _, customer: customer.recent_skus,
     profile_marks=("last_winback_at",),
 )
 

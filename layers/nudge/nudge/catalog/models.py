@@ -65,6 +65,6 @@ class Bestsellers(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    model_key: Literal["bestsellers"] = BESTSELLERS_KEY
+    model_key: Literal["bestsellers"] = "bestsellers"
     skus: tuple[str, ...] = ()
     computed_at: AwareDatetime | None = None

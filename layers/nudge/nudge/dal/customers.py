@@ -19,6 +19,8 @@ from nudge.timeutil import to_stored
 
 # Enough history for any frequency window a segment uses, small enough to keep profiles tiny.
 MAX_RECENT_ORDER_DATES = 50
+# What recommendations start from and never offer again; a short list keeps the profile small.
+MAX_RECENT_SKUS = 20
 
 
 class UnknownCustomerError(LookupError):
@@ -79,7 +81,12 @@ def _stored(value: object) -> object:
 
 
 def record_order(
-    table: str, customer_id: str, order_id: str, total: Decimal, placed_at: datetime
+    table: str,
+    customer_id: str,
+    order_id: str,
+    total: Decimal,
+    placed_at: datetime,
+    skus: tuple[str, ...] = (),
 ) -> Customer:
     """Count one order on the profile, at most once per order id, and return the profile after it.
 
@@ -90,7 +97,8 @@ def record_order(
 
     ``last_order_at`` only moves forward: an order delivered late still counts, but does not make the
     customer look less recent than they are. The order's date joins ``recent_order_dates``, the
-    history that frequency rules ("3 orders in 180 days") count.
+    history that frequency rules ("3 orders in 180 days") count. Its SKUs go to the front of
+    ``recent_skus`` in the same write, so they too are recorded exactly once.
     """
     values = to_item(
         {
@@ -100,6 +108,7 @@ def record_order(
             ":placed_list": [to_stored(placed_at)],
             ":order_id": order_id,
             ":order_list": [order_id],
+            ":skus": list(skus[:MAX_RECENT_SKUS]),
             ":empty": [],
         }
     )
@@ -107,7 +116,8 @@ def record_order(
     counted = (
         "ADD order_count :one, total_spent :total "
         "SET recent_order_dates = list_append(if_not_exists(recent_order_dates, :empty), :placed_list), "
-        "counted_order_ids = list_append(if_not_exists(counted_order_ids, :empty), :order_list)"
+        "counted_order_ids = list_append(if_not_exists(counted_order_ids, :empty), :order_list), "
+        "recent_skus = list_append(:skus, if_not_exists(recent_skus, :empty))"
     )
     not_counted = "attribute_exists(customer_id) AND NOT contains(counted_order_ids, :order_id)"
     client = clients.dynamodb()
@@ -149,7 +159,11 @@ def record_order(
                 raise
             return already_counted
     customer = Customer.model_validate(from_item(response["Attributes"]))
-    if len(customer.recent_order_dates) > MAX_RECENT_ORDER_DATES:
+    if (
+        len(customer.recent_order_dates) > MAX_RECENT_ORDER_DATES
+        # Trimmed in bulk: one extra write every few orders, not on every order of a frequent buyer.
+        or len(customer.recent_skus) > 2 * MAX_RECENT_SKUS
+    ):
         customer = _trim_order_history(table, customer)
     return customer
 
@@ -163,23 +177,51 @@ def _item_before(error: ClientError) -> Customer | None:
 def _trim_order_history(table: str, customer: Customer) -> Customer:
     """Drop the oldest dates and order ids; conditional, so two concurrent trims cannot remove too
     much."""
-    excess = len(customer.recent_order_dates) - MAX_RECENT_ORDER_DATES
+    excess = max(0, len(customer.recent_order_dates) - MAX_RECENT_ORDER_DATES)
     excess_ids = max(0, len(customer.counted_order_ids) - MAX_RECENT_ORDER_DATES)
     removed = [f"recent_order_dates[{i}]" for i in range(excess)]
     removed += [f"counted_order_ids[{i}]" for i in range(excess_ids)]
+    # Newest SKUs are first: the oldest, at the end, go.
+    removed += [f"recent_skus[{i}]" for i in range(MAX_RECENT_SKUS, len(customer.recent_skus))]
     try:
         response = clients.dynamodb().update_item(
             TableName=table,
             Key=to_item({"customer_id": customer.customer_id}),
             UpdateExpression="REMOVE " + ", ".join(removed),
-            ConditionExpression="size(recent_order_dates) = :seen",
-            ExpressionAttributeValues=to_item({":seen": len(customer.recent_order_dates)}),
+            ConditionExpression="size(recent_order_dates) = :seen AND size(recent_skus) = :skus",
+            ExpressionAttributeValues=to_item(
+                {":seen": len(customer.recent_order_dates), ":skus": len(customer.recent_skus)}
+            ),
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
         if is_condition_failure(error):
             return customer  # another order changed the list; the next order trims it
         raise
+    return Customer.model_validate(from_item(response["Attributes"]))
+
+
+def record_cart(table: str, customer_id: str, cart_id: str, abandoned_at: datetime) -> Customer | None:
+    """Note the cart as the customer's newest unless a newer one is noted; the profile after it (one
+    call: the update returns the profile, or on a failed condition the profile as it stands).
+    None for an unknown customer. Repeating it changes nothing."""
+    try:
+        response = clients.dynamodb().update_item(
+            TableName=table,
+            Key=to_item({"customer_id": customer_id}),
+            UpdateExpression="SET latest_cart_id = :cart, latest_cart_at = :at",
+            ConditionExpression=(
+                "attribute_exists(customer_id) AND "
+                "(attribute_not_exists(latest_cart_at) OR latest_cart_at < :at)"
+            ),
+            ExpressionAttributeValues=to_item({":cart": cart_id, ":at": to_stored(abandoned_at)}),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if not is_condition_failure(error):
+            raise
+        return _item_before(error)
     return Customer.model_validate(from_item(response["Attributes"]))
 
 

@@ -1,0 +1,23 @@
+"""What a recommender is asked, and what it must answer (the seam for another recommender)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from nudge.catalog.models import Product
+
+
+@dataclass(frozen=True)
+class RecommendationRequest:
+    trigger: str
+    customer_id: str
+    seed_skus: tuple[str, ...]
+    exclude_skus: frozenset[str]
+    limit: int
+
+
+class Recommender(Protocol):
+    def recommend(self, request: RecommendationRequest) -> list[Product]:
+        """At most ``request.limit`` in-stock catalog products, best first, none excluded."""
+        ...
