@@ -60,7 +60,8 @@ def test_a_sent_email_is_personal_complete_mime(
     assert message["To"].addresses[0].addr_spec == "maria.garcia@example.es"
     assert message["To"].addresses[0].display_name == "María García"
     assert message["From"].addresses[0].addr_spec == "hello@shop.example"
-    assert message["Subject"] == "Thanks for your order, María"
+    # María's profile says es-ES: the email is in Spanish, from the shipped catalog.
+    assert message["Subject"] == "Gracias por tu pedido, María"
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     assert text is not None and html is not None

@@ -26,6 +26,13 @@ from tests.conftest import sent_emails
 ADA = "cus_vip_ada"
 
 
+@pytest.fixture
+def stack(moto: MotoEndpoint) -> LocalStack:
+    """One reminder per cart: these tests follow a single deferred email (tests/integration/
+    test_cart_series.py follows the series through quiet hours)."""
+    return fresh_stack(moto, CartReminderHours="0")
+
+
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -145,7 +152,7 @@ def test_a_customer_without_a_timezone_keeps_the_stores_default_one(
     moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
 ) -> None:
     # Given a store whose default timezone is Tokyo, and a profile that names none
-    stack = fresh_stack(moto, DefaultTimezone="Asia/Tokyo")
+    stack = fresh_stack(moto, DefaultTimezone="Asia/Tokyo", CartReminderHours="0")
     move_customer(stack, ADA, None)
     # When her cart is handled at 23:30 Tokyo time
     put_events(stack, [cart_event(samples, "cart_default_zone", utc("2026-11-23T13:00"))])
@@ -176,7 +183,7 @@ def test_an_event_that_cannot_be_scheduled_is_retried_and_then_dead_lettered_not
 def test_quiet_hours_can_be_turned_off(
     moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
 ) -> None:
-    stack = fresh_stack(moto, QuietHoursStart="00:00", QuietHoursEnd="00:00")
+    stack = fresh_stack(moto, QuietHoursStart="00:00", QuietHoursEnd="00:00", CartReminderHours="0")
     move_customer(stack, ADA, "Asia/Tokyo")
     put_events(stack, [cart_event(samples, "cart_no_quiet_hours", utc("2026-11-23T13:00"))])
     EventSourceMappings(stack, clock).drain()
