@@ -63,8 +63,9 @@ def test_a_translation_keeps_the_placeholders_and_escapes_its_percent_signs(path
     for message in read(path):
         if not message.id:
             continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        ids = tuple(message.id) if isinstance(message.id, tuple | list) else (str(message.id),)
+        raw = message.string
+        strings = tuple(str(s) for s in raw) if isinstance(raw, tuple | list) else (str(raw or ""),)
         expected = set(PLACEHOLDER.findall(ids[-1]))
         for form, string in enumerate(strings):
             found = set(PLACEHOLDER.findall(string))
