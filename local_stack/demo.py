@@ -19,7 +19,7 @@ import time_machine
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import running_moto
-from local_stack.one_time_schedules import deliver_deferred
+from local_stack.one_time_schedules import OneTimeSchedule, deliver_deferred
 from local_stack.outbox import write_outbox
 from local_stack.reengagement import SAMPLE_RUN, run_schedule, sample_scheduled_time
 from local_stack.reengagement import describe as describe_run
@@ -39,9 +39,10 @@ from nudge.formatting import resolve_timezone
 from nudge.outcome import Decision, Outcome
 from nudge.reengagement.selection import winback_detail
 from nudge.timeutil import to_stored, utc_now
-from nudge.triggers import CUSTOMER_LAPSED
+from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED
 
 OUT_DIR = REPO_ROOT / "out"
+SERIES_EXPECTATIONS = REPO_ROOT / "events" / "series" / "expectations.json"
 
 
 def _row(trigger: str, customer: str, segment: str, decision: str, detail: str) -> str:
@@ -82,7 +83,7 @@ def main() -> int:
             raw = moto.sent_raw_emails()
             follow_ups_ok, follow_up_lines, follow_up_emails = follow_ups_step(stack, mappings, clock.move_to)
             run_ok, run_lines, winbacks = scheduled_run_step(stack, mappings)
-            morning_ok, morning_lines, mornings = morning_step(stack, mappings, clock.move_to)
+            morning_ok, morning_lines, mornings = days_pass_step(stack, mappings, clock.move_to)
         written = write_outbox(
             OUT_DIR / "outbox", [*sent, *follow_up_emails, *winbacks, *mornings], moto.sent_raw_emails()
         )
@@ -106,12 +107,13 @@ def main() -> int:
     print(
         f"demo finished in {time.perf_counter() - started:.1f} s: "
         + (
-            "every event, follow-up, the scheduled run and the deferred emails did what events/ expects"
+            "every event, follow-up, the scheduled run, the deferred emails and the cart series did what "
+            "events/ expects"
             if ok
             else f"{len(unexpected)} events did not do what was expected"
             + ("" if follow_ups_ok else "; a follow-up did not do what events/follow_ups/ expects")
             + ("" if run_ok else "; the scheduled run did not do what was expected")
-            + ("" if morning_ok else "; deferred emails were not sent in the morning")
+            + ("" if morning_ok else "; a deferred email or a cart's series did not do what events/ expects")
         )
     )
     return 0 if ok else 1
@@ -189,31 +191,75 @@ def scheduled_run_step(
     return ok, lines, winbacks
 
 
-def morning_step(
+def days_pass_step(
     stack: LocalStack, mappings: EventSourceMappings, move_clock_to: Callable[[datetime], None]
 ) -> tuple[bool, list[str], list[Outcome]]:
-    """Let the night pass: the clock moves to each deferred email's morning, its one-time schedule
-    puts the event back on its queue, and the trigger function decides again and sends.
+    """Let the days pass: the clock moves to each one-time schedule in turn (a deferred email's
+    morning, a cart's next reminder), the schedule puts its event back on its queue, and the trigger
+    function decides it again from scratch.
 
-    Returns whether every deferred event was then sent, the lines to print, and the emails.
+    Returns whether every returning event got a decision and each cart's series ended as
+    events/series/expectations.json says, the lines to print, and the emails sent.
     """
-    lines = ["\nthe night passes: each deferred event's schedule fires at 08:00 in its customer's timezone"]
+    hours = stack.parameters["CartReminderHours"]
+    lines = [
+        "\nthe days pass: deferred emails go at 08:00 on their customer's clock, and each cart's "
+        f"later reminders come due (CartReminderHours {hours})"
+    ]
     sent: list[Outcome] = []
-    ok = True
-    for schedule in deliver_deferred(stack, mappings, move_clock_to):
+    decided: list[bool] = []
+
+    def report(schedule: OneTimeSchedule) -> None:
         returned = SampleEvent(schedule.name, json.loads(schedule.payload), {})
         outcome = recorded_outcome(stack, returned)
-        if outcome is None or outcome.decision is not Decision.SENT:
-            ok = False
-            lines.append(f"X {returned.trigger.name} event {schedule.name} was not sent in the morning")
-            continue
-        sent.append(outcome)
-        at = f"at {_local_time(outcome.customer_id, schedule.due)}"
-        segment = outcome.segment_id or "-"
+        step = returned.event["detail"].get("step")
+        trigger = f"{returned.trigger.name} #{step}" if step else returned.trigger.name
+        decided.append(outcome is not None and outcome.decision is not Decision.SENDING)
+        if outcome is None:
+            lines.append(f"X {trigger} event {schedule.name} got no decision")
+            return
+        if outcome.decision is Decision.SENT:
+            sent.append(outcome)
+        decision, detail = _decision(outcome)
+        if outcome.decision is not Decision.DEFERRED:
+            decision = f"{decision} at {_local_time(outcome.customer_id, schedule.due)}"
+        lines.append("  " + _row(trigger, outcome.customer_id, outcome.segment_id or "-", decision, detail))
+
+    deliver_deferred(stack, mappings, move_clock_to, on_delivered=report)
+    ok = all(decided)
+    series_ok, series_lines = _series_outcomes(stack)
+    return ok and series_ok, lines + series_lines, sent
+
+
+def _series_outcomes(stack: LocalStack) -> tuple[bool, list[str]]:
+    """Each sample cart's whole series, step by step, against events/series/expectations.json."""
+    expected: dict[str, list[str]] = json.loads((SERIES_EXPECTATIONS).read_text())
+    carts = {s.name: s for s in [*load_sample_events(), *load_follow_ups()]}
+    lines = ["  each cart's series, as the delivery log has it:"]
+    ok = True
+    for name, steps in expected.items():
+        cart = CART_ABANDONED.parse(carts[name].event)
+        decided = []
+        for step in range(1, len(steps) + 1):
+            at_step = cart.model_copy(update={"step": step})
+            outcome = get_outcome(
+                stack.names["DeliveriesTable"], cart.customer_id, CART_ABANDONED.name, at_step.reminder_id
+            )
+            decided.append(_step_decision(outcome))
+        matches = decided == steps
+        ok = ok and matches
         lines.append(
-            "  " + _row(outcome.trigger, outcome.customer_id, segment, "sent " + at, f'"{outcome.subject}"')
+            ("    " if matches else "X   ")
+            + f"{cart.cart_id:<18} {cart.customer_id:<22} "
+            + " | ".join(f"{n}: {d}" for n, d in enumerate(decided, start=1))
         )
-    return ok, lines, sent
+    return ok, lines
+
+
+def _step_decision(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return "-"
+    return "sent" if outcome.decision is Decision.SENT else f"{outcome.decision}: {outcome.reason}"
 
 
 def _segment_of(table: str, customer_id: str) -> str | None:

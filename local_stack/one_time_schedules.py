@@ -73,14 +73,22 @@ class OneTimeSchedules:
 
 
 def deliver_deferred(
-    stack: LocalStack, mappings: EventSourceMappings, move_clock_to: Callable[[datetime], None]
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    move_clock_to: Callable[[datetime], None],
+    on_delivered: Callable[[OneTimeSchedule], None] | None = None,
 ) -> list[OneTimeSchedule]:
-    """Let every deferred email's morning come, earliest first: move the clock to the schedule's
-    time, deliver what is due, and let the trigger functions drain their queues."""
+    """Let every deferred email's morning (and every series step's time) come, earliest first: move
+    the clock to the schedule's time, deliver what is due, and let the trigger functions drain their
+    queues; ``on_delivered`` sees each schedule once its event has been handled."""
     schedules = OneTimeSchedules(stack)
     delivered: list[OneTimeSchedule] = []
     while pending := schedules.pending():
         move_clock_to(max(pending[0].due, utc_now()))
-        delivered += schedules.fire_due()
+        fired = schedules.fire_due()
         mappings.drain()
+        for schedule in fired:
+            if on_delivered is not None:
+                on_delivered(schedule)
+        delivered += fired
     return delivered
