@@ -142,6 +142,8 @@ def refresh_bestsellers(settings: CatalogSettings, row: Bestsellers | None, now:
 
 def process_catalog_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = CatalogSettings.from_environment()
+    metrics.add_dimension(name="function", value="catalog")
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     processor = SqsBatchProcessor(
         model=CatalogRecord,
         raw_records=event.get("Records", []),
