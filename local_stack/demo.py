@@ -58,6 +58,11 @@ def describe(result: EventResult) -> str:
         where = f"-> {result.dead_letter_queue}" if result.dead_letter_queue else "-> NOT dead-lettered"
         reason = f"rejected: {rejected['field']} {rejected['error']}"
         return _row(trigger, "(invalid event)", "-", reason, f"{where}  ({sample.name})")
+    if sample.is_product:
+        product = result.product
+        stored = f"{product.price} {product.currency}" if product else "no catalog row"
+        what = "written" if sample.expectation.get("catalog") == "written" else "kept the newer row"
+        return _row(trigger, str(sample.event["detail"]["sku"]), "-", what, f"{stored}  ({sample.name})")
     if outcome is None:
         return _row(trigger, "?", "-", "no delivery record", sample.name)
     return _row(outcome.trigger, outcome.customer_id, outcome.segment_id or "-", *_decision(outcome))

@@ -60,7 +60,22 @@ def required_permissions(call: AwsCall) -> list[Permission]:
     params = call.params
     action = f"{call.service}:{call.operation}"
     if call.service == "dynamodb":
-        return [Permission(action, arn.format(service="dynamodb") + f"table/{params['TableName']}")]
+        table_arn = arn.format(service="dynamodb") + "table/{}"
+        if call.operation in {"BatchGetItem", "BatchWriteItem"}:
+            return [Permission(action, table_arn.format(table)) for table in sorted(params["RequestItems"])]
+        if call.operation == "TransactWriteItems":
+            # Authorized item by item, with the action of each: a Put needs dynamodb:PutItem, and so on.
+            per_item = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
+            per_item["ConditionCheck"] = "ConditionCheckItem"
+            return sorted(
+                {
+                    Permission(f"dynamodb:{per_item[kind]}", table_arn.format(item[kind]["TableName"]))
+                    for item in params["TransactItems"]
+                    for kind in item
+                },
+                key=lambda permission: (permission.action, permission.resource),
+            )
+        return [Permission(action, table_arn.format(params["TableName"]))]
     if call.service == "sqs":
         # SQS authorizes a batch call with its single action: SendMessageBatch needs sqs:SendMessage.
         action = action.removesuffix("Batch")

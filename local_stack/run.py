@@ -12,7 +12,11 @@ from local_stack import clients
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
+from nudge.catalog.events import ProductUpdatedEvent
+from nudge.catalog.ingest import catalog_product
+from nudge.catalog.models import Product
 from nudge.dal.deliveries import get_outcome
+from nudge.dal.products import get_product
 from nudge.events import TriggerDetail
 from nudge.outcome import Outcome
 from nudge.timeutil import to_stored
@@ -23,12 +27,16 @@ class EventResult:
     sample: SampleEvent
     outcome: Outcome | None
     dead_letter_queue: str | None
+    product: Product | None = None
+    """For a Product Updated sample: the catalog row of its SKU after the run."""
 
     @property
     def as_expected(self) -> bool:
         expected = self.sample.expectation
         if self.sample.is_invalid:
             return self.outcome is None and self.dead_letter_queue is not None
+        if self.sample.is_product:
+            return self._catalog_as_expected()
         if self.outcome is None:
             return False
         return (
@@ -37,6 +45,15 @@ class EventResult:
             and ("segment" not in expected or self.outcome.segment_id == expected["segment"])
             and self._deferred_until() == expected.get("deferred_until")
         )
+
+    def _catalog_as_expected(self) -> bool:
+        """``written``: the row is exactly this event's product; ``not_newer``: a newer row stayed."""
+        event = ProductUpdatedEvent.model_validate(self.sample.event)
+        if self.product is None:
+            return False
+        if self.sample.expectation.get("catalog") == "written":
+            return self.product == catalog_product(event.detail)
+        return self.product.updated_at > event.detail.updated_at
 
     def _deferred_until(self) -> str | None:
         until = self.outcome.deferred_until if self.outcome else None
@@ -98,8 +115,16 @@ def run_samples(
             queue = next((q for q, details in dead.items() if sample.event["detail"] in details), None)
             results.append(EventResult(sample, None, queue))
             continue
+        if sample.is_product:
+            results.append(EventResult(sample, None, None, stored_product(stack, sample)))
+            continue
         results.append(EventResult(sample, recorded_outcome(stack, sample), None))
     return results, report
+
+
+def stored_product(stack: LocalStack, sample: SampleEvent) -> Product | None:
+    """The catalog row of a Product Updated sample's SKU."""
+    return get_product(stack.names["ProductsTable"], str(sample.event["detail"]["sku"]))
 
 
 def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.stack import REPO_ROOT
+from nudge.catalog.events import CATALOG_DETAIL_TYPES, ProductUpdatedEvent
 from nudge.triggers import TRIGGERS, Trigger
 
 EVENTS_DIR = REPO_ROOT / "events"
@@ -22,6 +23,8 @@ fixed one makes every run decide the same."""
 # bus one by one after the others), the schedule's payload, and SES's feedback events.
 NON_TRIGGER_DIRS = frozenset({"follow_ups", "scheduled", "ses"})
 FOLLOW_UPS_DIR = EVENTS_DIR / "follow_ups"
+CATALOG = "catalog"
+"""The consumer name of the catalog function (its rule takes Product Updated and Order Placed)."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,30 @@ class SampleEvent:
         return str(self.event["detail-type"])
 
     @property
+    def is_product(self) -> bool:
+        """A catalog event (Product Updated): no trigger, no email; its expectation is
+        ``{"catalog": "written"}`` (the row is this event's) or ``{"catalog": "not_newer"}``
+        (a newer event's row stays)."""
+        return self.detail_type == "Product Updated"
+
+    @property
     def trigger(self) -> Trigger[Any]:
         """The trigger whose rule should route this event."""
-        return next(trigger for trigger in TRIGGERS if trigger.detail_type == self.detail_type)
+        found = next((trigger for trigger in TRIGGERS if trigger.detail_type == self.detail_type), None)
+        if found is None:
+            raise LookupError(f"{self.name}: {self.detail_type} is no trigger's event")
+        return found
+
+    @property
+    def event_model(self) -> Any:
+        """The EventBridge model that must accept (or, if invalid, reject) this event."""
+        return ProductUpdatedEvent if self.is_product else self.trigger.event_model
+
+    @property
+    def consumers(self) -> set[str]:
+        """The functions whose rules should route this event: its trigger's, and the catalog's."""
+        names = set() if self.is_product else {self.trigger.name}
+        return names | ({CATALOG} if self.detail_type in CATALOG_DETAIL_TYPES else set())
 
     def varied(self, name: str, **detail: Any) -> SampleEvent:
         """The same event with these detail fields changed (a copy), with no expectation of its own."""

@@ -12,8 +12,9 @@ from moto.events.models import EventPattern
 from pydantic import ValidationError
 
 from local_stack.cfn import Resolver, load_template, parameter_values
-from local_stack.scenario import EVENTS_DIR, SampleEvent, load_follow_ups, load_sample_events
+from local_stack.scenario import CATALOG, EVENTS_DIR, SampleEvent, load_follow_ups, load_sample_events
 from local_stack.stack import TEMPLATE_PATH
+from nudge.catalog.events import CATALOG_DETAIL_TYPES, CatalogRecord, ProductUpdatedEvent
 from nudge.reengagement.models import RunRequest
 from nudge.triggers import TRIGGERS
 
@@ -22,7 +23,8 @@ SAMPLES = [*load_sample_events(), *load_follow_ups()]
 
 
 def rules_by_trigger() -> dict[str, dict[str, Any]]:
-    """Each rule's event pattern, keyed by the trigger whose function consumes the rule's queue."""
+    """Each rule's event pattern, keyed by the trigger whose function consumes the rule's queue (or
+    ``catalog``, the catalog function's)."""
     template = load_template(TEMPLATE_PATH)
     resources = template["Resources"]
     resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
@@ -40,7 +42,7 @@ def rules_by_trigger() -> dict[str, dict[str, Any]]:
         if resource["Type"] != "AWS::Events::Rule":
             continue
         queue = resource["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
-        if function_by_queue[queue] not in {trigger.name for trigger in TRIGGERS}:
+        if function_by_queue[queue] not in {trigger.name for trigger in TRIGGERS} | {CATALOG}:
             continue  # SES's feedback rule: tested in tests/integration/test_ses_feedback.py
         patterns[function_by_queue[queue]] = resolver.resolve(resource["Properties"]["EventPattern"])
     return patterns
@@ -50,21 +52,49 @@ RULES = rules_by_trigger()
 
 
 def test_every_trigger_has_a_rule_valid_samples_and_invalid_samples() -> None:
-    assert set(RULES) == {trigger.name for trigger in TRIGGERS}
-    for trigger in TRIGGERS:
-        kinds = {s.is_invalid for s in SAMPLES if s.detail_type == trigger.detail_type}
-        assert kinds == {True, False}, trigger.name
+    assert set(RULES) == {trigger.name for trigger in TRIGGERS} | {CATALOG}
+    for detail_type in [trigger.detail_type for trigger in TRIGGERS] + ["Product Updated"]:
+        kinds = {s.is_invalid for s in SAMPLES if s.detail_type == detail_type}
+        assert kinds == {True, False}, detail_type
+
+
+def test_the_catalog_rule_takes_exactly_the_detail_types_its_record_model_reads() -> None:
+    assert RULES[CATALOG]["detail-type"] == list(CATALOG_DETAIL_TYPES)
+    for sample in (s for s in SAMPLES if not s.is_invalid and CATALOG in s.consumers):
+        record = CatalogRecord.model_validate(
+            {
+                "messageId": "m",
+                "receiptHandle": "r",
+                "body": json.dumps(sample.event),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1763884800000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1763884800000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "0" * 32,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:catalog",
+                "awsRegion": "us-east-1",
+            }
+        )
+        assert record.body.detail_type == sample.detail_type
 
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if not s.is_invalid], ids=lambda s: s.name)
-def test_valid_sample_parses_with_its_triggers_model(sample: SampleEvent) -> None:
+def test_valid_sample_parses_with_its_model(sample: SampleEvent) -> None:
+    if sample.is_product:
+        assert ProductUpdatedEvent.model_validate(sample.event).detail.sku
+        assert sample.expectation in ({"catalog": "written"}, {"catalog": "not_newer"})
+        return
     assert sample.trigger.parse(sample.event).customer_id
 
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if s.is_invalid], ids=lambda s: s.name)
 def test_invalid_sample_fails_naming_the_field(sample: SampleEvent) -> None:
     with pytest.raises(ValidationError) as raised:
-        sample.trigger.event_model.model_validate(sample.event)
+        sample.event_model.model_validate(sample.event)
     problems = {(".".join(str(p) for p in e["loc"]), e["type"]) for e in raised.value.errors()}
     expected = sample.expectation["rejected"]
     assert problems == {(expected["field"], expected["error"])}
@@ -76,9 +106,10 @@ def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
-def test_sample_is_routed_by_exactly_its_triggers_rule(sample: SampleEvent) -> None:
+def test_sample_is_routed_by_exactly_its_consumers_rules(sample: SampleEvent) -> None:
+    # Its trigger's rule, and the catalog's for Product Updated and Order Placed.
     matching = {name for name, pattern in RULES.items() if matches(pattern, sample.event)}
-    assert matching == {sample.trigger.name}
+    assert matching == sample.consumers
 
 
 def test_events_from_another_source_match_no_rule() -> None:
@@ -91,7 +122,7 @@ def test_only_the_customer_lapsed_rule_accepts_events_from_the_scheduled_run() -
     for sample in (s for s in SAMPLES if not s.is_invalid):
         from_run = {**sample.event, "source": "nudge.reengagement"}
         matching = {n for n, p in RULES.items() if matches(p, from_run)}
-        assert matching == ({"customer_lapsed"} if sample.trigger.name == "customer_lapsed" else set())
+        assert matching == ({"customer_lapsed"} if sample.detail_type == "Customer Lapsed" else set())
 
 
 def test_the_schedule_input_in_the_template_is_what_the_planner_reads() -> None:
@@ -115,6 +146,8 @@ def test_no_two_valid_samples_share_a_business_identity() -> None:
     """The delivery record is keyed on it: a follow-up reusing another sample's order id would
     silently return that sample's decision instead of being handled."""
     identities = [
-        (s.trigger.name, s.trigger.business_id(s.trigger.parse(s.event))) for s in SAMPLES if not s.is_invalid
+        (s.trigger.name, s.trigger.business_id(s.trigger.parse(s.event)))
+        for s in SAMPLES
+        if not s.is_invalid and not s.is_product
     ]
     assert len(identities) == len(set(identities))

@@ -14,7 +14,7 @@ Recommendations (key ``model_key``), the rows the send path reads:
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -22,7 +22,7 @@ TOP_PARTNERS = 10
 """SKUs kept on each ``top#<sku>`` row."""
 BESTSELLERS = 20
 """SKUs kept on the ``bestsellers`` row."""
-BESTSELLERS_KEY = "bestsellers"
+BESTSELLERS_KEY: Final = "bestsellers"
 
 
 def top_key(sku: str) -> str:

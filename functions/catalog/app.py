@@ -1,0 +1,17 @@
+"""Catalog: Product Updated and Order Placed (rule -> SQS -> this function) -> the Products table
+and the co-purchase model the emails recommend from."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge.catalog.ingest import process_catalog_batch
+from nudge.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_catalog_batch(event, context)

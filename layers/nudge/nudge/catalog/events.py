@@ -1,0 +1,53 @@
+"""The ``Product Updated`` contract, and the catalog queue's SQS record: either a Product Updated or
+an Order Placed event (the same Order Placed model the thank-you email reads).
+
+Bounds are those of every other event (``nudge.events``): an event that could never be stored fails
+validation with the field named and is dead-lettered at once, instead of failing every retry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, Json
+
+from nudge.events import CurrencyCode, EventTime, Identifier, Money, OrderPlacedEvent
+
+Name = Annotated[str, Field(min_length=1, max_length=500)]
+Category = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ProductUpdated(BaseModel):
+    """A product as the store's catalog says it is now; a newer ``updated_at`` replaces an older."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    sku: Identifier
+    name: Name
+    product_url: HttpUrl
+    image_url: HttpUrl | None = None
+    price: Money
+    currency: CurrencyCode
+    in_stock: Annotated[bool, Field(strict=True)]
+    category: Category | None = None
+    updated_at: EventTime
+
+
+class ProductUpdatedEvent(EventBridgeModel):
+    # EventBridge always sets the account, but moto's delivery to SQS omits it; nothing here reads it.
+    account: str | None = None  # type: ignore[assignment]
+    detail_type: Literal["Product Updated"] = Field(alias="detail-type")
+    detail: ProductUpdated
+
+
+CATALOG_DETAIL_TYPES = ("Product Updated", "Order Placed")
+"""The detail-types the catalog rule routes to the catalog function (Order Placed also goes to its
+own trigger's rule: the thank-you email does not wait for the counters)."""
+
+CatalogEvent = Annotated[ProductUpdatedEvent | OrderPlacedEvent, Field(discriminator="detail_type")]
+"""What the catalog rule delivers, told apart by ``detail-type``."""
+
+
+class CatalogRecord(SqsRecordModel):
+    body: Json[CatalogEvent]
