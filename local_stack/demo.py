@@ -81,8 +81,14 @@ def main() -> int:
             f"{len(stack.rules)} rules from template.yaml; seeded {segments} segments, {customers} customers"
         )
         print(f"clock set to the sample day, {SAMPLE_DAY_CLOCK:%Y-%m-%d %H:%M} UTC, and ticking")
+        print("the store's catalog (events/product_updated/) goes on the bus first")
         with stdout_to(OUT_DIR / "logs" / "lambda.jsonl"):
             mappings = EventSourceMappings(stack, clock)
+            # The store's catalog is there before the day starts, so the first emails already
+            # recommend products (the day's own events put the same products again: no change).
+            catalog = [s for s in samples if s.is_product and not s.is_invalid]
+            put_events(stack, catalog)
+            mappings.drain()
             results, report = run_samples(stack, mappings, samples, repeat=duplicate)
             sent = [r.outcome for r in results if r.outcome and r.outcome.decision is Decision.SENT]
             raw = moto.sent_raw_emails()
