@@ -34,18 +34,7 @@ def redeliver_at(
 ) -> bool:
     """Schedule the event to arrive on the trigger's queue at ``until``. False if this event was
     already scheduled for then (a duplicate delivery at night)."""
-    return create_one_time_schedule(
-        name=schedule_name(trigger, business_id, until),
-        group=settings.schedule_group,
-        at=until,
-        window_minutes=SPREAD_MINUTES,
-        queue_arn=settings.queue_arn,
-        role_arn=settings.role_arn,
-        body=event_json,
-        dead_letter_queue_arn=settings.dead_letter_queue_arn,
-        max_event_age_seconds=MAX_DELIVERY_AGE_SECONDS,
-        max_retries=185,
-    )
+    return _put_back(schedule_name(trigger, business_id, until), until, event_json, settings)
 
 
 def step_schedule_name(trigger: str, business_id: str) -> str:
@@ -60,10 +49,14 @@ def deliver_step_at(
 ) -> bool:
     """Schedule a series' next step to arrive on the trigger's queue at ``due``. False if it was
     already scheduled."""
+    return _put_back(step_schedule_name(trigger, business_id), due, event_json, settings)
+
+
+def _put_back(name: str, at: datetime, event_json: str, settings: DeferralSettings) -> bool:
     return create_one_time_schedule(
-        name=step_schedule_name(trigger, business_id),
+        name=name,
         group=settings.schedule_group,
-        at=due,
+        at=at,
         window_minutes=SPREAD_MINUTES,
         queue_arn=settings.queue_arn,
         role_arn=settings.role_arn,
