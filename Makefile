@@ -37,8 +37,8 @@ i18n-extract: $(VENV)/.installed
 		--sort-output -o $(LOCALE_DIR)/messages.pot templates
 
 i18n-update: i18n-extract
-	$(VENV)/bin/pybabel -q update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) --no-location \
-		--omit-header --ignore-obsolete
+	$(VENV)/bin/pybabel -q update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) \
+		--ignore-obsolete
 
 i18n-compile: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --statistics -d $(LOCALE_DIR)
