@@ -12,45 +12,37 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json
+from pydantic import AwareDatetime, Field, Json
 
 from nudge.dal.customers import suppress
+from nudge.message_tags import delivery_ref, first_tag
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.record_batch import SqsBatchProcessor
+from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
 from nudge.settings import UnsubscribeSettings
 
 
-class _SesModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-
-
-class Bounce(_SesModel):
+class Bounce(SesModel):
     bounce_type: Literal["Permanent", "Transient", "Undetermined"] = Field(alias="bounceType")
     bounce_sub_type: str = Field(alias="bounceSubType")
     timestamp: AwareDatetime
 
 
-class Complaint(_SesModel):
+class Complaint(SesModel):
     timestamp: AwareDatetime
     complaint_feedback_type: str | None = Field(default=None, alias="complaintFeedbackType")
 
 
-class Mail(_SesModel):
-    message_id: str = Field(alias="messageId")
-    tags: dict[str, list[str]] = {}
-
-
-class SesEvent(_SesModel):
+class SesEvent(SesModel):
     event_type: Literal["Bounce", "Complaint"] = Field(alias="eventType")
     mail: Mail
     bounce: Bounce | None = None
     complaint: Complaint | None = None
 
 
-class SesFeedbackEvent(EventBridgeModel):
-    account: str | None = None  # type: ignore[assignment]  # moto's delivery to SQS omits it
+class SesFeedbackEvent(SesEventBridgeModel):
     detail_type: Literal["Email Bounced", "Email Complaint Received"] = Field(alias="detail-type")
     detail: SesEvent
 
@@ -67,8 +59,15 @@ def suppression_reason(event: SesEvent) -> str | None:
     return None
 
 
+def customer_of(mail: Mail) -> str | None:
+    """The customer an email went to: exact from the delivery tag; from the readable ``customer_id``
+    tag for emails sent before it existed (exact only for ids SES's tag alphabet can hold)."""
+    ref = delivery_ref(mail.tags)
+    return ref.customer_id if ref is not None else first_tag(mail.tags, "customer_id")
+
+
 def handle_feedback(event: SesEvent, customers_table: str) -> None:
-    customer_id = next(iter(event.mail.tags.get("customer_id", [])), None)
+    customer_id = customer_of(event.mail)
     reason = suppression_reason(event)
     where = {"ses_message_id": event.mail.message_id, "event_type": event.event_type}
     if reason is None:

@@ -15,7 +15,12 @@ class SkipReason(StrEnum):
     ORDERED_SINCE = "ordered_since"
     SUPERSEDED = "superseded"
     """A newer abandoned cart of the same customer ends the older cart's reminder series."""
+    UNENGAGED = "unengaged"
+    """The sunset policy (``SunsetAfterDays``): no open or click for that long, so marketing email
+    stops before it hurts the sender's reputation."""
     FREQUENCY_CAPPED = "frequency_capped"
+    HOLDOUT = "holdout"
+    """The customer is in a running experiment's holdout: the control group, sent nothing."""
     EVENT_TOO_OLD = "event_too_old"
     """The event is older than the replay window (``IdempotencyTtlDays``): a replay from an archive,
     not news. Nothing is sent and an Order Placed is not counted."""
@@ -53,3 +58,6 @@ class Outcome(BaseModel):
     message_id: str | None = None
     subject: str | None = None
     deferred_until: AwareDatetime | None = None
+    experiment_id: str | None = None
+    variant_id: str | None = None
+    """The experiment arm this email was decided in (``holdout`` for the control group)."""

@@ -29,7 +29,10 @@ from nudge.dal.deliveries import (
 from nudge.dal.segments import get_segment
 from nudge.eligibility import ineligibility
 from nudge.events import TriggerDetail
+from nudge.experiments.models import Arm
+from nudge.experiments.running import arm_for, running_experiment
 from nudge.link_tracking import LinkTracking
+from nudge.message_tags import send_tags
 from nudge.mime import build_message
 from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
@@ -38,7 +41,7 @@ from nudge.recommendations import RecommendationRequest, recommender_for
 from nudge.rendering import RenderedEmail, language_for, render_email
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
-from nudge.triggers import Trigger
+from nudge.triggers import TRIGGER_NAMES, Trigger
 from nudge.unsubscribe import tokens
 from nudge.unsubscribe.keys import signing_key
 
@@ -146,7 +149,11 @@ def _decide_and_send(
     )
     if customer is None:
         return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
-    reason = ineligibility(customer) or trigger.exit_reason(detail, customer)
+    reason = (
+        ineligibility(customer)
+        or trigger.exit_reason(detail, customer)
+        or _sunset(trigger, customer, settings)
+    )
     if reason is not None:
         return _skip(trigger, detail, settings, customer, reason)
     zone = formatting.resolve_timezone(customer.timezone, settings.default_timezone)
@@ -168,6 +175,16 @@ def _decide_and_send(
             settings.customers_table, customer.customer_id, claimant, slots=settings.frequency_cap_emails
         )
         raise
+
+
+def _sunset(trigger: Trigger[Any], customer: Customer, settings: Settings) -> SkipReason | None:
+    """``unengaged`` once the customer has neither opened nor clicked for ``SunsetAfterDays``."""
+    if settings.sunset_after_days == 0 or trigger.name in settings.sunset_exempt:
+        return None
+    engaged_at = customer.last_engaged_at()
+    if engaged_at is None or utc_now() - engaged_at < timedelta(days=settings.sunset_after_days):
+        return None
+    return SkipReason.UNENGAGED
 
 
 def _is_capped(trigger: Trigger[Any], settings: Settings) -> bool:
@@ -200,9 +217,17 @@ def _claim_and_send(
     segment = get_segment(settings.segments_table, customer.segment_id)
     unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
     recommendations = _recommendations(trigger, detail, customer, segment, settings)
-    email = render_for(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    arm = _arm(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    if arm is not None and arm.is_holdout:
+        return _skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **_arm_facts(arm))
+    email = render_for(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations, arm)
     claimed = _outcome(
-        trigger, detail, Decision.SENDING, segment_id=segment.segment_id, subject=email.subject
+        trigger,
+        detail,
+        Decision.SENDING,
+        segment_id=segment.segment_id,
+        subject=email.subject,
+        **_arm_facts(arm),
     )
     if _seconds_left(lambda_context) < CLAIM_RESERVE_SECONDS:
         # A claim the invocation cannot see through to SES's answer would only become
@@ -227,12 +252,7 @@ def _claim_and_send(
         message_id = send_raw(
             message,
             configuration_set=settings.configuration_set,
-            # customer_id comes back on SES's bounce and complaint events: how feedback finds the profile.
-            tags={
-                "trigger": trigger.name,
-                "segment": segment.segment_id,
-                "customer_id": customer.customer_id,
-            },
+            tags=send_tags(claimed),
             seconds_left=lambda: _seconds_left(lambda_context),
         )
     except SendRefusedError:
@@ -280,9 +300,15 @@ def _skip(
     settings: Settings,
     customer: Customer | None,
     reason: SkipReason,
+    **facts: Any,
 ) -> Outcome:
     outcome = _outcome(
-        trigger, detail, Decision.SKIPPED, reason=reason, segment_id=customer.segment_id if customer else None
+        trigger,
+        detail,
+        Decision.SKIPPED,
+        reason=reason,
+        segment_id=customer.segment_id if customer else None,
+        **facts,
     )
     if not record_decision(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention):
         return _decided_by_twin(settings, outcome)
@@ -363,6 +389,35 @@ def _recommendations(
         return []
 
 
+def _arm(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    customer: Customer,
+    segment: Segment,
+    settings: Settings,
+    unsubscribe_url: str,
+    recommendations: list[Product],
+) -> Arm | None:
+    """The customer's arm of the trigger's running experiment, if there is a valid one."""
+    experiment = running_experiment(settings.experiments_table, trigger.name, TRIGGER_NAMES)
+    if experiment is None:
+        return None
+    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    return arm_for(
+        experiment,
+        customer.customer_id,
+        templates_dir=settings.templates_dir,
+        language=language_for(settings.templates_dir, context["locale"]),
+        context=context,
+    )
+
+
+def _arm_facts(arm: Arm | None) -> dict[str, Any]:
+    if arm is None:
+        return {}
+    return {"experiment_id": arm.experiment.experiment_id, "variant_id": arm.variant_id}
+
+
 def render_for(
     trigger: Trigger[Any],
     detail: TriggerDetail,
@@ -371,20 +426,28 @@ def render_for(
     settings: Settings,
     unsubscribe_url: str,
     recommendations: list[Product] | None = None,
+    arm: Arm | None = None,
 ) -> RenderedEmail:
-    """The email for this event and customer: in their language, with every store link tagged."""
+    """The email for this event and customer: in their language, with every store link tagged, and
+    the experiment variant's subject and content when it is in one."""
     context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    variant = arm.variant if arm is not None else None
     return render_email(
         settings.templates_dir,
         trigger.name,
-        context,
+        {**context, "variant": variant},
         language=language_for(settings.templates_dir, context["locale"]),
-        links=link_tracking(trigger, detail, settings, unsubscribe_url),
+        links=link_tracking(trigger, detail, settings, unsubscribe_url, arm),
+        subject_source=variant.subject if variant is not None else None,
     )
 
 
 def link_tracking(
-    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, unsubscribe_url: str
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    unsubscribe_url: str,
+    arm: Arm | None = None,
 ) -> LinkTracking | None:
     if not settings.utm_source:
         return None
@@ -393,6 +456,7 @@ def link_tracking(
         campaign=trigger.campaign(detail),
         domains=settings.store_domains,
         untracked=frozenset({unsubscribe_url}),
+        term=arm.utm_term if arm is not None else None,
     )
 
 
@@ -415,5 +479,6 @@ def template_context(
         "currency": trigger.currency(detail),
         "recommendations": recommendations or [],
         "reminder_steps": len(settings.cart_reminder_hours),
+        "variant": None,
         **trigger.template_data(detail, customer),
     }

@@ -34,9 +34,21 @@ class CustomerFacts(BaseModel):
     last_order_at: AwareDatetime | None = None
     recent_order_dates: tuple[AwareDatetime, ...] = ()
     last_emailed_at: AwareDatetime | None = None
+    first_emailed_at: AwareDatetime | None = None
+    """The first email sent since engagement is tracked: where "unengaged for N days" starts."""
     last_winback_at: AwareDatetime | None = None
+    locale: str | None = None
+    country: str | None = None
+    """ISO 3166 alpha-2, if the store knows it; else segment rules read the region of ``locale``."""
+    last_opened_at: AwareDatetime | None = None
+    last_clicked_at: AwareDatetime | None = None
+    recent_open_dates: tuple[AwareDatetime, ...] = ()
+    recent_click_dates: tuple[AwareDatetime, ...] = ()
+    """The newest opens and clicks (bounded), for rules like "2 clicks in 30 days"."""
 
     def facts(self, as_of: datetime) -> ProfileFacts:
+        language, *subtags = (self.locale or "").replace("_", "-").split("-")
+        region = next((tag for tag in subtags if len(tag) == 2 and tag.isalpha()), "")
         return ProfileFacts(
             days_since_last_order=whole_days_between(self.last_order_at, as_of),
             order_count=self.order_count,
@@ -45,7 +57,19 @@ class CustomerFacts(BaseModel):
             marketing_consent=self.marketing_consent,
             days_since_last_email=whole_days_between(self.last_emailed_at, as_of),
             as_of=as_of,
+            country=self.country or region or None,
+            language=language or None,
+            days_since_last_open=whole_days_between(self.last_opened_at, as_of),
+            days_since_last_click=whole_days_between(self.last_clicked_at, as_of),
+            days_since_first_email=whole_days_between(self.first_emailed_at, as_of),
+            open_dates=self.recent_open_dates,
+            click_dates=self.recent_click_dates,
         )
+
+    def last_engaged_at(self) -> datetime | None:
+        """The latest open or click, or the first tracked email if there is neither yet."""
+        moments = [m for m in (self.last_opened_at, self.last_clicked_at, self.first_emailed_at) if m]
+        return max(moments) if moments else None
 
 
 # A name imported from a CSV may carry a stray CR/LF or tab: it is read as the name with spaces, so the
@@ -57,7 +81,6 @@ class Customer(CustomerFacts):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     first_name: Name
     last_name: Name | None = None
-    locale: str | None = None
     timezone: str | None = None
     counted_order_ids: tuple[str, ...] = ()
     """The last orders counted on this profile: an order is counted only if its id is not here."""

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.base import FailureResponse
-from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, ExceptionInfo
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from nudge.adapters import sqs
@@ -29,6 +32,9 @@ from nudge.observability import logger, metrics
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 900
 NOT_STARTED_DELAY_SECONDS = 5
+# With less than this left of the invocation, a record is not started: it comes back in seconds
+# instead of being cut off by the timeout half-way.
+START_BUDGET_SECONDS = 10
 
 
 class NotStartedError(RuntimeError):
@@ -125,6 +131,36 @@ class SqsBatchProcessor(BatchProcessor):
         except Exception:
             # The queue's own visibility timeout applies instead: a shorter wait, never a lost record.
             logger.warning("could not back off a failed record", extra={"message_id": message_id})
+
+
+class AllRecordsFailedError(RuntimeError):
+    """Every record of the batch failed; SQS delivers them all again."""
+
+
+def process_records(
+    event: dict[str, Any],
+    context: LambdaContext,
+    processor: SqsBatchProcessor,
+    handle_record: Callable[[Any], None],
+) -> PartialItemFailureResponse:
+    """Each record through ``handle_record`` (none started with too little time left); failures as
+    SQS's partial batch response."""
+
+    def within_budget(record: Any) -> None:
+        if context.get_remaining_time_in_millis() < START_BUDGET_SECONDS * 1000:
+            raise NotStartedError("too little time left in the invocation")
+        handle_record(record)
+
+    try:
+        return process_partial_response(
+            event=event, record_handler=within_budget, processor=processor, context=context
+        )
+    except BatchProcessingError:
+        # Powertools' message quotes each record's exception, inputs included, and Lambda logs an
+        # unhandled error verbatim: raise one that carries no data. Each cause was logged above.
+        raise AllRecordsFailedError(
+            f"all {len(processor.fail_messages)} records of the batch failed"
+        ) from None
 
 
 def _aws_error_code(error: BaseException | None) -> str | None:

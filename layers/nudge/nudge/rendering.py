@@ -21,7 +21,7 @@ from typing import Any
 import css_inline
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from jinja2 import FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -104,6 +104,18 @@ def _inliner() -> Any:
     return css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
+@cache
+def _subject_template(templates_dir: str, language: str, source: str) -> Template:
+    return environment(templates_dir, language).from_string(source)
+
+
+def render_subject(templates_dir: str, language: str, source: str, context: Mapping[str, Any]) -> str:
+    """A subject given as Jinja source (an experiment variant's), with the context of
+    ``subject.txt.j2``. Raises jinja2's TemplateError if it does not compile or uses an undefined name."""
+    rendered = _subject_template(templates_dir, language, source).render({**context, "language": language})
+    return one_line(rendered)
+
+
 def render_email(
     templates_dir: str,
     family: str,
@@ -111,12 +123,18 @@ def render_email(
     *,
     language: str = SOURCE_LANGUAGE,
     links: LinkTracking | None = None,
+    subject_source: str | None = None,
 ) -> RenderedEmail:
     """Render ``<family>/subject.txt.j2``, ``body.html.j2`` and ``body.txt.j2`` with one context, in
-    ``language``; with ``links``, every store link of both bodies is tagged."""
+    ``language``; with ``links``, every store link of both bodies is tagged; ``subject_source``
+    replaces the family's subject template."""
     env = environment(templates_dir, language)
     context = {**context, "language": language}
-    subject = env.get_template(f"{family}/subject.txt.j2").render(context)
+    subject = (
+        env.get_template(f"{family}/subject.txt.j2").render(context)
+        if subject_source is None
+        else render_subject(templates_dir, language, subject_source, context)
+    )
     html = str(_inliner().inline(env.get_template(f"{family}/body.html.j2").render(context)))
     text = env.get_template(f"{family}/body.txt.j2").render(context)
     html, text = track_email(html, text, links) if links is not None else (without_markers(html), text)

@@ -52,9 +52,40 @@ class Bounds(BaseModel):
 
 
 class WindowBounds(Bounds):
-    """A range over a count of orders placed within the last ``days`` days."""
+    """A range over a count of events (orders, opens, clicks) within the last ``days`` days."""
 
     days: Annotated[int, Field(ge=1, le=3660)]
+
+
+Code = Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class OneOf(BaseModel):
+    """A text fact in (or not in) a list, case-insensitively: ``{"in": ["DE", "AT"]}``. A missing fact
+    (no country on the profile) is in no list, and so passes every ``not_in``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    any_of: Annotated[frozenset[Code], Field(min_length=1)] | None = Field(default=None, alias="in")
+    none_of: Annotated[frozenset[Code], Field(min_length=1)] | None = Field(default=None, alias="not_in")
+
+    @model_validator(mode="after")
+    def _one_list(self) -> Self:
+        if (self.any_of is None) == (self.none_of is None):
+            raise ValueError("give exactly one of in, not_in")
+        return self
+
+    def admits(self, value: str | None) -> bool:
+        folded = value.casefold() if value else None
+        if self.any_of is not None:
+            return folded is not None and folded in {code.casefold() for code in self.any_of}
+        assert self.none_of is not None
+        return folded not in {code.casefold() for code in self.none_of}
+
+
+def _within(moments: tuple[datetime, ...], days: int, as_of: datetime) -> int:
+    since = as_of - timedelta(days=days)
+    return sum(1 for moment in moments if since < moment <= as_of)
 
 
 @dataclass(frozen=True)
@@ -68,10 +99,22 @@ class ProfileFacts:
     marketing_consent: bool
     days_since_last_email: int | None
     as_of: datetime
+    country: str | None = None
+    language: str | None = None
+    days_since_last_open: int | None = None
+    days_since_last_click: int | None = None
+    days_since_first_email: int | None = None
+    open_dates: tuple[datetime, ...] = ()
+    click_dates: tuple[datetime, ...] = ()
 
     def orders_within(self, days: int) -> int:
-        since = self.as_of - timedelta(days=days)
-        return sum(1 for placed in self.order_dates if since < placed <= self.as_of)
+        return _within(self.order_dates, days, self.as_of)
+
+    def opens_within(self, days: int) -> int:
+        return _within(self.open_dates, days, self.as_of)
+
+    def clicks_within(self, days: int) -> int:
+        return _within(self.click_dates, days, self.as_of)
 
 
 class SegmentRules(BaseModel):
@@ -85,8 +128,37 @@ class SegmentRules(BaseModel):
     total_spent: Bounds | None = None
     days_since_last_email: Bounds | None = None
     marketing_consent: bool | None = None
+    country: OneOf | None = None
+    """ISO 3166 alpha-2: the profile's ``country``, else the region of its ``locale``."""
+    language: OneOf | None = None
+    """The language of the profile's ``locale`` (``de`` for ``de-AT``)."""
+    days_since_last_open: Bounds | None = None
+    days_since_last_click: Bounds | None = None
+    opens_in_last_days: WindowBounds | None = None
+    clicks_in_last_days: WindowBounds | None = None
+    days_since_first_email: Bounds | None = None
+    """Since the first email engagement is tracked for: "no open in 180 days" means something only
+    for a customer emailed for that long."""
 
     def matches(self, facts: ProfileFacts) -> bool:
+        return self._matches_orders_and_email(facts) and self._matches_engagement(facts)
+
+    def _matches_engagement(self, facts: ProfileFacts) -> bool:
+        opens, clicks = self.opens_in_last_days, self.clicks_in_last_days
+        checks = (
+            self.country is None or self.country.admits(facts.country),
+            self.language is None or self.language.admits(facts.language),
+            self.days_since_last_open is None or self.days_since_last_open.admits(facts.days_since_last_open),
+            self.days_since_last_click is None
+            or self.days_since_last_click.admits(facts.days_since_last_click),
+            opens is None or opens.admits(facts.opens_within(opens.days)),
+            clicks is None or clicks.admits(facts.clicks_within(clicks.days)),
+            self.days_since_first_email is None
+            or self.days_since_first_email.admits(facts.days_since_first_email),
+        )
+        return all(checks)
+
+    def _matches_orders_and_email(self, facts: ProfileFacts) -> bool:
         window = self.orders_in_last_days
         checks = (
             self.days_since_last_order is None

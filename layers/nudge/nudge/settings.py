@@ -114,6 +114,15 @@ class Settings(BaseModel):
     ] = Field(default=(0, 24, 72), validation_alias="CART_REMINDER_HOURS")
     """The cart reminder series: step k goes out ``cart_reminder_hours[k-1]`` hours after
     ``abandoned_at`` (the first on the event itself)."""
+    sunset_after_days: int = Field(default=0, ge=0, le=3650, validation_alias="SUNSET_AFTER_DAYS")
+    """The sunset policy: no marketing email to a customer with no open or click for this many days
+    (counted from the first tracked email when there is none); 0 turns it off."""
+    sunset_exempt: Annotated[frozenset[str], BeforeValidator(_comma_separated)] = Field(
+        default=frozenset({"order_placed"}), validation_alias="SUNSET_EXEMPT_TRIGGERS"
+    )
+    """Triggers that answer the customer's own action (the order thank-you): sent even when unengaged."""
+    experiments_table: str | None = Field(default=None, validation_alias="EXPERIMENTS_TABLE")
+    """A/B experiments (``nudge.experiments``); without it no email takes part in one."""
     store: StoreSettings
     quiet_hours: QuietHours
     deferral: DeferralSettings

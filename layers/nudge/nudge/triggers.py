@@ -145,3 +145,4 @@ CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
 )
 
 TRIGGERS: tuple[Trigger[Any], ...] = (CART_ABANDONED, ORDER_PLACED, CUSTOMER_LAPSED)
+TRIGGER_NAMES = frozenset(trigger.name for trigger in TRIGGERS)

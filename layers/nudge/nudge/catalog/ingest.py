@@ -20,8 +20,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -42,14 +40,8 @@ from nudge.catalog.settings import CatalogSettings
 from nudge.dal import copurchases, products
 from nudge.events import OrderPlaced
 from nudge.observability import logger, metrics
-from nudge.record_batch import NotStartedError, SqsBatchProcessor
+from nudge.record_batch import SqsBatchProcessor, process_records
 from nudge.timeutil import utc_now
-
-START_BUDGET_SECONDS = 10
-
-
-class AllRecordsFailedError(RuntimeError):
-    """Every record of the batch failed; SQS delivers them all again."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +144,6 @@ def process_catalog_batch(event: dict[str, Any], context: LambdaContext) -> Part
     )
 
     def handle_record(record: CatalogRecord) -> None:
-        if context.get_remaining_time_in_millis() < START_BUDGET_SECONDS * 1000:
-            raise NotStartedError("too little time left in the invocation")
         body = record.body
         now = utc_now()
         if isinstance(body, ProductUpdatedEvent):
@@ -163,12 +153,4 @@ def process_catalog_batch(event: dict[str, Any], context: LambdaContext) -> Part
         learned = handle_order_placed(body.detail, settings, now)
         logger.info("order learned", extra={"order_id": body.detail.order_id, **learned.__dict__})
 
-    try:
-        return process_partial_response(
-            event=event, record_handler=handle_record, processor=processor, context=context
-        )
-    except BatchProcessingError:
-        # Powertools' message quotes each record's exception, inputs included: raise one without data.
-        raise AllRecordsFailedError(
-            f"all {len(processor.fail_messages)} records of the batch failed"
-        ) from None
+    return process_records(event, context, processor, handle_record)

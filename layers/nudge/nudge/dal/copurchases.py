@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from nudge.adapters import clients
 from nudge.catalog.models import BESTSELLERS_KEY, Bestsellers, Partner, top_key
 from nudge.dal.batches import MAX_GET_KEYS, batch_get, batch_write
-from nudge.dal.items import from_item, to_item
+from nudge.dal.items import cancellation_codes, from_item, to_item
 from nudge.timeutil import to_stored
 
 PAIR_PREFIX = "p:"
@@ -125,15 +125,8 @@ def count_order(
 
 def _guard_held(error: ClientError) -> bool:
     """The transaction was cancelled because the order's guard (its first item) already exists."""
-    response = cast(dict[str, Any], error.response)
-    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = response.get("CancellationReasons") or []
-    if reasons:
-        return bool(reasons[0].get("Code") == "ConditionalCheckFailed")
-    # Without the reasons (older SDKs), the message lists them in item order.
-    message = str(response.get("Error", {}).get("Message", ""))
-    return "[ConditionalCheckFailed" in message
+    codes = cancellation_codes(error)
+    return codes is not None and codes[:1] == ["ConditionalCheckFailed"]
 
 
 def _counters(row: Mapping[str, Any], prefix: str) -> dict[str, int]:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from nudge.adapters import clients
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.profiles import Customer, CustomerFacts
-from nudge.timeutil import to_stored
+from nudge.timeutil import to_stored, to_stored_ms
 
 # Enough history for any frequency window a segment uses, small enough to keep profiles tiny.
 MAX_RECENT_ORDER_DATES = 50
@@ -281,8 +281,14 @@ def _set_once(table: str, customer_id: str, values: dict[str, object]) -> bool:
 
 
 def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable[str] = ()) -> None:
-    """Record the send time as ``last_emailed_at`` and in each attribute of ``also``."""
-    attributes = ", ".join(f"{name} = :sent_at" for name in ("last_emailed_at", *also))
+    """Record the send time as ``last_emailed_at`` and in each attribute of ``also``; the first
+    email's as ``first_emailed_at`` (where the sunset policy's "unengaged for N days" starts)."""
+    attributes = ", ".join(
+        [
+            *(f"{name} = :sent_at" for name in ("last_emailed_at", *also)),
+            "first_emailed_at = if_not_exists(first_emailed_at, :sent_at)",
+        ]
+    )
     clients.dynamodb().update_item(
         TableName=table,
         Key=to_item({"customer_id": customer_id}),
@@ -339,3 +345,60 @@ def scan_facts(
         except ValidationError:
             unreadable.append(str(row.get("customer_id")))
     return FactsPage(profiles, unreadable, response.get("LastEvaluatedKey"))
+
+
+# Opens and clicks the segment rules count ("2 clicks in 30 days"): the newest, bounded.
+MAX_RECENT_ENGAGEMENTS = 50
+
+
+def record_engagement(table: str, customer_id: str, kind: str, at: datetime) -> bool:
+    """An open or a click on the profile: ``last_<kind>_at`` moves forward only, and the event's time
+    joins ``recent_<kind>_dates`` (a set: the same event twice is one element). Repeating it changes
+    nothing. ``kind`` is ``opened`` or ``clicked``. False when there is no such profile."""
+    last, dates = f"last_{kind}_at", f"recent_{kind.removesuffix('ed')}_dates"
+    key = to_item({"customer_id": customer_id})
+    values = to_item({":at": to_stored(at), ":stamps": {to_stored_ms(at)}})
+    client = clients.dynamodb()
+    try:
+        response = client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression=f"ADD {dates} :stamps SET {last} = :at",
+            ConditionExpression=(
+                f"attribute_exists(customer_id) AND (attribute_not_exists({last}) OR {last} < :at)"
+            ),
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if not is_condition_failure(error):
+            raise
+        if _item_before(error) is None:
+            return False
+        # A later event is already the last one: only the history gains this one.
+        del values[":at"]
+        try:
+            response = client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression=f"ADD {dates} :stamps",
+                ConditionExpression="attribute_exists(customer_id)",
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as second:
+            if is_condition_failure(second):
+                return False  # deleted meanwhile
+            raise
+    recorded = from_item(response["Attributes"]).get(dates, set())
+    if len(recorded) > 2 * MAX_RECENT_ENGAGEMENTS:
+        # Trimmed in bulk, like the order history; deleting set elements is itself repeatable.
+        oldest = sorted(recorded)[: len(recorded) - MAX_RECENT_ENGAGEMENTS]
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression=f"DELETE {dates} :oldest",
+            ExpressionAttributeValues=to_item({":oldest": set(oldest)}),
+        )
+    return True

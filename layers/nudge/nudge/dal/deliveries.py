@@ -82,10 +82,33 @@ def claim_send(
 def complete_send(
     table: str, outcome: Outcome, claim: Claim, decided_at: datetime, retention: timedelta
 ) -> bool:
-    """Replace our own claim with the result; False if the claim is no longer ours."""
-    return _put_if(
-        table, _item(outcome, decided_at, retention), "claim_token = :token", {":token": claim.token}
-    )
+    """Replace our own claim with the result; False if the claim is no longer ours.
+
+    An update, not a put: SES may already have reported the email delivered (or opened) on this
+    record while the write was being retried, and those fields must stay."""
+    item = _item(outcome, decided_at, retention)
+    fields = {name: value for name, value in item.items() if name not in ("customer_id", "delivery_key")}
+    names = {f"#f{index}": name for index, name in enumerate(fields)}
+    values = {f":v{index}": value for index, value in enumerate(fields.values())}
+    cleared = [name for name in Outcome.model_fields if name not in fields]
+    names.update({f"#c{index}": name for index, name in enumerate(cleared)})
+    try:
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key=_key(outcome.customer_id, outcome.trigger, outcome.business_id),
+            UpdateExpression="SET "
+            + ", ".join(f"#f{index} = :v{index}" for index in range(len(fields)))
+            + " REMOVE claim_token, lease_expires_at"
+            + "".join(f", #c{index}" for index in range(len(cleared))),
+            ConditionExpression="claim_token = :token",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**values, **to_item({":token": claim.token})},
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
 
 
 def _put_if(table: str, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:

@@ -1,0 +1,17 @@
+"""Engagement: SES delivery, open and click events (configuration set -> EventBridge -> rule -> SQS ->
+this function) -> the delivery record they belong to and the recipient's profile."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge.engagement.apply import process_engagement_batch
+from nudge.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_engagement_batch(event, context)

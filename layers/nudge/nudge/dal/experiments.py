@@ -1,0 +1,32 @@
+"""The Experiments table: rows a marketer edits (``nudge.experiments.models``), read as they stand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nudge.adapters import clients
+from nudge.dal.items import from_item, to_item
+
+
+def running_rows(table: str) -> list[dict[str, Any]]:
+    """Every row whose status is ``running``, unvalidated: the caller validates each on its own, so
+    one bad row never hides the others."""
+    client = clients.dynamodb()
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "#status = :running",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": to_item({":running": "running"}),
+    }
+    rows: list[dict[str, Any]] = []
+    while True:
+        response = client.scan(**arguments)
+        rows.extend(from_item(item) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return rows
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def put_experiment(table: str, row: dict[str, Any]) -> None:
+    """Create or replace a row (the demo, tests and scripts; marketers edit the table directly)."""
+    clients.dynamodb().put_item(TableName=table, Item=to_item(row))

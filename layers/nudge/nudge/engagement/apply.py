@@ -1,0 +1,96 @@
+"""SES engagement events -> the delivery record they belong to and the recipient's profile.
+
+Configuration set -> default bus (``aws.ses``) -> this stack's rule -> SQS -> the engagement function.
+The delivery is found through the message tags (``nudge.message_tags``), never by email address.
+Each write is repeatable and order-free (``nudge.dal.engagement``, ``record_engagement``), so a
+duplicate, a retry after a crash or an open delivered before its delivery event changes nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge.dal.customers import record_engagement
+from nudge.dal.engagement import Counted, record_click, record_delivered, record_open
+from nudge.engagement.events import Engagement, EngagementDetail, EngagementRecord
+from nudge.engagement.settings import EngagementSettings
+from nudge.message_tags import delivery_ref, first_tag
+from nudge.observability import log_safe_id, logger, metrics
+from nudge.record_batch import SqsBatchProcessor, process_records
+
+NO_VARIANT = "none"
+"""The ``variant`` metric dimension of an email sent outside any experiment."""
+
+_METRIC = {
+    Engagement.DELIVERY: "EmailDelivered",
+    Engagement.OPEN: "EmailOpened",
+    Engagement.CLICK: "EmailClicked",
+}
+
+
+def utm_content(link: str) -> str | None:
+    """The ``utm_content`` of a clicked link: which block of the email it was."""
+    values = parse_qs(urlsplit(link).query).get("utm_content")
+    return values[0][:256] if values else None
+
+
+def apply_engagement(detail: EngagementDetail, settings: EngagementSettings) -> Counted | None:
+    """Apply one event; None when it belongs to no delivery record we keep."""
+    where = {"ses_message_id": detail.mail.message_id, "event_type": detail.event_type.value}
+    ref = delivery_ref(detail.mail.tags)
+    if ref is None:
+        metrics.add_metric(name="EngagementWithoutDelivery", unit=MetricUnit.Count, value=1)
+        logger.warning("engagement event without a delivery tag: nothing to update", extra=where)
+        return None
+    at = detail.timestamp
+    if detail.event_type is Engagement.DELIVERY:
+        counted = record_delivered(settings.deliveries_table, ref, at)
+    elif detail.event_type is Engagement.OPEN:
+        record_engagement(settings.customers_table, ref.customer_id, "opened", at)
+        counted = record_open(settings.deliveries_table, ref, at)
+    else:
+        assert detail.click is not None  # the model requires it on a Click
+        record_engagement(settings.customers_table, ref.customer_id, "clicked", at)
+        counted = record_click(settings.deliveries_table, ref, at, utm_content(detail.click.link))
+    extra = {**where, "customer_id": log_safe_id(ref.customer_id)}
+    if counted is None:
+        # The record expired (DELIVERY_RECORD_TTL_DAYS) or never existed: the profile still learns.
+        metrics.add_metric(name="EngagementWithoutDelivery", unit=MetricUnit.Count, value=1)
+        logger.warning("engagement for a delivery record that does not exist", extra=extra)
+        return None
+    if counted.new:
+        _count_metric(detail, counted)
+    logger.info("engagement applied", extra={**extra, "new": counted.new})
+    return counted
+
+
+def _count_metric(detail: EngagementDetail, counted: Counted) -> None:
+    trigger = counted.trigger or first_tag(detail.mail.tags, "trigger") or "unknown"
+    with single_metric(
+        name=_METRIC[detail.event_type],
+        unit=MetricUnit.Count,
+        value=1,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="trigger", value=trigger)
+        metric.add_dimension(name="variant", value=counted.variant_id or NO_VARIANT)
+
+
+def process_engagement_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    settings = EngagementSettings.from_environment()
+    processor = SqsBatchProcessor(
+        model=EngagementRecord,
+        raw_records=event.get("Records", []),
+        queue_url=settings.queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+    )
+
+    def handle_record(record: EngagementRecord) -> None:
+        apply_engagement(record.body.detail, settings)
+
+    return process_records(event, context, processor, handle_record)

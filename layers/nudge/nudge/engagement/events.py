@@ -1,0 +1,66 @@
+"""SES's ``Email Delivered``, ``Email Opened`` and ``Email Clicked`` events, as EventBridge delivers them.
+
+Only what engagement needs is read: the event's timestamp and, for a click, the link. The recipient's
+IP address and user agent are never stored (personal data we have no use for).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, Self
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Field, Json, model_validator
+
+from nudge.events import EventTime
+from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
+
+
+class Engagement(StrEnum):
+    DELIVERY = "Delivery"
+    OPEN = "Open"
+    CLICK = "Click"
+
+
+class DeliveryDetail(SesModel):
+    timestamp: EventTime
+
+
+class OpenDetail(SesModel):
+    timestamp: EventTime
+
+
+class ClickDetail(SesModel):
+    timestamp: EventTime
+    link: str = Field(min_length=1, max_length=8192)
+
+
+class EngagementDetail(SesModel):
+    event_type: Engagement = Field(alias="eventType")
+    mail: Mail
+    delivery: DeliveryDetail | None = None
+    open: OpenDetail | None = None
+    click: ClickDetail | None = None
+
+    @model_validator(mode="after")
+    def _has_its_section(self) -> Self:
+        section = self.event_type.value.lower()
+        if getattr(self, section) is None:
+            raise ValueError(f"an {self.event_type.value} event needs its `{section}` object")
+        return self
+
+    @property
+    def timestamp(self) -> datetime:
+        section = self.delivery or self.open or self.click
+        assert section is not None  # the validator guarantees it
+        return section.timestamp
+
+
+class EngagementEvent(SesEventBridgeModel):
+    detail_type: Literal["Email Delivered", "Email Opened", "Email Clicked"] = Field(alias="detail-type")
+    detail: EngagementDetail
+
+
+class EngagementRecord(SqsRecordModel):
+    body: Json[EngagementEvent]

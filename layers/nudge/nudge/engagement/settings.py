@@ -1,0 +1,23 @@
+"""Configuration of the engagement function, read from the environment at handler entry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EngagementSettings(BaseModel):
+    """The field aliases are the environment variable names set in ``template.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
+    deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
+    queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
+    dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EngagementSettings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))

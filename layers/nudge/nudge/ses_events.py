@@ -1,0 +1,23 @@
+"""What every SES event published to EventBridge carries: the ``mail`` object, with our message tags.
+
+The configuration set publishes to the account's default bus (source ``aws.ses``). Field names are
+SES's own (camelCase); unknown fields are kept, so a new SES attribute never breaks parsing.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SesModel(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
+class Mail(SesModel):
+    message_id: str = Field(alias="messageId")
+    tags: dict[str, list[str]] = {}
+
+
+class SesEventBridgeModel(EventBridgeModel):
+    account: str | None = None  # type: ignore[assignment]  # moto's delivery to SQS omits it
