@@ -52,10 +52,12 @@ class UnsupportedTemplateFeatureError(NotImplementedError):
 
 @dataclass
 class Resolver:
-    """Resolves Ref, Fn::GetAtt, Fn::Sub and Fn::Join against parameters and physical resources."""
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::If (over the template's Conditions:
+    Fn::Equals, Fn::Not, Fn::And, Fn::Or) against parameters and physical resources."""
 
     parameters: Mapping[str, str]
     pseudo: Mapping[str, str]
+    conditions: Mapping[str, Any] = field(default_factory=dict)
     refs: dict[str, Callable[[], str]] = field(default_factory=dict)
     attributes: dict[tuple[str, str], Callable[[], str]] = field(default_factory=dict)
 
@@ -75,6 +77,9 @@ class Resolver:
             if key == "Fn::Join":
                 separator, parts = argument
                 return separator.join(str(part) for part in self.resolve(parts))
+            if key == "Fn::If":
+                name, when_true, when_false = argument
+                return self.resolve(when_true if self.condition(name) else when_false)
             if key.startswith("Fn::"):
                 raise UnsupportedTemplateFeatureError(f"{key} is not supported by the local stack")
         return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not _NO_VALUE}
@@ -89,6 +94,26 @@ class Resolver:
         if name in self.refs:
             return self.refs[name]()
         raise KeyError(f"Ref to unknown name {name!r}")
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise KeyError(f"unknown condition {name!r}")
+        return self._holds(self.conditions[name])
+
+    def _holds(self, expression: Any) -> bool:
+        ((key, argument),) = expression.items()
+        if key == "Condition":
+            return self.condition(argument)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(side) for side in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._holds(argument[0])
+        if key == "Fn::And":
+            return all(self._holds(part) for part in argument)
+        if key == "Fn::Or":
+            return any(self._holds(part) for part in argument)
+        raise UnsupportedTemplateFeatureError(f"{key} is not supported in a condition by the local stack")
 
     def get_att(self, resource: str, attribute: str) -> str:
         try:

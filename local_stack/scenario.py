@@ -25,6 +25,8 @@ NON_TRIGGER_DIRS = frozenset({"follow_ups", "scheduled", "ses"})
 FOLLOW_UPS_DIR = EVENTS_DIR / "follow_ups"
 CATALOG = "catalog"
 """The consumer name of the catalog function (its rule takes Product Updated and Order Placed)."""
+ATTRIBUTION = "attribution"
+"""The consumer name of the attribution function (its rule takes Order Placed)."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,11 @@ class SampleEvent:
 
     @property
     def consumers(self) -> set[str]:
-        """The functions whose rules should route this event: its trigger's, and the catalog's."""
+        """The functions whose rules should route this event: its trigger's, the catalog's, and for an
+        order the attribution's."""
         names = set() if self.is_product else {self.trigger.name}
-        return names | ({CATALOG} if self.detail_type in CATALOG_DETAIL_TYPES else set())
+        names |= {CATALOG} if self.detail_type in CATALOG_DETAIL_TYPES else set()
+        return names | ({ATTRIBUTION} if self.detail_type == "Order Placed" else set())
 
     def varied(self, name: str, **detail: Any) -> SampleEvent:
         """The same event with these detail fields changed (a copy), with no expectation of its own."""

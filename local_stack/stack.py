@@ -158,6 +158,7 @@ def build_stack(
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
         },
+        conditions=template.get("Conditions", {}),
     )
     _name_resources(stack_name, region, resources, resolver, stack)
     if reuse is not None:

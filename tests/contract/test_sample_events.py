@@ -12,7 +12,14 @@ from moto.events.models import EventPattern
 from pydantic import ValidationError
 
 from local_stack.cfn import Resolver, load_template, parameter_values
-from local_stack.scenario import CATALOG, EVENTS_DIR, SampleEvent, load_follow_ups, load_sample_events
+from local_stack.scenario import (
+    ATTRIBUTION,
+    CATALOG,
+    EVENTS_DIR,
+    SampleEvent,
+    load_follow_ups,
+    load_sample_events,
+)
 from local_stack.stack import TEMPLATE_PATH
 from nudge.catalog.events import CATALOG_DETAIL_TYPES, CatalogRecord, ProductUpdatedEvent
 from nudge.reengagement.models import RunRequest
@@ -24,7 +31,7 @@ SAMPLES = [*load_sample_events(), *load_follow_ups()]
 
 def rules_by_trigger() -> dict[str, dict[str, Any]]:
     """Each rule's event pattern, keyed by the trigger whose function consumes the rule's queue (or
-    ``catalog``, the catalog function's)."""
+    ``catalog``, the catalog function's, ``attribution``, the attribution function's)."""
     template = load_template(TEMPLATE_PATH)
     resources = template["Resources"]
     resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
@@ -42,8 +49,8 @@ def rules_by_trigger() -> dict[str, dict[str, Any]]:
         if resource["Type"] != "AWS::Events::Rule":
             continue
         queue = resource["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
-        if function_by_queue[queue] not in {trigger.name for trigger in TRIGGERS} | {CATALOG}:
-            continue  # SES's feedback rule: tested in tests/integration/test_ses_feedback.py
+        if function_by_queue[queue] not in {trigger.name for trigger in TRIGGERS} | {CATALOG, ATTRIBUTION}:
+            continue  # SES's rules (feedback, engagement): tests/contract/test_ses_samples.py
         patterns[function_by_queue[queue]] = resolver.resolve(resource["Properties"]["EventPattern"])
     return patterns
 
@@ -52,7 +59,7 @@ RULES = rules_by_trigger()
 
 
 def test_every_trigger_has_a_rule_valid_samples_and_invalid_samples() -> None:
-    assert set(RULES) == {trigger.name for trigger in TRIGGERS} | {CATALOG}
+    assert set(RULES) == {trigger.name for trigger in TRIGGERS} | {CATALOG, ATTRIBUTION}
     for detail_type in [trigger.detail_type for trigger in TRIGGERS] + ["Product Updated"]:
         kinds = {s.is_invalid for s in SAMPLES if s.detail_type == detail_type}
         assert kinds == {True, False}, detail_type

@@ -87,10 +87,12 @@ def complete_send(
     An update, not a put: SES may already have reported the email delivered (or opened) on this
     record while the write was being retried, and those fields must stay."""
     item = _item(outcome, decided_at, retention)
-    fields = {name: value for name, value in item.items() if name not in ("customer_id", "delivery_key")}
+    keys = ("customer_id", "delivery_key")
+    fields = {name: value for name, value in item.items() if name not in keys}
     names = {f"#f{index}": name for index, name in enumerate(fields)}
     values = {f":v{index}": value for index, value in enumerate(fields.values())}
-    cleared = [name for name in Outcome.model_fields if name not in fields]
+    # What the claim said and the result does not (none today; a field the result leaves unset).
+    cleared = [name for name in Outcome.model_fields if name not in fields and name not in keys]
     names.update({f"#c{index}": name for index, name in enumerate(cleared)})
     try:
         clients.dynamodb().update_item(

@@ -1,0 +1,17 @@
+"""Attribution: Order Placed (its own rule -> SQS -> this function) -> the email that earned the order,
+recorded once on its delivery record."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge.attribution.apply import process_attribution_batch
+from nudge.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_attribution_batch(event, context)

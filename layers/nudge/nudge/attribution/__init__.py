@@ -1,0 +1,1 @@
+"""Orders attributed to the emails that earned them (``nudge.attribution.rules``), exactly once."""

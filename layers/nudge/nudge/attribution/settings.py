@@ -1,0 +1,42 @@
+"""Configuration of the attribution function, read from the environment at handler entry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AttributionSettings(BaseModel):
+    """The field aliases are the environment variable names set in ``template.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
+    click_window_days: int = Field(default=5, ge=1, le=90, validation_alias="ATTRIBUTION_CLICK_WINDOW_DAYS")
+    """An order within this many days after a click is the clicked email's."""
+    delivery_window_days: int = Field(
+        default=1, ge=0, le=90, validation_alias="ATTRIBUTION_DELIVERY_WINDOW_DAYS"
+    )
+    """Without a click, an order within this many days after a delivery is the delivered email's (0: off)."""
+    delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
+    queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
+    dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
+
+    @property
+    def click_window(self) -> timedelta:
+        return timedelta(days=self.click_window_days)
+
+    @property
+    def delivery_window(self) -> timedelta:
+        return timedelta(days=self.delivery_window_days)
+
+    @property
+    def guard_retention(self) -> timedelta:
+        return timedelta(days=self.delivery_record_ttl_days)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> AttributionSettings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
