@@ -19,7 +19,10 @@ from nudge.feedback import SesFeedbackEvent
 from nudge.message_tags import delivery_ref
 
 SES_SAMPLES = sorted(p for p in (EVENTS_DIR / "ses").glob("*.json") if p.name != "expectations.json")
-MODELS = {"SesFeedbackRule": SesFeedbackEvent, "EngagementRule": EngagementEvent}
+MODELS: dict[str, type[SesFeedbackEvent] | type[EngagementEvent]] = {
+    "SesFeedbackRule": SesFeedbackEvent,
+    "EngagementRule": EngagementEvent,
+}
 
 
 def _patterns() -> dict[str, Any]:
