@@ -76,7 +76,7 @@ def _experiment(experiment: Experiment, currency: str | None) -> list[str]:
     notes += [
         f"  {name}: not a variant of the experiment's row"
         for name, arm in experiment.arms.items()
-        if not arm.in_experiment_row and not arm.is_holdout
+        if experiment.has_row and not arm.in_experiment_row and not arm.is_holdout
     ]
     verdicts = [
         f"  {name} vs {control.name}: {_verdicts(arm)}"

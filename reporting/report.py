@@ -79,6 +79,7 @@ class Experiment:
     holdout_percent: Decimal | None
     control: str | None
     arms: Mapping[str, Arm]
+    has_row: bool
     problems: tuple[str, ...]
     """What is wrong with the experiment's row ("invalid row: variants[0].weight"), or its absence."""
 
@@ -170,6 +171,7 @@ def _experiment(
         status=row.status if row else None,
         holdout_percent=row.holdout_percent if row else None,
         control=control,
+        has_row=row is not None,
         arms={
             name: _arm(name, tally, control_tally, name == control, name in listed, currency)
             for name, tally in by_name.items()

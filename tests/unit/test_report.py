@@ -161,6 +161,10 @@ def test_without_a_holdout_the_control_is_the_rows_first_variant_or_the_first_by
     without_row = build_report(records, []).experiments[EXPERIMENT]
     assert without_row.control == "a" and without_row.problems == ("no experiment row",)
     assert without_row.trigger == "cart_abandoned"
+    assert "not a variant" not in render(build_report(records, []))
+    assert "c: not a variant of the experiment's row" in render(
+        build_report([*records, *arm("c", 5, 0)], [ROW])
+    )
 
 
 def test_a_clearly_better_variant_on_a_large_sample_is_significant() -> None:
