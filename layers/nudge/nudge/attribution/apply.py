@@ -77,6 +77,8 @@ def _count(email: DeliveryFacts, order: OrderPlaced) -> None:
 
 def process_attribution_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = AttributionSettings.from_environment()
+    metrics.add_dimension(name="function", value="attribution")
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     processor = SqsBatchProcessor(
         model=OrderPlacedRecord,
         raw_records=event.get("Records", []),

@@ -68,8 +68,16 @@ def import_customers(table: str, customers: Iterable[Customer], max_attempts: in
     return imported
 
 
+# Kept as DynamoDB string sets (an event twice is one element), which cannot be empty.
+_ENGAGEMENT_SETS = ("recent_open_dates", "recent_click_dates")
+
+
 def _to_record(customer: Customer) -> dict[str, object]:
-    return {name: _stored(value) for name, value in customer.model_dump(mode="python").items()}
+    record = {name: _stored(value) for name, value in customer.model_dump(mode="python").items()}
+    for name in _ENGAGEMENT_SETS:
+        moments = getattr(customer, name)
+        record[name] = {to_stored_ms(moment) for moment in moments} if moments else None
+    return record
 
 
 def _stored(value: object) -> object:

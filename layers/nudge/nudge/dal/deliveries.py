@@ -196,3 +196,13 @@ def get_delivery(table: str, customer_id: str, trigger: str, business_id: str) -
 def get_outcome(table: str, customer_id: str, trigger: str, business_id: str) -> Outcome | None:
     delivery = get_delivery(table, customer_id, trigger, business_id)
     return delivery.outcome if delivery else None
+
+
+def get_record(table: str, customer_id: str, trigger: str, business_id: str) -> dict[str, Any] | None:
+    """The whole stored record as plain values: the decision with engagement and conversion fields."""
+    item = (
+        clients.dynamodb()
+        .get_item(TableName=table, Key=_key(customer_id, trigger, business_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return from_item(item) if item else None

@@ -83,6 +83,8 @@ def _count_metric(detail: EngagementDetail, counted: Counted) -> None:
 
 def process_engagement_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = EngagementSettings.from_environment()
+    metrics.add_dimension(name="function", value="engagement")
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     processor = SqsBatchProcessor(
         model=EngagementRecord,
         raw_records=event.get("Records", []),

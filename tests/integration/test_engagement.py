@@ -1,0 +1,153 @@
+"""Engagement: SES's delivery, open and click events, through the real rule on the default bus, the
+queue and the function, land on the delivery record and the profile exactly once, in any order."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from local_stack.faults import CrashPoint, Refusal, crash_at, refusing
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.run import dead_lettered_details, publish_as_ses, put_events
+from local_stack.scenario import EVENTS_DIR, SampleEvent
+from local_stack.stack import LocalStack
+from nudge.dal.customers import get_customer
+from nudge.dal.deliveries import get_record
+
+SES_DIR = EVENTS_DIR / "ses"
+ADA = "cus_vip_ada"
+
+
+def ses_sample(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((SES_DIR / name).read_text())
+    return event
+
+
+def at(event: dict[str, Any], moment: str) -> dict[str, Any]:
+    """The same SES event for another open or click of the email: its own timestamp."""
+    other = copy.deepcopy(event)
+    section = event["detail"]["eventType"].lower()
+    other["detail"][section]["timestamp"] = moment
+    return other
+
+
+def ada_record(stack: LocalStack) -> dict[str, Any]:
+    record = get_record(stack.names["DeliveriesTable"], ADA, "cart_abandoned", "cart_7f3a")
+    assert record is not None
+    return record
+
+
+@pytest.fixture
+def ada_was_sent_her_reminder(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    put_events(stack, [samples["cart_abandoned/vip_ada.json"]])
+    mappings.drain()
+    assert ada_record(stack)["decision"] == "sent"
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+def test_delivery_open_and_click_land_on_the_email_and_the_profile(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    for name in ("delivered_ada.json", "opened_ada.json", "clicked_ada.json"):
+        publish_as_ses(stack, ses_sample(name))
+    mappings.drain()
+    record = ada_record(stack)
+    assert record["delivered_at"] == "2026-11-23T10:15:03Z"
+    assert (record["first_opened_at"], record["opens"]) == ("2026-11-23T10:41:17Z", 1)
+    assert (record["first_clicked_at"], record["clicks"]) == ("2026-11-23T10:42:05Z", 1)
+    # The block of the email the click came from, read from the link's utm_content
+    assert record["utm_content"] == "cta"
+    ada = get_customer(stack.names["CustomersTable"], ADA)
+    assert ada is not None
+    assert ada.last_opened_at == datetime(2026, 11, 23, 10, 41, 17, tzinfo=UTC)
+    assert ada.last_clicked_at == datetime(2026, 11, 23, 10, 42, 5, tzinfo=UTC)
+    assert len(ada.recent_open_dates) == len(ada.recent_click_dates) == 1
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+def test_duplicated_and_out_of_order_events_count_once_and_keep_the_earliest(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    opened, clicked = ses_sample("opened_ada.json"), ses_sample("clicked_ada.json")
+    later_open = at(opened, "2026-11-23T12:00:00.250Z")
+    later_click = at(clicked, "2026-11-23T12:01:00.500Z")
+    # Given the later open and click arrive first, every event twice, and the delivery event last
+    for event in (later_click, later_open, later_click, clicked, opened, opened, clicked, later_open):
+        publish_as_ses(stack, event)
+    mappings.drain()
+    publish_as_ses(stack, ses_sample("delivered_ada.json"))
+    publish_as_ses(stack, ses_sample("delivered_ada.json"))
+    mappings.drain()
+    record = ada_record(stack)
+    # Then two opens and two clicks are counted, and the first-time fields are the earliest events
+    assert (record["opens"], record["clicks"]) == (2, 2)
+    assert record["first_opened_at"] == "2026-11-23T10:41:17Z"
+    assert record["first_clicked_at"] == "2026-11-23T10:42:05Z"
+    assert record["delivered_at"] == "2026-11-23T10:15:03Z"
+    ada = get_customer(stack.names["CustomersTable"], ADA)
+    assert ada is not None
+    # The profile's "last" fields are the latest, whatever came last
+    assert ada.last_opened_at == datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+    assert ada.last_clicked_at == datetime(2026, 11, 23, 12, 1, 0, tzinfo=UTC)
+    assert (len(ada.recent_open_dates), len(ada.recent_click_dates)) == (2, 2)
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_a_crash_after_any_write_of_a_click_still_counts_it_once(
+    stack: LocalStack, mappings: EventSourceMappings, nth: int
+) -> None:
+    # Given the function dies right after its 1st (profile), 2nd (count) or 3rd (first click) write
+    with crash_at(CrashPoint(service="dynamodb", operation="UpdateItem", nth=nth)):
+        publish_as_ses(stack, ses_sample("clicked_ada.json"))
+        report = mappings.drain()
+    assert report.died == 1
+    # Then the retry completed it, and nothing was counted twice
+    record = ada_record(stack)
+    assert (record["clicks"], record["first_clicked_at"], record["utm_content"]) == (
+        1,
+        "2026-11-23T10:42:05Z",
+        "cta",
+    )
+    ada = get_customer(stack.names["CustomersTable"], ADA)
+    assert ada is not None and len(ada.recent_click_dates) == 1
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+def test_a_refused_write_is_retried_later_and_the_open_counted_once(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    with refusing(Refusal(service="dynamodb", operation="UpdateItem", nth=2)):
+        publish_as_ses(stack, ses_sample("opened_ada.json"))
+        report = mappings.drain()
+    assert report.failed_records == 1
+    assert ada_record(stack)["opens"] == 1
+
+
+def test_an_event_for_an_email_we_keep_no_record_of_changes_no_delivery(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    # Ada's reminder was never sent in this test: the record does not exist
+    publish_as_ses(stack, ses_sample("opened_ada.json"))
+    mappings.drain()
+    assert get_record(stack.names["DeliveriesTable"], ADA, "cart_abandoned", "cart_7f3a") is None
+    # ...the profile still learns she opens our emails, and nothing is dead-lettered
+    ada = get_customer(stack.names["CustomersTable"], ADA)
+    assert ada is not None and ada.last_opened_at is not None
+    assert all(details == [] for details in dead_lettered_details(stack).values())
+
+
+def test_an_event_without_its_section_is_dead_lettered_naming_the_field(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    broken = ses_sample("clicked_ada.json")
+    del broken["detail"]["click"]
+    publish_as_ses(stack, broken)
+    mappings.drain()
+    assert dead_lettered_details(stack)["EngagementDLQ"] == [broken["detail"]]
