@@ -26,7 +26,7 @@ class Variant(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     variant_id: ArmId
-    weight: Annotated[int, Field(ge=0, le=100, strict=True)]
+    weight: Annotated[int, Field(ge=0, le=100)]
     subject: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
     @field_validator("variant_id")
@@ -43,7 +43,7 @@ class Experiment(BaseModel):
     experiment_id: ArmId
     trigger: str
     status: Literal["draft", "running", "stopped"]
-    holdout_percent: Annotated[int, Field(ge=0, le=99, strict=True)] = 0
+    holdout_percent: Annotated[int, Field(ge=0, le=99)] = 0
     variants: Annotated[tuple[Variant, ...], Field(min_length=1, max_length=20)]
 
     @field_validator("trigger")

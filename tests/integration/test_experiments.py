@@ -1,0 +1,202 @@
+"""A/B experiments on the stack: rows of the Experiments table split a trigger's emails by a stable
+hash, the holdout is sent nothing, and a bad row never stops an email."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from typing import Any
+
+import pytest
+import time_machine
+
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.run import put_events
+from local_stack.scenario import SampleEvent
+from local_stack.stack import LocalStack
+from nudge.dal.customers import import_customers
+from nudge.dal.deliveries import get_record
+from nudge.dal.experiments import put_experiment
+from nudge.profiles import Customer
+from tests.conftest import sent_emails
+
+CUSTOMERS = 80
+
+
+def experiment(**changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "experiment_id": "cart-subject-nov",
+        "trigger": "cart_abandoned",
+        "status": "running",
+        "holdout_percent": 10,
+        "variants": [
+            {"variant_id": "a", "weight": 50, "subject": "{{ customer.first_name }}, your cart misses you"},
+            {
+                "variant_id": "b",
+                "weight": 50,
+                "subject": "Still thinking it over, {{ customer.first_name }}?",
+            },
+        ],
+    }
+    return {**row, **changes}
+
+
+@pytest.fixture
+def shoppers(stack: LocalStack, samples: dict[str, SampleEvent]) -> list[SampleEvent]:
+    """``CUSTOMERS`` consenting customers in London (no quiet hours at the sample time), each with a cart."""
+    import_customers(
+        stack.names["CustomersTable"],
+        (
+            Customer(
+                customer_id=f"cus_exp_{number:03d}",
+                email=f"shopper{number}@example.com",
+                first_name="Robin",
+                marketing_consent=True,
+                locale="en-GB",
+                timezone="Europe/London",
+            )
+            for number in range(CUSTOMERS)
+        ),
+    )
+    cart = samples["cart_abandoned/vip_ada.json"]
+    return [
+        cart.varied(f"cart {number}", customer_id=f"cus_exp_{number:03d}", cart_id=f"cart_exp_{number:03d}")
+        for number in range(CUSTOMERS)
+    ]
+
+
+def records(stack: LocalStack, count: int = CUSTOMERS) -> list[dict[str, Any]]:
+    found = []
+    for number in range(count):
+        record = get_record(
+            stack.names["DeliveriesTable"],
+            f"cus_exp_{number:03d}",
+            "cart_abandoned",
+            f"cart_exp_{number:03d}",
+        )
+        assert record is not None
+        found.append(record)
+    return found
+
+
+def test_a_running_experiment_splits_sends_by_variant_and_the_holdout_gets_nothing(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, shoppers: list[SampleEvent]
+) -> None:
+    put_experiment(stack.names["ExperimentsTable"], experiment())
+    put_events(stack, shoppers)
+    mappings.drain()
+    decided = records(stack)
+    arms = Counter(record["variant_id"] for record in decided)
+    assert set(arms) == {"a", "b", "holdout"} and all(
+        r["experiment_id"] == "cart-subject-nov" for r in decided
+    )
+    held_out = [r for r in decided if r["variant_id"] == "holdout"]
+    assert all((r["decision"], r["reason"]) == ("skipped", "holdout") for r in held_out)
+    # Exactly the variants' customers got an email, with their variant's subject and utm_term
+    emails = sent_emails(moto)
+    assert len(emails) == arms["a"] + arms["b"]
+    subject_of = {"a": "Robin, your cart misses you", "b": "Still thinking it over, Robin?"}
+    by_address = {str(email["To"]).split("<")[-1].rstrip(">"): email for email in emails}
+    for record in decided:
+        if record["variant_id"] == "holdout":
+            continue
+        email = by_address[f"shopper{int(record['customer_id'][-3:])}@example.com"]
+        assert email["Subject"] == subject_of[record["variant_id"]] == record["subject"]
+        html = email.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert f"utm_term=cart-subject-nov.{record['variant_id']}" in html
+
+
+def test_a_customer_stays_in_their_arm_on_a_redelivery_and_on_the_next_step(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    shoppers: list[SampleEvent],
+    clock: time_machine.Traveller,
+) -> None:
+    put_experiment(stack.names["ExperimentsTable"], experiment())
+    put_events(stack, shoppers[:20])
+    mappings.drain()
+    first = {r["customer_id"]: r["variant_id"] for r in records(stack, 20)}
+    # The same carts' second reminders a day later (past the frequency cap), each delivered twice
+    clock.shift(25 * 3600)
+    second_steps = [
+        shopper.varied(shopper.name, step=2, customer_id=shopper.event["detail"]["customer_id"])
+        for shopper in shoppers[:20]
+    ]
+    put_events(stack, [*second_steps, *second_steps])
+    mappings.drain()
+    for number in range(20):
+        customer_id = f"cus_exp_{number:03d}"
+        step2 = get_record(
+            stack.names["DeliveriesTable"], customer_id, "cart_abandoned", f"cart_exp_{number:03d}#2"
+        )
+        assert step2 is not None and step2.get("variant_id") == first[customer_id]
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "field"),
+    [
+        (
+            experiment(variants=[{"variant_id": "a", "weight": 60}, {"variant_id": "b", "weight": 50}]),
+            "variants",
+        ),
+        (experiment(trigger="cart_abandonned"), "trigger"),
+        (
+            experiment(variants=[{"variant_id": "a", "weight": 100, "subject": "{{ coupon.code }} inside"}]),
+            "variants.0.subject",
+        ),
+        (
+            experiment(variants=[{"variant_id": "a", "weight": 100, "subject": "{% if %}"}]),
+            "variants.0.subject",
+        ),
+        (experiment(holdout_percent="ten"), "holdout_percent"),
+    ],
+    ids=["weights", "trigger", "undefined-variable", "does-not-compile", "holdout"],
+)
+def test_an_invalid_experiment_is_ignored_with_a_metric_and_the_emails_go_out_as_before(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    shoppers: list[SampleEvent],
+    service_logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+    bad_row: dict[str, Any],
+    field: str,
+) -> None:
+    put_experiment(stack.names["ExperimentsTable"], bad_row)
+    put_events(stack, shoppers[:5])
+    mappings.drain()
+    assert len(sent_emails(moto)) == 5
+    assert all("variant_id" not in record for record in records(stack, 5))
+    logs = service_logs.getvalue()
+    assert '"experiment_id":"cart-subject-nov"' in logs and f'"field":"{field}"' in logs
+    metrics = capsys.readouterr().out
+    assert f'"experiment":"cart-subject-nov","field":"{field}"' in metrics
+    assert '"InvalidExperiment":[1.0]' in metrics
+
+
+def test_two_running_experiments_on_one_trigger_are_an_error_naming_both(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    shoppers: list[SampleEvent],
+    service_logs: io.StringIO,
+) -> None:
+    put_experiment(stack.names["ExperimentsTable"], experiment())
+    put_experiment(stack.names["ExperimentsTable"], experiment(experiment_id="cart-offer-dec"))
+    put_experiment(stack.names["ExperimentsTable"], experiment(experiment_id="old", status="stopped"))
+    put_events(stack, shoppers[:3])
+    mappings.drain()
+    assert len(sent_emails(moto)) == 3
+    assert '"experiments":["cart-offer-dec","cart-subject-nov"]' in service_logs.getvalue()
+
+
+def test_a_draft_or_stopped_experiment_changes_nothing(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, shoppers: list[SampleEvent]
+) -> None:
+    put_experiment(stack.names["ExperimentsTable"], experiment(status="draft"))
+    put_experiment(stack.names["ExperimentsTable"], experiment(experiment_id="old", status="stopped"))
+    put_events(stack, shoppers[:3])
+    mappings.drain()
+    assert len(sent_emails(moto)) == 3
+    assert all("variant_id" not in record for record in records(stack, 3))
