@@ -161,3 +161,59 @@ def test_definitions_that_cannot_mean_what_was_intended_are_rejected(
 )
 def test_the_sample_rfm_segments_place_typical_customers(customer: CustomerFacts, expected: str) -> None:
     assert assign_segment(customer.facts(AS_OF), SAMPLE_SEGMENTS) == expected
+
+
+def test_country_and_language_come_from_the_profile_or_its_locale() -> None:
+    german = segment("dach", {"country": {"in": ["de", "AT", "CH"]}, "language": {"in": ["de"]}})
+    assert assigned(profile(locale="de-DE"), [german]) == "dach"
+    assert assigned(profile(locale="de-CH", country="CH"), [german]) == "dach"
+    # The profile's country wins over its locale's region; no locale, no language
+    assert assigned(profile(locale="de-DE", country="US"), [german]) == "default"
+    assert assigned(profile(country="AT"), [german]) == "default"
+    outside_eu = segment("row", {"country": {"not_in": ["DE", "FR"]}})
+    assert assigned(profile(locale="en-US"), [outside_eu]) == "row"
+    assert assigned(profile(locale="fr-FR"), [outside_eu]) == "default"
+    # A locale with a script subtag still finds its region
+    assert assigned(profile(locale="zh-Hant-TW"), [segment("tw", {"country": {"in": ["TW"]}})]) == "tw"
+
+
+def test_opens_and_clicks_count_within_their_window_and_recency_in_whole_days() -> None:
+    clicks = tuple(AS_OF - timedelta(days=days) for days in (2, 20, 40))
+    clicker = profile(recent_click_dates=clicks, last_clicked_at=clicks[0], last_opened_at=clicks[0])
+    assert assigned(clicker, [segment("two", {"clicks_in_last_days": {"days": 30, "gte": 2}})]) == "two"
+    assert assigned(clicker, [segment("three", {"clicks_in_last_days": {"days": 30, "gte": 3}})]) == "default"
+    assert assigned(clicker, [segment("recent", {"days_since_last_click": {"lte": 2}})]) == "recent"
+    assert assigned(clicker, [segment("opened", {"days_since_last_open": {"lt": 2}})]) == "default"
+    # Never opened: no recency fact at all, and zero opens in any window
+    assert assigned(profile(), [segment("r", {"days_since_last_open": {"gte": 0}})]) == "default"
+    assert assigned(profile(), [segment("none", {"opens_in_last_days": {"days": 30, "lte": 0}})]) == "none"
+
+
+@pytest.mark.parametrize(
+    ("customer", "expected"),
+    [
+        # Clicked last week, never ordered
+        (profile(recent_click_dates=(AS_OF - timedelta(days=7),)), "engaged_non_purchasers"),
+        # A repeat buyer emailed for a year, no open or click in 180 days
+        (
+            profile(
+                40,
+                order_count=2,
+                first_emailed_at=AS_OF - timedelta(days=365),
+                recent_open_dates=(AS_OF - timedelta(days=200),),
+            ),
+            "unengaged",
+        ),
+        # The same, emailed only for a month: too early to call unengaged
+        (profile(40, order_count=2, first_emailed_at=AS_OF - timedelta(days=30)), "default"),
+    ],
+)
+def test_the_sample_engagement_segments(customer: CustomerFacts, expected: str) -> None:
+    assert assigned(customer, SAMPLE_SEGMENTS) == expected
+
+
+def test_a_text_rule_needs_exactly_one_list() -> None:
+    with pytest.raises(ValidationError):
+        segment("bad", {"country": {"in": ["DE"], "not_in": ["FR"]}})
+    with pytest.raises(ValidationError):
+        segment("bad", {"language": {}})
