@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,7 +30,7 @@ def segment(segment_id: str, rules: dict[str, Any], priority: int = 100) -> Segm
     return SegmentDefinition.model_validate({"segment_id": segment_id, "priority": priority, "rules": rules})
 
 
-def assigned(customer: CustomerFacts, definitions: list[SegmentDefinition]) -> str:
+def assigned(customer: CustomerFacts, definitions: Sequence[SegmentDefinition]) -> str:
     return assign_segment(customer.facts(AS_OF), definitions)
 
 
