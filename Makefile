@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast reengagement test lint typecheck template-lint pytest build deploy bench bench-reengagement clean
+.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast reengagement test lint typecheck template-lint pytest build deploy report bench bench-reengagement clean
 
 help:
 	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
@@ -18,6 +18,9 @@ help:
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
 	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 10 min)"
 	@echo "make build  sam build (no Docker needed)"
+	@echo "make report  a simulated day with an A/B experiment on the local stack, and its report"
+	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
+	@echo "             the same report of a deployed stack's tables (the stack's outputs name them)"
 	@echo "make bench  rendering and end-to-end throughput benchmarks"
 	@echo "make reengagement [CUSTOMERS=n]  one scheduled re-engagement run on the local stack, with a progress bar"
 	@echo "make bench-reengagement  the run over 100,000 customers against a naive sequential baseline"
@@ -45,6 +48,15 @@ i18n-compile: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.demo
+
+# The report: of a simulated day on the local stack, or (with the table names) of a deployed stack.
+report: $(VENV)/.installed
+ifdef DELIVERIES_TABLE
+	$(PY) -m reporting --deliveries-table $(DELIVERIES_TABLE) --experiments-table $(EXPERIMENTS_TABLE) \
+		$(if $(REGION),--region $(REGION)) $(if $(SINCE),--since $(SINCE))
+else
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.measurement_day
+endif
 
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed

@@ -16,6 +16,7 @@ from functools import cache
 
 import time_machine
 
+from local_stack import measurement_day
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import running_moto
@@ -95,6 +96,9 @@ def main() -> int:
             follow_ups_ok, follow_up_lines, follow_up_emails = follow_ups_step(stack, mappings, clock.move_to)
             run_ok, run_lines, winbacks = scheduled_run_step(stack, mappings)
             morning_ok, morning_lines, mornings = days_pass_step(stack, mappings, clock.move_to)
+            day = measurement_day.simulate(
+                stack, mappings, clock.move_to, customers=measurement_day.DEMO_CUSTOMERS
+            )
         written = write_outbox(
             OUT_DIR / "outbox", [*sent, *follow_up_emails, *winbacks, *mornings], moto.sent_raw_emails()
         )
@@ -113,18 +117,20 @@ def main() -> int:
         f"({'no duplicates' if duplicates_ok else 'DUPLICATE SENDS'}); "
         f"{len(written)} written to out/outbox/ as .eml + .html; handler logs in out/logs/lambda.jsonl"
     )
-    print("\n".join([*follow_up_lines, *run_lines, *morning_lines]))
-    ok = not unexpected and duplicates_ok and follow_ups_ok and run_ok and morning_ok
+    print("\n".join([*follow_up_lines, *run_lines, *morning_lines, *measurement_day.describe(day)]))
+    measured_ok = not day.differences()
+    ok = not unexpected and duplicates_ok and follow_ups_ok and run_ok and morning_ok and measured_ok
     print(
         f"demo finished in {time.perf_counter() - started:.1f} s: "
         + (
             "every event, follow-up, the scheduled run, the deferred emails and the cart series did what "
-            "events/ expects"
+            "events/ expects, and the report equals the hand count"
             if ok
             else f"{len(unexpected)} events did not do what was expected"
             + ("" if follow_ups_ok else "; a follow-up did not do what events/follow_ups/ expects")
             + ("" if run_ok else "; the scheduled run did not do what was expected")
             + ("" if morning_ok else "; a deferred email or a cart's series did not do what events/ expects")
+            + ("" if measured_ok else "; the report differs from the hand count of the simulated day")
         )
     )
     return 0 if ok else 1

@@ -136,13 +136,19 @@ def _clone(stack: LocalStack, sample: SampleEvent, suffix: str) -> _Copy:
     return _Copy(sample.varied(f"{sample.name}#{suffix}", **detail), customer)
 
 
+# Attribution waits two minutes on its queue (DelaySeconds). Draining it here would move the clock
+# between the clean run and each crash run, expire time-based caches (the signing key's) and change
+# the sequence of calls the matrix crashes after. Its own crash points: tests/integration/test_attribution.py.
+_NOT_IN_THE_MATRIX = frozenset({"AttributionFunction"})
+
+
 def _run_one(
     stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, copy: _Copy
 ) -> tuple[int, int, Decision | None, int]:
     """Emails to the copy's customer, orders counted, the decision, and dead letters added."""
     dead_before = dead_letter_count(stack)
     put_events(stack, [copy.sample])
-    mappings.drain()
+    mappings.drain(only=[f for f in stack.functions if f not in _NOT_IN_THE_MATRIX])
     emails = emails_by_recipient(moto)[copy.customer.email]
     after = get_customer(stack.names["CustomersTable"], copy.customer.customer_id)
     counted = (after.order_count - copy.customer.order_count) if after else 0

@@ -162,9 +162,9 @@ class EventSourceMappings:
         raise RuntimeError(f"queues still had messages after {max_rounds} rounds")
 
     def _until_next_visible(self, only: Collection[str]) -> float | None:
-        """Seconds to move the clock for the soonest record in flight to come back (each record's own
-        visibility as moto holds it; the queue's VisibilityTimeout where moto is out of reach), or
-        None when nothing is in flight."""
+        """Seconds to move the clock for the soonest record in flight to come back, or a delayed one
+        to be delivered (each record's own visibility and delay as moto holds them; the queue's
+        VisibilityTimeout or DelaySeconds where moto is out of reach), or None when nothing waits."""
         waits = []
         for function in self.functions:
             if only and function.spec.logical_id not in only:
@@ -172,11 +172,21 @@ class EventSourceMappings:
             for source in function.spec.sqs_sources:
                 attributes = self.sqs.get_queue_attributes(
                     QueueUrl=source.queue_url,
-                    AttributeNames=["ApproximateNumberOfMessagesNotVisible", "VisibilityTimeout"],
+                    AttributeNames=[
+                        "ApproximateNumberOfMessagesNotVisible",
+                        "ApproximateNumberOfMessagesDelayed",
+                        "VisibilityTimeout",
+                        "DelaySeconds",
+                    ],
                 )["Attributes"]
-                if int(attributes["ApproximateNumberOfMessagesNotVisible"]):
+                in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"])
+                delayed = int(attributes.get("ApproximateNumberOfMessagesDelayed", "0"))
+                if in_flight or delayed:
                     exact = seconds_until_visible(source.queue_url, self._region)
-                    waits.append(exact if exact is not None else float(attributes["VisibilityTimeout"]))
+                    bound = (
+                        attributes["VisibilityTimeout"] if in_flight else attributes.get("DelaySeconds", "0")
+                    )
+                    waits.append(exact if exact is not None else float(bound))
         return min(waits) if waits else None
 
     def poll_once(self, report: DrainReport | None = None, only: Collection[str] = ()) -> int:

@@ -133,7 +133,7 @@ def _server_process(startup_seconds: float = 30) -> Iterator[str]:
 
 
 def seconds_until_visible(queue_url: str, region: str, account_id: str = "123456789012") -> float | None:
-    """When the soonest message in flight on this queue becomes visible again, in seconds from now,
+    """When the soonest message in flight (or delayed) on this queue can be received, in seconds from now,
     read from moto's own state (a function may have set each message's visibility itself, so the
     queue's VisibilityTimeout is not enough). None when moto runs in another process or nothing is
     in flight."""
@@ -145,5 +145,10 @@ def seconds_until_visible(queue_url: str, region: str, account_id: str = "123456
     except Exception:
         return None
     now = unix_time_millis()
-    pending = [message.visible_at for message in queue._messages if message.visible_at > now]
+    # A message is received once it is both visible again and past its delivery delay (DelaySeconds).
+    pending = [
+        max(message.visible_at, message.delayed_until)
+        for message in queue._messages
+        if message.visible_at > now or message.delayed_until > now
+    ]
     return (min(pending) - now) / 1000 + 0.001 if pending else None

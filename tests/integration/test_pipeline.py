@@ -21,6 +21,7 @@ from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_outcome
+from nudge.message_tags import DeliveryRef, delivery_ref
 from nudge.outcome import Decision, Outcome
 from nudge.pipeline import SendInProgressError, process_event
 from nudge.settings import Settings
@@ -291,10 +292,15 @@ def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags
     assert (
         request["ConfigurationSetName"] == stack.names["MarketingConfigurationSet"] == "nudge-local-marketing"
     )
-    assert {tag["Name"]: tag["Value"] for tag in request["EmailTags"]} == {
+    tags = {tag["Name"]: tag["Value"] for tag in request["EmailTags"]}
+    # How SES's events (delivery, open, click, bounce, complaint) find the delivery record and profile
+    assert delivery_ref({name: [value] for name, value in tags.items()}) == DeliveryRef(
+        "cus_vip_ada", "cart_abandoned#cart_7f3a"
+    )
+    assert {name: value for name, value in tags.items() if name != "delivery"} == {
         "trigger": "cart_abandoned",
         "segment": "vip",
-        "customer_id": "cus_vip_ada",  # how SES's bounce and complaint events find the profile
+        "customer_id": "cus_vip_ada",
     }
     assert request["FromEmailAddress"] == "Example Shop <hello@shop.example>"
     assert request["Destination"] == {"ToAddresses": ["ada.lovelace@example.com"]}
