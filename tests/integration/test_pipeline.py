@@ -194,11 +194,13 @@ def test_invalid_events_go_straight_to_the_dead_letter_queue_with_the_reason(
     bad = samples["invalid/order_placed_bad_currency.json"]
     put_events(stack, [bad])
     report = mappings.drain()
-    # Received once by each of its consumers (the thank-you and the catalog), never retried: an event
-    # that fails validation cannot succeed on a later try
-    assert (report.records, report.failed_records, report.waited_seconds) == (2, 0, 0)
+    # Received once by each of its consumers (the thank-you, the catalog, attribution after its
+    # queue's 2-minute delay), never retried: an event that fails validation cannot succeed later
+    assert (report.records, report.failed_records) == (3, 0)
+    assert report.waited_seconds == pytest.approx(120, abs=1)
     assert dead_lettered_details(stack)["OrderPlacedDLQ"] == [bad.event["detail"]]
     assert dead_lettered_details(stack)["CatalogDLQ"] == [bad.event["detail"]]
+    assert dead_lettered_details(stack)["AttributionDLQ"] == [bad.event["detail"]]
     assert sent_emails(moto) == []
     # And the dead letter says why, naming fields and error types but no value
     sqs = clients.sqs(stack.region)

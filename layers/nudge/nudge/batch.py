@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge.observability import metrics
 from nudge.pipeline import process_delivery
-from nudge.record_batch import SqsBatchProcessor, process_records
+from nudge.record_batch import process_queue_batch
 from nudge.settings import Settings
 from nudge.triggers import Trigger
 
@@ -23,16 +21,16 @@ def process_trigger_batch(
     event: dict[str, Any], context: LambdaContext, trigger: Trigger[Any]
 ) -> PartialItemFailureResponse:
     settings = Settings.from_environment()
-    metrics.add_dimension(name="trigger", value=trigger.name)
-    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    processor = SqsBatchProcessor(
-        model=trigger.record_model,
-        raw_records=event.get("Records", []),
-        queue_url=settings.queue_url,
-        dead_letter_queue_url=settings.dead_letter_queue_url,
-    )
 
     def handle_record(record: Any) -> None:
         process_delivery(trigger, record.body, settings, context)
 
-    return process_records(event, context, processor, handle_record)
+    return process_queue_batch(
+        event,
+        context,
+        dimension=("trigger", trigger.name),
+        model=trigger.record_model,
+        queue_url=settings.queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        handle_record=handle_record,
+    )

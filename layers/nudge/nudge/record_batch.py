@@ -137,6 +137,30 @@ class AllRecordsFailedError(RuntimeError):
     """Every record of the batch failed; SQS delivers them all again."""
 
 
+def process_queue_batch(
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    dimension: tuple[str, str],
+    model: Any,
+    queue_url: str | None,
+    dead_letter_queue_url: str | None,
+    handle_record: Callable[[Any], None],
+) -> PartialItemFailureResponse:
+    """A queue-fed function's batch: counted as ``EventsReceived`` under ``dimension`` (``("trigger",
+    "cart_abandoned")``), each record parsed with ``model`` and handed to ``handle_record`` (none
+    started with too little time left), failures dead-lettered or backed off on ``queue_url``."""
+    metrics.add_dimension(name=dimension[0], value=dimension[1])
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    processor = SqsBatchProcessor(
+        model=model,
+        raw_records=event.get("Records", []),
+        queue_url=queue_url,
+        dead_letter_queue_url=dead_letter_queue_url,
+    )
+    return process_records(event, context, processor, handle_record)
+
+
 def process_records(
     event: dict[str, Any],
     context: LambdaContext,

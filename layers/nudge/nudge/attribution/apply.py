@@ -17,7 +17,7 @@ from nudge.attribution.settings import AttributionSettings
 from nudge.dal.attribution import Conversion, customer_deliveries, record_conversion
 from nudge.events import OrderPlaced, OrderPlacedRecord
 from nudge.observability import log_safe_id, logger, metrics
-from nudge.record_batch import SqsBatchProcessor, process_records
+from nudge.record_batch import process_queue_batch
 
 NO_VARIANT = "none"
 # Each attempt re-reads the records: another order took the chosen email meanwhile (rare).
@@ -77,16 +77,16 @@ def _count(email: DeliveryFacts, order: OrderPlaced) -> None:
 
 def process_attribution_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = AttributionSettings.from_environment()
-    metrics.add_dimension(name="function", value="attribution")
-    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    processor = SqsBatchProcessor(
-        model=OrderPlacedRecord,
-        raw_records=event.get("Records", []),
-        queue_url=settings.queue_url,
-        dead_letter_queue_url=settings.dead_letter_queue_url,
-    )
 
     def handle_record(record: OrderPlacedRecord) -> None:
         attribute_order(record.body.detail, settings)
 
-    return process_records(event, context, processor, handle_record)
+    return process_queue_batch(
+        event,
+        context,
+        dimension=("function", "attribution"),
+        model=OrderPlacedRecord,
+        queue_url=settings.queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        handle_record=handle_record,
+    )

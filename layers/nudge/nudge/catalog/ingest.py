@@ -40,7 +40,7 @@ from nudge.catalog.settings import CatalogSettings
 from nudge.dal import copurchases, products
 from nudge.events import OrderPlaced
 from nudge.observability import logger, metrics
-from nudge.record_batch import SqsBatchProcessor, process_records
+from nudge.record_batch import process_queue_batch
 from nudge.timeutil import utc_now
 
 
@@ -134,14 +134,6 @@ def refresh_bestsellers(settings: CatalogSettings, row: Bestsellers | None, now:
 
 def process_catalog_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = CatalogSettings.from_environment()
-    metrics.add_dimension(name="function", value="catalog")
-    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    processor = SqsBatchProcessor(
-        model=CatalogRecord,
-        raw_records=event.get("Records", []),
-        queue_url=settings.queue_url,
-        dead_letter_queue_url=settings.dead_letter_queue_url,
-    )
 
     def handle_record(record: CatalogRecord) -> None:
         body = record.body
@@ -153,4 +145,12 @@ def process_catalog_batch(event: dict[str, Any], context: LambdaContext) -> Part
         learned = handle_order_placed(body.detail, settings, now)
         logger.info("order learned", extra={"order_id": body.detail.order_id, **learned.__dict__})
 
-    return process_records(event, context, processor, handle_record)
+    return process_queue_batch(
+        event,
+        context,
+        dimension=("function", "catalog"),
+        model=CatalogRecord,
+        queue_url=settings.queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        handle_record=handle_record,
+    )

@@ -21,7 +21,7 @@ from nudge.engagement.events import Engagement, EngagementDetail, EngagementReco
 from nudge.engagement.settings import EngagementSettings
 from nudge.message_tags import delivery_ref, first_tag
 from nudge.observability import log_safe_id, logger, metrics
-from nudge.record_batch import SqsBatchProcessor, process_records
+from nudge.record_batch import process_queue_batch
 
 NO_VARIANT = "none"
 """The ``variant`` metric dimension of an email sent outside any experiment."""
@@ -83,16 +83,16 @@ def _count_metric(detail: EngagementDetail, counted: Counted) -> None:
 
 def process_engagement_batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = EngagementSettings.from_environment()
-    metrics.add_dimension(name="function", value="engagement")
-    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    processor = SqsBatchProcessor(
-        model=EngagementRecord,
-        raw_records=event.get("Records", []),
-        queue_url=settings.queue_url,
-        dead_letter_queue_url=settings.dead_letter_queue_url,
-    )
 
     def handle_record(record: EngagementRecord) -> None:
         apply_engagement(record.body.detail, settings)
 
-    return process_records(event, context, processor, handle_record)
+    return process_queue_batch(
+        event,
+        context,
+        dimension=("function", "engagement"),
+        model=EngagementRecord,
+        queue_url=settings.queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        handle_record=handle_record,
+    )
