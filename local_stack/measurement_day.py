@@ -74,9 +74,9 @@ BEHAVIOUR = {
     "holdout": Behaviour(opens=0.0, clicks=0.0, orders=0.03),
 }
 DELIVERED = 0.98
-DEMO_CUSTOMERS = 150
+DEMO_CUSTOMERS = 100
 """Enough for every column of the report, few enough for the demo to stay quick."""
-REPORT_CUSTOMERS = 1000
+REPORT_CUSTOMERS = 600
 """``make report``: enough recipients per arm for the tests to call a difference."""
 
 

@@ -14,6 +14,7 @@ from jinja2.exceptions import SecurityError
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import REPO_ROOT
 from nudge.events import CartAbandoned
+from nudge.experiments.models import Arm, Experiment
 from nudge.pipeline import render_for
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, render_email, shipped_languages
@@ -282,3 +283,49 @@ def test_lapsed_email_shows_the_last_order_date_in_the_customers_words(
     )
     assert "14 mai 2026" in email.text
     assert "il y a 192\xa0jours" in email.text or "il y a 192 jours" in email.text
+
+
+def test_the_unsubscribe_link_is_never_click_tracked_by_ses(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    detail = first_valid_detail(samples, CART_ABANDONED)
+    email = render(CART_ABANDONED, detail, a_customer(), SEGMENTS["vip"], settings)
+    anchors: list[dict[str, str | None]] = []
+
+    class Anchors(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "a":
+                anchors.append(dict(attrs))
+
+    Anchors().feed(email.html)
+    (unsubscribe,) = [a for a in anchors if a.get("href") == UNSUBSCRIBE_URL]
+    # SES leaves a link marked ses:no-track unwrapped: a click on it is no engagement, and the
+    # one-click URL stays exactly ours
+    assert "ses:no-track" in unsubscribe
+    assert not [a for a in anchors if a is not unsubscribe and "ses:no-track" in a]
+
+
+def test_a_variant_subject_renders_with_the_subject_context_and_templates_see_the_variant(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    experiment = Experiment.model_validate(
+        {
+            "experiment_id": "cart-subject-nov",
+            "trigger": "cart_abandoned",
+            "status": "running",
+            "variants": [
+                {
+                    "variant_id": "b",
+                    "weight": 100,
+                    "subject": "{{ customer.first_name }} ({{ variant.variant_id }})",
+                }
+            ],
+        }
+    )
+    detail = first_valid_detail(samples, CART_ABANDONED)
+    arm = Arm(experiment=experiment, variant=experiment.variants[0])
+    email = render_for(
+        CART_ABANDONED, detail, a_customer(), SEGMENTS["vip"], settings, UNSUBSCRIBE_URL, arm=arm
+    )
+    assert email.subject == "Ada (b)"
+    assert "utm_term=cart-subject-nov.b" in email.html and "utm_term=cart-subject-nov.b" in email.text
