@@ -17,7 +17,7 @@ from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import deliver_deferred
 from local_stack.reengagement import run_schedule, sample_scheduled_time
 from local_stack.run import publish_as_ses, put_events, run_samples
-from local_stack.scenario import EVENTS_DIR, SampleEvent, load_sample_rows
+from local_stack.scenario import EVENTS_DIR, SampleEvent, load_follow_ups, load_sample_rows
 from local_stack.stack import LocalStack
 from tests.conftest import sent_emails
 
@@ -42,14 +42,18 @@ def a_full_day(
     clock: time_machine.Traveller,
     service_logs: io.StringIO,
 ) -> FullDay:
-    """Every sample event (one twice), a second email for the same customer (capped), the scheduled
-    run, the night passing (deferred emails), a one-click unsubscribe and SES's feedback events."""
+    """Every sample event (one twice), a second email for the same customer (capped), her order
+    from the reminder (attributed to it), the scheduled run, the night passing (deferred emails), a one-click unsubscribe and SES's feedback events."""
     with recording_aws_calls() as calls:
         run_samples(stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]])
         second_cart = samples["cart_abandoned/vip_ada.json"].varied(
             "second cart", cart_id="cart_second_today"
         )
         put_events(stack, [second_cart])
+        mappings.drain()
+        # Ada buys from her reminder: the order is attributed to it (a conversion transaction)
+        order = next(s for s in load_follow_ups() if s.name.endswith("2_order_from_reminder_ada.json"))
+        put_events(stack, [order])
         mappings.drain()
         run_schedule(stack, mappings, sample_scheduled_time())
         deliver_deferred(stack, mappings, clock.move_to)
@@ -70,6 +74,9 @@ def test_every_aws_call_of_a_full_day_is_allowed_by_its_functions_policy(
     calls = a_full_day.calls
     # Then every function ran, and each call is covered by an Allow on that exact resource
     assert {call.function.logical_id for call in calls} == set(stack.functions)
+    # ...including the measurement paths' writes: engagement updates, an attribution transaction
+    made = {(call.function.logical_id, call.operation) for call in calls}
+    assert {("EngagementFunction", "UpdateItem"), ("AttributionFunction", "TransactWriteItems")} <= made
     denied = sorted(
         {
             f"{call.function.logical_id}: {permission.action} on {permission.resource}"
