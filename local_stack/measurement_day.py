@@ -47,7 +47,7 @@ EXPERIMENT: dict[str, Any] = {
     "experiment_id": "cart-subject-dec",
     "trigger": "cart_abandoned",
     "status": "running",
-    "holdout_percent": 20,
+    "holdout_percent": 25,
     "variants": [
         {"variant_id": "a", "weight": 50},
         {"variant_id": "b", "weight": 50, "subject": "{{ customer.first_name }}, we kept your cart for you"},
@@ -76,7 +76,7 @@ BEHAVIOUR = {
 DELIVERED = 0.98
 DEMO_CUSTOMERS = 100
 """Enough for every column of the report, few enough for the demo to stay quick."""
-REPORT_CUSTOMERS = 600
+REPORT_CUSTOMERS = 450
 """``make report``: enough recipients per arm for the tests to call a difference."""
 
 

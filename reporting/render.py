@@ -33,7 +33,8 @@ def _preamble(report: Report) -> list[str]:
             f"{report.all_conversions:,} conversions; any other currency is shown apart, never added."
         )
     lines += [
-        f"Intervals are {CONFIDENCE * 100:.0f} %: Wilson for conversion, t for revenue per recipient."
+        f"Intervals are {CONFIDENCE * 100:.0f} %: Wilson for conversion, t for revenue per recipient"
+        " (never below 0)."
         " Each arm is tested against its control: Fisher's exact test (conversion) and Welch's t-test"
         " (revenue per recipient).",
         f"Too few recipients to call: fewer than {MIN_RECIPIENTS_PER_ARM} recipients in either arm, or"

@@ -45,13 +45,15 @@ def proportion_interval(successes: int, trials: int) -> Interval | None:
 
 
 def mean_interval(values: Sequence[float]) -> Interval | None:
-    """The t-interval of the mean of values."""
+    """The t-interval of the mean of values, which are never negative (revenue): with few
+    conversions the symmetric interval reaches below 0, and is cut at 0 rather than print a
+    negative revenue."""
     if len(values) < 2:
         return None
     if min(values) == max(values):
         return Interval(values[0], values[0])
     interval = stats.ttest_1samp(values, 0.0).confidence_interval(CONFIDENCE)
-    return Interval(float(interval.low), float(interval.high))
+    return Interval(max(0.0, float(interval.low)), float(interval.high))
 
 
 def fisher_p_value(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float | None:

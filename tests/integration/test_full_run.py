@@ -43,7 +43,8 @@ def a_full_day(
     service_logs: io.StringIO,
 ) -> FullDay:
     """Every sample event (one twice), a second email for the same customer (capped), her order
-    from the reminder (attributed to it), the scheduled run, the night passing (deferred emails), a one-click unsubscribe and SES's feedback events."""
+    from the reminder (attributed to it), the scheduled run, the night passing (deferred emails), a
+    one-click unsubscribe and SES's feedback and engagement events."""
     with recording_aws_calls() as calls:
         run_samples(stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]])
         second_cart = samples["cart_abandoned/vip_ada.json"].varied(

@@ -342,3 +342,11 @@ def test_columns_are_aligned() -> None:
 
 def test_the_decisions_it_counts_are_the_pipelines() -> None:
     assert {SENT, SKIPPED, SEND_UNCONFIRMED} <= {decision.value for decision in Decision}
+
+
+def test_a_revenue_interval_never_reaches_below_zero() -> None:
+    from reporting.stats import mean_interval
+
+    interval = mean_interval([0.0] * 99 + [100.0])
+    assert interval is not None
+    assert interval.low == 0.0 and interval.high > 1.0
