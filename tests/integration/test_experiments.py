@@ -14,14 +14,17 @@ from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.stack import REPO_ROOT, LocalStack
 from nudge.dal.customers import import_customers
 from nudge.dal.deliveries import get_record
 from nudge.dal.experiments import put_experiment
+from nudge.experiments.running import arm_for, running_experiment
 from nudge.profiles import Customer
+from nudge.triggers import CART_ABANDONED, TRIGGER_NAMES
 from tests.conftest import sent_emails
 
 CUSTOMERS = 80
+TEMPLATES = str(REPO_ROOT / "templates")
 
 
 def experiment(**changes: Any) -> dict[str, Any]:
@@ -200,3 +203,27 @@ def test_a_draft_or_stopped_experiment_changes_nothing(
     mappings.drain()
     assert len(sent_emails(moto)) == 3
     assert all("variant_id" not in record for record in records(stack, 3))
+
+
+def test_two_thousand_customers_read_through_the_table_split_within_four_points_of_the_weights(
+    stack: LocalStack, samples: dict[str, SampleEvent]
+) -> None:
+    # The row as a marketer stores it, read and validated as the send path reads it, and each
+    # customer's arm decided as the send path decides it (the send itself: the tests above)
+    put_experiment(stack.names["ExperimentsTable"], experiment(holdout_percent=10))
+    found = running_experiment(stack.names["ExperimentsTable"], "cart_abandoned", TRIGGER_NAMES)
+    assert found is not None
+    cart = CART_ABANDONED.parse(samples["cart_abandoned/vip_ada.json"].event)
+    context = {"customer": Customer(customer_id="c", email="c@example.com", first_name="Robin"), "cart": cart}
+    arms = Counter(
+        arm.variant_id
+        for number in range(2000)
+        if (
+            arm := arm_for(
+                found, f"cus_{number:05d}", templates_dir=TEMPLATES, language="en", context=context
+            )
+        )
+    )
+    assert sum(arms.values()) == 2000
+    for arm_id, weight in {"holdout": 10, "a": 45, "b": 45}.items():
+        assert abs(arms[arm_id] / 20 - weight) <= 4, arms
