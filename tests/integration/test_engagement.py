@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 
-from local_stack.faults import CrashPoint, Refusal, crash_at, refusing
+from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, refusing, throttled
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.run import dead_lettered_details, publish_as_ses, put_events
 from local_stack.scenario import EVENTS_DIR, SampleEvent
@@ -151,3 +152,27 @@ def test_an_event_without_its_section_is_dead_lettered_naming_the_field(
     publish_as_ses(stack, broken)
     mappings.drain()
     assert dead_lettered_details(stack)["EngagementDLQ"] == [broken["detail"]]
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+def test_under_forty_percent_throttling_every_open_and_click_counts_exactly_once(
+    stack: LocalStack, mappings: EventSourceMappings, clock: time_machine.Traveller
+) -> None:
+    opens = [at(ses_sample("opened_ada.json"), f"2026-11-23T15:{minute:02d}:00.000Z") for minute in range(20)]
+    clicks = [
+        at(ses_sample("clicked_ada.json"), f"2026-11-23T16:{minute:02d}:30.000Z") for minute in range(10)
+    ]
+    with throttled(Throttling(rate=0.4, services=frozenset({"dynamodb"})), clock.shift) as throttling:
+        for event in [*opens, *clicks, *opens[:5]]:
+            publish_as_ses(stack, event)
+        mappings.drain()
+    assert throttling.refused.get("dynamodb", 0) > 10
+    record = ada_record(stack)
+    assert (record["opens"], record["clicks"]) == (20, 10)
+    assert (record["first_opened_at"], record["first_clicked_at"]) == (
+        "2026-11-23T15:00:00Z",
+        "2026-11-23T16:00:30Z",
+    )
+    ada = get_customer(stack.names["CustomersTable"], ADA)
+    assert ada is not None and (len(ada.recent_open_dates), len(ada.recent_click_dates)) == (20, 10)
+    assert all(details == [] for details in dead_lettered_details(stack).values())
