@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 
-from local_stack.faults import CrashPoint, crash_at
+from local_stack.faults import CrashPoint, Throttling, crash_at, throttled
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.run import publish_as_ses, put_events
 from local_stack.scenario import SampleEvent, load_follow_ups, load_sample_rows
@@ -133,3 +134,18 @@ def test_an_order_with_no_email_in_its_windows_is_attributed_to_nothing(
     put_events(stack, [order(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))])
     mappings.drain()
     assert get_record(stack.names["DeliveriesTable"], ADA, "attribution", "ord_7001") is None
+
+
+def test_under_fifty_percent_throttling_an_order_converts_its_email_once(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    reminder_sent_at: datetime,
+    clock: time_machine.Traveller,
+) -> None:
+    placed = order(reminder_sent_at + timedelta(hours=2), cart_id="cart_7f3a")
+    with throttled(Throttling(rate=0.5, services=frozenset({"dynamodb"}), seed=3), clock.shift) as throttling:
+        put_events(stack, [placed, placed, placed])
+        mappings.drain()
+    assert throttling.refused.get("dynamodb", 0) > 0
+    record = ada_reminder(stack)
+    assert (record["converted_order_id"], record["revenue"]) == ("ord_7001", Decimal("220.00"))
