@@ -176,3 +176,24 @@ def test_under_forty_percent_throttling_every_open_and_click_counts_exactly_once
     ada = get_customer(stack.names["CustomersTable"], ADA)
     assert ada is not None and (len(ada.recent_open_dates), len(ada.recent_click_dates)) == (20, 10)
     assert all(details == [] for details in dead_lettered_details(stack).values())
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+def test_an_email_sent_before_the_delivery_tag_is_found_by_its_ses_message_id(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    # Given SES's event for it carries only the tags emails had before (customer_id, trigger, segment)
+    record = ada_record(stack)
+    opened = ses_sample("opened_ada.json")
+    tags = opened["detail"]["mail"]["tags"]
+    del tags["delivery"]
+    opened["detail"]["mail"]["messageId"] = record["message_id"]
+    publish_as_ses(stack, opened)
+    mappings.drain()
+    # Then the open still lands on that email
+    assert ada_record(stack)["opens"] == 1
+    # ...and one whose message id matches no email of the customer changes no delivery record
+    opened["detail"]["mail"]["messageId"] = "0100019a-no-such-message"
+    publish_as_ses(stack, at(opened, "2026-11-23T18:00:00.000Z"))
+    mappings.drain()
+    assert ada_record(stack)["opens"] == 1

@@ -2,7 +2,8 @@
 
 The configuration set publishes them to EventBridge (source ``aws.ses``); the message tags we set at
 send time come back on the event, and the ``delivery`` tag among them (``customer_id`` for emails
-sent before it existed) finds the profile without looking anyone up by email address. A transient bounce (mailbox full, greylisting) suppresses nobody.
+sent before it existed) finds the profile without looking anyone up by email address. A transient
+bounce (mailbox full, greylisting) suppresses nobody.
 """
 
 from __future__ import annotations

@@ -173,3 +173,24 @@ def _keep_earliest(
     except ClientError as error:
         if not is_condition_failure(error):
             raise
+
+
+def find_by_message_id(table: str, customer_id: str, message_id: str) -> DeliveryRef | None:
+    """The customer's delivery record of the SES message ``message_id``: for an email without the
+    ``delivery`` tag (sent before it existed). One query of the customer's records, filtered."""
+    client = clients.dynamodb()
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "customer_id = :customer",
+        "FilterExpression": "message_id = :message",
+        "ProjectionExpression": "customer_id, delivery_key",
+        "ExpressionAttributeValues": to_item({":customer": customer_id, ":message": message_id}),
+    }
+    while True:
+        response = client.query(**arguments)
+        for item in response.get("Items", []):
+            row = from_item(item)
+            return DeliveryRef(str(row["customer_id"]), str(row["delivery_key"]))
+        if "LastEvaluatedKey" not in response:
+            return None
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]

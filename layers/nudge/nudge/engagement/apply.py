@@ -16,10 +16,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.dal.customers import record_engagement
-from nudge.dal.engagement import Counted, record_click, record_delivered, record_open
+from nudge.dal.engagement import Counted, find_by_message_id, record_click, record_delivered, record_open
 from nudge.engagement.events import Engagement, EngagementDetail, EngagementRecord
 from nudge.engagement.settings import EngagementSettings
-from nudge.message_tags import delivery_ref, first_tag
+from nudge.message_tags import DeliveryRef, delivery_ref, first_tag
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.record_batch import process_queue_batch
 
@@ -39,13 +39,25 @@ def utm_content(link: str) -> str | None:
     return values[0][:256] if values else None
 
 
+def _delivery_of(detail: EngagementDetail, settings: EngagementSettings) -> DeliveryRef | None:
+    """The email's delivery record: from its ``delivery`` tag; for an email sent before that tag
+    existed, the record of its SES message id among the records of its ``customer_id`` tag."""
+    ref = delivery_ref(detail.mail.tags)
+    if ref is not None:
+        return ref
+    customer_id = first_tag(detail.mail.tags, "customer_id")
+    if customer_id is None:
+        return None
+    return find_by_message_id(settings.deliveries_table, customer_id, detail.mail.message_id)
+
+
 def apply_engagement(detail: EngagementDetail, settings: EngagementSettings) -> Counted | None:
     """Apply one event; None when it belongs to no delivery record we keep."""
     where = {"ses_message_id": detail.mail.message_id, "event_type": detail.event_type.value}
-    ref = delivery_ref(detail.mail.tags)
+    ref = _delivery_of(detail, settings)
     if ref is None:
         metrics.add_metric(name="EngagementWithoutDelivery", unit=MetricUnit.Count, value=1)
-        logger.warning("engagement event without a delivery tag: nothing to update", extra=where)
+        logger.warning("engagement event for no delivery record we know: nothing to update", extra=where)
         return None
     at = detail.timestamp
     if detail.event_type is Engagement.DELIVERY:
