@@ -218,3 +218,16 @@ def test_a_text_rule_needs_exactly_one_list() -> None:
         segment("bad", {"country": {"in": ["DE"], "not_in": ["FR"]}})
     with pytest.raises(ValidationError):
         segment("bad", {"language": {}})
+
+
+def test_a_list_or_a_single_code_is_short_for_in() -> None:
+    assert assigned(profile(locale="de-AT"), [segment("dach", {"country": ["DE", "AT"]})]) == "dach"
+    assert assigned(profile(locale="fr-FR"), [segment("fr", {"language": "fr"})]) == "fr"
+
+
+def test_a_profile_with_only_its_last_click_still_counts_that_click() -> None:
+    clicked = profile(last_clicked_at=AS_OF - timedelta(days=3))
+    assert assigned(clicked, [segment("c", {"clicks_in_last_days": {"days": 30, "gte": 1}})]) == "c"
+    # ...once: the same click in the history is not counted twice
+    both = profile(last_clicked_at=AS_OF - timedelta(days=3), recent_click_dates=(AS_OF - timedelta(days=3),))
+    assert assigned(both, [segment("two", {"clicks_in_last_days": {"days": 30, "gte": 2}})]) == "default"

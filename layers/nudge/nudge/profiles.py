@@ -62,14 +62,23 @@ class CustomerFacts(BaseModel):
             days_since_last_open=whole_days_between(self.last_opened_at, as_of),
             days_since_last_click=whole_days_between(self.last_clicked_at, as_of),
             days_since_first_email=whole_days_between(self.first_emailed_at, as_of),
-            open_dates=self.recent_open_dates,
-            click_dates=self.recent_click_dates,
+            open_dates=_with_last(self.recent_open_dates, self.last_opened_at),
+            click_dates=_with_last(self.recent_click_dates, self.last_clicked_at),
         )
 
     def last_engaged_at(self) -> datetime | None:
         """The latest open or click, or the first tracked email if there is neither yet."""
         moments = [m for m in (self.last_opened_at, self.last_clicked_at, self.first_emailed_at) if m]
         return max(moments) if moments else None
+
+
+def _with_last(recent: tuple[datetime, ...], last: datetime | None) -> tuple[datetime, ...]:
+    """The history with the last event in it: a profile imported with only ``last_opened_at`` still
+    counts that open. The history keeps milliseconds and ``last_*`` seconds, so one within a second
+    of it is the same event."""
+    if last is None or any(abs((moment - last).total_seconds()) < 1 for moment in recent):
+        return recent
+    return (*recent, last)
 
 
 # A name imported from a CSV may carry a stray CR/LF or tab: it is read as the name with spaces, so the

@@ -61,10 +61,20 @@ Code = Annotated[str, Field(min_length=1, max_length=16)]
 
 
 class OneOf(BaseModel):
-    """A text fact in (or not in) a list, case-insensitively: ``{"in": ["DE", "AT"]}``. A missing fact
-    (no country on the profile) is in no list, and so passes every ``not_in``."""
+    """A text fact in (or not in) a list, case-insensitively: ``{"in": ["DE", "AT"]}``, or for short
+    ``["DE", "AT"]`` or ``"DE"``. A missing fact (no country on the profile) is in no list, and so
+    passes every ``not_in``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {"in": [value]}
+        if isinstance(value, list | tuple | set | frozenset):
+            return {"in": list(value)}
+        return value
 
     any_of: Annotated[frozenset[Code], Field(min_length=1)] | None = Field(default=None, alias="in")
     none_of: Annotated[frozenset[Code], Field(min_length=1)] | None = Field(default=None, alias="not_in")
