@@ -97,9 +97,10 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 
-build: $(SAM_VENV)/.installed
+build: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) validate --lint
 	$(SAM) build
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.layer_report
 
 deploy: build
 	$(SAM) deploy --guided
