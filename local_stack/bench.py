@@ -166,6 +166,36 @@ def bench_end_to_end() -> tuple[dict[str, Any], Settings]:
     return figures, settings
 
 
+# What a trigger function's first invocation creates: each in a fresh interpreter, as on a cold start.
+_FIRST_CLIENTS = ("dynamodb", "sesv2", "scheduler", "secretsmanager", "sqs")
+_CLIENTS_SCRIPT = """
+import os, time, boto3
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+shared = {shared}
+start = time.process_time()
+session = boto3.session.Session()
+for name in {names!r}:
+    (session if shared else boto3.session.Session()).client(name)
+print(time.process_time() - start)
+"""
+CLIENT_ROUNDS = 5
+
+
+def bench_client_creation() -> dict[str, float]:
+    """CPU seconds to create the first invocation's clients, one Session for all vs a Session each:
+    each round two fresh interpreters, alternating, so both see the same machine state."""
+    import subprocess
+    import sys
+
+    samples: dict[str, list[float]] = {"one Session": [], "a Session each": []}
+    for _ in range(CLIENT_ROUNDS):
+        for label, shared in (("one Session", True), ("a Session each", False)):
+            script = _CLIENTS_SCRIPT.format(shared=shared, names=_FIRST_CLIENTS)
+            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)  # noqa: S603
+            samples[label].append(float(out.stdout.strip()))
+    return {label: statistics.median(values) for label, values in samples.items()}
+
+
 def main() -> None:
     end_to_end, settings = bench_end_to_end()
     rendering = bench_rendering(settings)
@@ -193,6 +223,13 @@ def main() -> None:
     for operation, count in sorted(calls.items(), key=lambda item: -item[1]):
         print(f"  {operation:<34} {count / sent:.2f}")
     print(f"peak memory of the benchmark process: {peak_mb:.0f} MiB")
+    clients = bench_client_creation()
+    each, one = clients["a Session each"], clients["one Session"]
+    print(
+        f"first invocation's {len(_FIRST_CLIENTS)} AWS clients, CPU in a fresh interpreter (median of "
+        f"{CLIENT_ROUNDS}, alternating): a Session each {each * 1000:.0f} ms, one shared Session "
+        f"{one * 1000:.0f} ms ({each / one:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

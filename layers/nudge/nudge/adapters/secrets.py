@@ -1,10 +1,20 @@
-"""Secrets Manager, through Powertools Parameters (which caches each value for ``max_age``)."""
+"""Secrets Manager, through Powertools Parameters (which caches each value for ``max_age``), on the
+process's shared Session (``nudge.adapters.clients``) rather than a Session of its own."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities import parameters
+from functools import cache
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from nudge.adapters import clients
+
+
+@cache
+def _provider() -> SecretsProvider:
+    return SecretsProvider(boto3_client=clients.secretsmanager())
 
 
 def secret_string(secret_id: str, *, max_age: int) -> object:
     """The secret's value as stored (a string for a SecretString secret), cached for ``max_age`` s."""
-    return parameters.get_secret(secret_id, max_age=max_age)
+    return _provider().get(secret_id, max_age=max_age)
