@@ -15,6 +15,7 @@ from local_stack import clients
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.stack import LocalStack, ResourcesDifferError, build_stack
+from nudge import ttl_cache
 
 
 def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
@@ -45,7 +46,8 @@ def _emptied(moto: MotoEndpoint, previous: LocalStack, parameters: dict[str, str
 
 def empty_data(stack: LocalStack) -> None:
     """Delete what the handlers and tests wrote; keep the resources. A schedule group a test deleted
-    is created again."""
+    is created again. The handlers' in-memory caches start empty, as in a fresh container."""
+    ttl_cache.forget_all()
     dynamodb = clients.dynamodb(stack.region)
     for logical_id in stack.of_type("AWS::DynamoDB::Table"):
         table = stack.names[logical_id]

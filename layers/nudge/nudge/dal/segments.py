@@ -9,14 +9,26 @@ from nudge.adapters import clients
 from nudge.dal.items import from_item, to_item
 from nudge.profiles import DEFAULT_SEGMENT_ID, FALLBACK_SEGMENT, Segment
 from nudge.segmentation import SegmentDefinition
+from nudge.ttl_cache import Expiring
 
 
 class InvalidSegmentDefinitionError(ValueError):
     """A row of the Segments table does not validate; the message names the rows and fields only."""
 
 
+# An offer change reaches every warm function within a minute; a send reads the row once a minute,
+# not once an email.
+SEGMENT_CACHE_SECONDS = 60
+_segments: Expiring[Segment] = Expiring(SEGMENT_CACHE_SECONDS)
+
+
 def get_segment(table: str, segment_id: str | None) -> Segment:
-    """The customer's segment; the ``default`` row when it has none or an unknown one."""
+    """The customer's segment; the ``default`` row when it has none or an unknown one (cached for
+    ``SEGMENT_CACHE_SECONDS``)."""
+    return _segments.get((table, segment_id), lambda: _read_segment(table, segment_id))
+
+
+def _read_segment(table: str, segment_id: str | None) -> Segment:
     for candidate in dict.fromkeys((segment_id, DEFAULT_SEGMENT_ID)):
         if not candidate:
             continue
