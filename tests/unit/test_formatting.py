@@ -46,3 +46,11 @@ def test_dates_are_shown_in_the_customers_timezone() -> None:
 
 def test_an_unknown_timezone_falls_back_to_utc() -> None:
     assert str(resolve_timezone("Mars/Olympus_Mons")) == "UTC"
+
+
+def test_equal_amounts_format_alike_whichever_is_formatted_first() -> None:
+    # money() remembers what it formatted, and Decimal("129.0") == Decimal("129.00") share an entry
+    german = resolve_locale("de-DE", "en-US")
+    first, second = money(Decimal("129.0"), "EUR", german), money(Decimal("129.00"), "EUR", german)
+    assert first == second == "129,00\xa0€"
+    assert money(Decimal("129"), "JPY", resolve_locale("ja-JP", "en-US")) == "￥129"
