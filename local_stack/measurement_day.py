@@ -12,11 +12,10 @@ with it.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +27,7 @@ from local_stack import clients
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import running_moto
-from local_stack.run import put_events
+from local_stack.run import publish_all_as_ses, put_events
 from local_stack.scenario import SampleEvent, load_sample_events
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.ses_events import engagement_event, mail_object
@@ -232,25 +231,6 @@ def simulate(
         clients.dynamodb(stack.region), stack.names["DeliveriesTable"], stack.names["ExperimentsTable"]
     )
     return MeasurementDay(build_report(deliveries, experiments, since=DAY - timedelta(hours=1)), expected)
-
-
-def publish_all_as_ses(stack: LocalStack, events: Iterable[dict[str, Any]]) -> None:
-    """What the configuration set's event destination does, ten events per PutEvents call."""
-    entries = [
-        {
-            "Source": event["source"],
-            "DetailType": event["detail-type"],
-            "Detail": json.dumps(event["detail"]),
-            "Resources": event["resources"],
-            "Time": event["time"],
-        }
-        for event in events
-    ]
-    client = clients.events(stack.region)
-    for start in range(0, len(entries), 10):
-        response = client.put_events(Entries=entries[start : start + 10])  # type: ignore[arg-type]
-        if response["FailedEntryCount"]:
-            raise RuntimeError(f"PutEvents rejected SES events: {response['Entries']}")
 
 
 def describe(day: MeasurementDay) -> list[str]:

@@ -4,7 +4,7 @@ what happened to each event: the delivery record for valid ones, the dead-letter
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,19 +72,26 @@ def put_events(stack: LocalStack, samples: Sequence[SampleEvent]) -> None:
 
 def publish_as_ses(stack: LocalStack, event: dict[str, Any]) -> None:
     """What the configuration set's event destination does: the event onto the default bus."""
-    response = clients.events(stack.region).put_events(
-        Entries=[
-            {
-                "Source": event["source"],
-                "DetailType": event["detail-type"],
-                "Detail": json.dumps(event["detail"]),
-                "Resources": event["resources"],
-                "Time": event["time"],
-            }
-        ]
-    )
-    if response["FailedEntryCount"]:
-        raise RuntimeError(f"PutEvents rejected the SES event: {response['Entries']}")
+    publish_all_as_ses(stack, [event])
+
+
+def publish_all_as_ses(stack: LocalStack, events: Iterable[dict[str, Any]]) -> None:
+    """The same for many SES events, ten per PutEvents call."""
+    entries: list[Any] = [
+        {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event["resources"],
+            "Time": event["time"],
+        }
+        for event in events
+    ]
+    client = clients.events(stack.region)
+    for start in range(0, len(entries), 10):
+        response = client.put_events(Entries=entries[start : start + 10])
+        if response["FailedEntryCount"]:
+            raise RuntimeError(f"PutEvents rejected SES events: {response['Entries']}")
 
 
 def dead_lettered_details(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:

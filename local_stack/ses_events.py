@@ -15,13 +15,10 @@ from typing import Any
 from local_stack.stack import ACCOUNT_ID, LocalStack
 from nudge.message_tags import send_tags
 from nudge.outcome import Outcome
+from nudge.timeutil import to_stored_ms
 
 _DETAIL_TYPES = {"Delivery": "Email Delivered", "Open": "Email Opened", "Click": "Email Clicked"}
 _USER_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
-
-
-def _iso_ms(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def mail_object(stack: LocalStack, outcome: Outcome, recipient: str, sent_at: datetime) -> dict[str, Any]:
@@ -36,7 +33,7 @@ def mail_object(stack: LocalStack, outcome: Outcome, recipient: str, sent_at: da
         **{name: [value] for name, value in send_tags(outcome).items()},
     }
     return {
-        "timestamp": _iso_ms(sent_at),
+        "timestamp": to_stored_ms(sent_at),
         "source": sender,
         "sourceArn": f"arn:aws:ses:{stack.region}:{ACCOUNT_ID}:identity/{stack.parameters['SenderIdentity']}",
         "sendingAccountId": ACCOUNT_ID,
@@ -57,7 +54,7 @@ def engagement_event(
     stack: LocalStack, mail: dict[str, Any], event_type: str, at: datetime, link: str | None = None
 ) -> dict[str, Any]:
     """``Email Delivered`` / ``Email Opened`` / ``Email Clicked`` for ``mail`` at ``at``."""
-    stamp = _iso_ms(at)
+    stamp = to_stored_ms(at)
     section: dict[str, Any]
     if event_type == "Delivery":
         section = {

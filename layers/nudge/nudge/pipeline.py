@@ -217,10 +217,12 @@ def _claim_and_send(
     segment = get_segment(settings.segments_table, customer.segment_id)
     unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
     recommendations = _recommendations(trigger, detail, customer, segment, settings)
-    arm = _arm(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    language = language_for(settings.templates_dir, context["locale"])
+    arm = _arm(trigger, customer, settings, context, language)
     if arm is not None and arm.is_holdout:
         return _skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **_arm_facts(arm))
-    email = render_for(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations, arm)
+    email = _render(trigger, detail, settings, unsubscribe_url, context, language, arm)
     claimed = _outcome(
         trigger,
         detail,
@@ -390,24 +392,15 @@ def _recommendations(
 
 
 def _arm(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    customer: Customer,
-    segment: Segment,
-    settings: Settings,
-    unsubscribe_url: str,
-    recommendations: list[Product],
+    trigger: Trigger[Any], customer: Customer, settings: Settings, context: dict[str, Any], language: str
 ) -> Arm | None:
     """The customer's arm of the trigger's running experiment, if there is a valid one."""
     experiment = running_experiment(settings.experiments_table, trigger.name, TRIGGER_NAMES)
-    if experiment is None:
-        return None
-    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
     return arm_for(
         experiment,
         customer.customer_id,
         templates_dir=settings.templates_dir,
-        language=language_for(settings.templates_dir, context["locale"]),
+        language=language,
         context=context,
     )
 
@@ -431,12 +424,25 @@ def render_for(
     """The email for this event and customer: in their language, with every store link tagged, and
     the experiment variant's subject and content when it is in one."""
     context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    language = language_for(settings.templates_dir, context["locale"])
+    return _render(trigger, detail, settings, unsubscribe_url, context, language, arm)
+
+
+def _render(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    unsubscribe_url: str,
+    context: dict[str, Any],
+    language: str,
+    arm: Arm | None,
+) -> RenderedEmail:
     variant = arm.variant if arm is not None else None
     return render_email(
         settings.templates_dir,
         trigger.name,
         {**context, "variant": variant},
-        language=language_for(settings.templates_dir, context["locale"]),
+        language=language,
         links=link_tracking(trigger, detail, settings, unsubscribe_url, arm),
         subject_source=variant.subject if variant is not None else None,
     )

@@ -158,17 +158,6 @@ def process_queue_batch(
         queue_url=queue_url,
         dead_letter_queue_url=dead_letter_queue_url,
     )
-    return process_records(event, context, processor, handle_record)
-
-
-def process_records(
-    event: dict[str, Any],
-    context: LambdaContext,
-    processor: SqsBatchProcessor,
-    handle_record: Callable[[Any], None],
-) -> PartialItemFailureResponse:
-    """Each record through ``handle_record`` (none started with too little time left); failures as
-    SQS's partial batch response."""
 
     def within_budget(record: Any) -> None:
         if context.get_remaining_time_in_millis() < START_BUDGET_SECONDS * 1000:

@@ -41,40 +41,37 @@ def _moment(value: Any) -> datetime | None:
 
 def customer_deliveries(table: str, customer_id: str) -> list[DeliveryFacts]:
     """The customer's delivery records (a strong read: a conversion written a moment ago counts)."""
-    client = clients.dynamodb()
-    arguments: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "customer_id = :customer",
-        "ExpressionAttributeValues": to_item({":customer": customer_id}),
-        "ProjectionExpression": ", ".join(f"#f{index}" for index in range(len(_FIELDS))),
-        "ExpressionAttributeNames": {f"#f{index}": name for index, name in enumerate(_FIELDS)},
-        "ConsistentRead": True,
-    }
-    facts: list[DeliveryFacts] = []
-    while True:
-        response = client.query(**arguments)
-        for item in response.get("Items", []):
-            row = from_item(item)
-            if "decision" not in row or "decided_at" not in row:
-                continue  # a guard, not a delivery
-            facts.append(
-                DeliveryFacts(
-                    delivery_key=str(row["delivery_key"]),
-                    trigger=str(row.get("trigger", "")),
-                    business_id=str(row.get("business_id", "")),
-                    decision=str(row["decision"]),
-                    reason=row.get("reason"),
-                    decided_at=datetime.fromisoformat(str(row["decided_at"])),
-                    delivered_at=_moment(row.get("delivered_at")),
-                    click_times=tuple(sorted(datetime.fromisoformat(t) for t in row.get("click_times", ()))),
-                    converted_order_id=row.get("converted_order_id"),
-                    experiment_id=row.get("experiment_id"),
-                    variant_id=row.get("variant_id"),
-                )
-            )
-        if "LastEvaluatedKey" not in response:
-            return facts
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    pages = (
+        clients.dynamodb()
+        .get_paginator("query")
+        .paginate(
+            TableName=table,
+            KeyConditionExpression="customer_id = :customer",
+            ExpressionAttributeValues=to_item({":customer": customer_id}),
+            ProjectionExpression=", ".join(f"#f{index}" for index in range(len(_FIELDS))),
+            ExpressionAttributeNames={f"#f{index}": name for index, name in enumerate(_FIELDS)},
+            ConsistentRead=True,
+        )
+    )
+    rows = (from_item(item) for page in pages for item in page.get("Items", []))
+    # A row without a decision is an order's guard, not a delivery.
+    return [_facts(row) for row in rows if "decision" in row and "decided_at" in row]
+
+
+def _facts(row: dict[str, Any]) -> DeliveryFacts:
+    return DeliveryFacts(
+        delivery_key=str(row["delivery_key"]),
+        trigger=str(row.get("trigger", "")),
+        business_id=str(row.get("business_id", "")),
+        decision=str(row["decision"]),
+        reason=row.get("reason"),
+        decided_at=datetime.fromisoformat(str(row["decided_at"])),
+        delivered_at=_moment(row.get("delivered_at")),
+        click_times=tuple(sorted(datetime.fromisoformat(t) for t in row.get("click_times", ()))),
+        converted_order_id=row.get("converted_order_id"),
+        experiment_id=row.get("experiment_id"),
+        variant_id=row.get("variant_id"),
+    )
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,8 @@ def complete_send(
     fields = {name: value for name, value in item.items() if name not in keys}
     names = {f"#f{index}": name for index, name in enumerate(fields)}
     values = {f":v{index}": value for index, value in enumerate(fields.values())}
-    # What the claim said and the result does not (none today; a field the result leaves unset).
+    # Outcome fields the result leaves unset (None, so not in the item) are removed, as the put this
+    # replaces removed them: the record says what the result says, besides SES's engagement fields.
     cleared = [name for name in Outcome.model_fields if name not in fields and name not in keys]
     names.update({f"#c{index}": name for index, name in enumerate(cleared)})
     try:
@@ -176,14 +177,9 @@ class Delivery:
 
 
 def get_delivery(table: str, customer_id: str, trigger: str, business_id: str) -> Delivery | None:
-    item = (
-        clients.dynamodb()
-        .get_item(TableName=table, Key=_key(customer_id, trigger, business_id), ConsistentRead=True)
-        .get("Item")
-    )
-    if not item:
+    values = get_record(table, customer_id, trigger, business_id)
+    if values is None:
         return None
-    values = from_item(item)
     claim = None
     if "claim_token" in values:
         claim = Claim(

@@ -178,19 +178,19 @@ def _keep_earliest(
 def find_by_message_id(table: str, customer_id: str, message_id: str) -> DeliveryRef | None:
     """The customer's delivery record of the SES message ``message_id``: for an email without the
     ``delivery`` tag (sent before it existed). One query of the customer's records, filtered."""
-    client = clients.dynamodb()
-    arguments: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "customer_id = :customer",
-        "FilterExpression": "message_id = :message",
-        "ProjectionExpression": "customer_id, delivery_key",
-        "ExpressionAttributeValues": to_item({":customer": customer_id, ":message": message_id}),
-    }
-    while True:
-        response = client.query(**arguments)
-        for item in response.get("Items", []):
+    pages = (
+        clients.dynamodb()
+        .get_paginator("query")
+        .paginate(
+            TableName=table,
+            KeyConditionExpression="customer_id = :customer",
+            FilterExpression="message_id = :message",
+            ProjectionExpression="customer_id, delivery_key",
+            ExpressionAttributeValues=to_item({":customer": customer_id, ":message": message_id}),
+        )
+    )
+    for page in pages:
+        for item in page.get("Items", []):
             row = from_item(item)
             return DeliveryRef(str(row["customer_id"]), str(row["delivery_key"]))
-        if "LastEvaluatedKey" not in response:
-            return None
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return None

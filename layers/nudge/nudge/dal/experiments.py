@@ -20,20 +20,17 @@ def running_rows(table: str) -> list[dict[str, Any]]:
 
 
 def _scan_running(table: str) -> list[dict[str, Any]]:
-    client = clients.dynamodb()
-    arguments: dict[str, Any] = {
-        "TableName": table,
-        "FilterExpression": "#status = :running",
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": to_item({":running": "running"}),
-    }
-    rows: list[dict[str, Any]] = []
-    while True:
-        response = client.scan(**arguments)
-        rows.extend(from_item(item) for item in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return rows
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    pages = (
+        clients.dynamodb()
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            FilterExpression="#status = :running",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({":running": "running"}),
+        )
+    )
+    return [from_item(item) for page in pages for item in page.get("Items", [])]
 
 
 def put_experiment(table: str, row: dict[str, Any]) -> None:
