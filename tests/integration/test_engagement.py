@@ -197,3 +197,19 @@ def test_an_email_sent_before_the_delivery_tag_is_found_by_its_ses_message_id(
     publish_as_ses(stack, at(opened, "2026-11-23T18:00:00.000Z"))
     mappings.drain()
     assert ada_record(stack)["opens"] == 1
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+def test_a_crash_after_the_delivery_write_or_a_refused_one_still_records_it_once(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    with crash_at(CrashPoint(service="dynamodb", operation="UpdateItem", nth=1)):
+        publish_as_ses(stack, ses_sample("delivered_ada.json"))
+        report = mappings.drain()
+    assert report.died == 1
+    with refusing(Refusal(service="dynamodb", operation="UpdateItem", nth=1)):
+        publish_as_ses(stack, at(ses_sample("delivered_ada.json"), "2026-11-23T10:15:01.000Z"))
+        refused = mappings.drain()
+    assert refused.failed_records == 1
+    # The earliest delivery stands, whatever died or was refused on the way
+    assert ada_record(stack)["delivered_at"] == "2026-11-23T10:15:01Z"

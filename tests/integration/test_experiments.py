@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 
+from local_stack.faults import CrashPoint, crash_at
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events
@@ -18,6 +19,7 @@ from local_stack.stack import REPO_ROOT, LocalStack
 from nudge.dal.customers import import_customers
 from nudge.dal.deliveries import get_record
 from nudge.dal.experiments import put_experiment
+from nudge.experiments.assignment import assign
 from nudge.experiments.running import arm_for, running_experiment
 from nudge.profiles import Customer
 from nudge.triggers import CART_ABANDONED, TRIGGER_NAMES
@@ -227,3 +229,34 @@ def test_two_thousand_customers_read_through_the_table_split_within_four_points_
     assert sum(arms.values()) == 2000
     for arm_id, weight in {"holdout": 10, "a": 45, "b": 45}.items():
         assert abs(arms[arm_id] / 20 - weight) <= 4, arms
+
+
+@pytest.mark.parametrize("operation", ["UpdateItem", "PutItem"])
+def test_a_crash_after_the_holdouts_cap_slot_or_its_record_sends_nothing_and_records_it_once(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    shoppers: list[SampleEvent],
+    operation: str,
+) -> None:
+    put_experiment(stack.names["ExperimentsTable"], experiment(holdout_percent=99))
+    found = running_experiment(stack.names["ExperimentsTable"], "cart_abandoned", TRIGGER_NAMES)
+    assert found is not None
+    held = next(s for s in shoppers if assign(found, s.event["detail"]["customer_id"]).is_holdout)
+    # Given the function dies right after its last UpdateItem before the decision (the cap slot) or
+    # right after the holdout record's PutItem, and SQS redelivers after the visibility timeout
+    nth = 2 if operation == "UpdateItem" else 1  # the cart noted on the profile, then the cap slot
+    with crash_at(CrashPoint(service="dynamodb", operation=operation, nth=nth)):
+        put_events(stack, [held])
+        report = mappings.drain()
+    assert report.died == 1
+    customer_id = held.event["detail"]["customer_id"]
+    record = get_record(
+        stack.names["DeliveriesTable"], customer_id, "cart_abandoned", f"cart_exp_{customer_id[-3:]}"
+    )
+    assert record is not None and (record["decision"], record["reason"], record["variant_id"]) == (
+        "skipped",
+        "holdout",
+        "holdout",
+    )
+    assert sent_emails(moto) == []
