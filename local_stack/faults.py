@@ -50,6 +50,43 @@ invocation_deadline: ContextVar[float | None] = ContextVar("invocation_deadline"
 """The running invocation's deadline (``time.time()``), None outside an invocation."""
 
 
+@dataclass
+class Invocation:
+    """Shared by every thread of one invocation (a batch's records run on threads): once one of them
+    dies, the process is gone, so every other thread dies at its next AWS call too."""
+
+    died: bool = False
+
+
+running_invocation: ContextVar[Invocation | None] = ContextVar("running_invocation", default=None)
+
+_current_call: ContextVar[tuple[str, str] | None] = ContextVar("current_call", default=None)
+"""The (service, operation) whose request is being sent, inside an invocation."""
+
+Answer = tuple[int, dict[str, str], bytes]
+"""An HTTP answer as AWS sent it: status, headers, body."""
+
+
+@dataclass
+class CannedAnswers:
+    """AWS's recorded answer to each operation, given again without a request leaving the process
+    (after ``latency[service]`` seconds of sleep): the handlers' own CPU, botocore's serialising and
+    parsing included, without moto's."""
+
+    answers: dict[tuple[str, str], Answer]
+    latency: dict[str, float] = field(default_factory=dict)
+
+    def answer(self, call: tuple[str, str], request: AWSPreparedRequest) -> AWSResponse:
+        status, headers, body = self.answers[call]
+        delay = self.latency.get(call[0], 0.0)
+        if delay:
+            time.sleep(delay)
+        wire_headers = HTTPHeaders()
+        for name, value in headers.items():
+            wire_headers[name] = value
+        return AWSResponse(request.url, status, wire_headers, _Body(body))
+
+
 @dataclass(kw_only=True)
 class _NthCall:
     """Fires once, on the ``nth`` call of ``service.operation``."""
@@ -123,6 +160,9 @@ class _Faults:
     stalls: list[Stall] = field(default_factory=list)
     throttling: Throttling | None = None
     recorders: list[list[tuple[str, str]]] = field(default_factory=list)
+    answer_recorders: list[dict[tuple[str, str], Answer]] = field(default_factory=list)
+    request_recorders: list[list[tuple[str, str, dict[str, Any]]]] = field(default_factory=list)
+    canned: CannedAnswers | None = None
 
 
 _faults = _Faults()
@@ -148,11 +188,27 @@ def _make_api_call(client: botocore.client.BaseClient, operation: str, params: d
     deadline = invocation_deadline.get()
     if deadline is None:
         return _original_make_api_call(client, operation, params)
+    invocation = running_invocation.get()
+    if invocation is not None and invocation.died:
+        raise SimulatedCrash(f"the process had died before {operation}")
+    try:
+        return _call_within_invocation(client, operation, params, deadline)
+    except LambdaDied:
+        if invocation is not None:
+            invocation.died = True
+        raise
+
+
+def _call_within_invocation(
+    client: botocore.client.BaseClient, operation: str, params: dict[str, Any], deadline: float
+) -> Any:
     if time.time() > deadline:
         raise InvocationTimedOut(f"the invocation passed its timeout before {operation}")
     service = client.meta.service_model.service_name
     for recorder in _faults.recorders:
         recorder.append((service, operation))
+    for requests in _faults.request_recorders:
+        requests.append((service, operation, params))
     for point in _faults.crash_points:
         if not point.after and point.hit(service, operation):
             raise SimulatedCrash(f"died before {service}.{operation}")
@@ -160,7 +216,11 @@ def _make_api_call(client: botocore.client.BaseClient, operation: str, params: d
         if refusal.hit(service, operation):
             error = {"Error": {"Code": refusal.code, "Message": "Rate exceeded (injected)"}}
             raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
-    response = _original_make_api_call(client, operation, params)
+    token = _current_call.set((service, operation))
+    try:
+        response = _original_make_api_call(client, operation, params)
+    finally:
+        _current_call.reset(token)
     for stall in _faults.stalls:
         if stall.hit(service, operation):
             stall.move_clock(stall.seconds)
@@ -175,7 +235,13 @@ def _send(endpoint: botocore.endpoint.Endpoint, request: AWSPreparedRequest) -> 
     prefix = str(getattr(endpoint, "_endpoint_prefix", ""))
     if throttling is not None and invocation_deadline.get() is not None and throttling.refuses(prefix):
         return _throttled_response(prefix, request)
+    call = _current_call.get()
+    if _faults.canned is not None and call is not None:
+        return _faults.canned.answer(call, request)
     response: AWSResponse = _original_send(endpoint, request)
+    if call is not None:
+        for answers in _faults.answer_recorders:
+            answers.setdefault(call, (response.status_code, dict(response.headers), response.content))
     return response
 
 
@@ -202,6 +268,38 @@ def _throttled_response(prefix: str, request: AWSPreparedRequest) -> AWSResponse
     headers["x-amzn-ErrorType"] = "TooManyRequestsException"
     body = json.dumps({"message": "Maximum sending rate exceeded."})
     return AWSResponse(request.url, 429, headers, _Body(body.encode()))
+
+
+@contextmanager
+def recording_requests() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """Each handler call made meanwhile, with its parameters, in order."""
+    requests: list[tuple[str, str, dict[str, Any]]] = []
+    _faults.request_recorders.append(requests)
+    try:
+        yield requests
+    finally:
+        _faults.request_recorders.remove(requests)
+
+
+@contextmanager
+def recording_answers() -> Iterator[dict[tuple[str, str], Answer]]:
+    """The first answer AWS (moto) gave to each operation the handlers called meanwhile."""
+    answers: dict[tuple[str, str], Answer] = {}
+    _faults.answer_recorders.append(answers)
+    try:
+        yield answers
+    finally:
+        _faults.answer_recorders.remove(answers)
+
+
+@contextmanager
+def answering(canned: CannedAnswers) -> Iterator[CannedAnswers]:
+    """Every handler call is answered from ``canned``; nothing reaches moto."""
+    _faults.canned = canned
+    try:
+        yield canned
+    finally:
+        _faults.canned = None
 
 
 @contextmanager

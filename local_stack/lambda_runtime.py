@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from local_stack import clients, faults
-from local_stack.faults import invocation_deadline
+from local_stack.faults import invocation_deadline, running_invocation
 from local_stack.moto_endpoint import seconds_until_visible
 from local_stack.stack import FunctionSpec, LocalStack, SqsEventSource
 
@@ -93,9 +93,11 @@ class LocalFunction:
         token = running_function.set(self.spec)
         # Past its deadline the invocation dies at its next AWS call, as Lambda ends it (faults.py).
         deadline = invocation_deadline.set(context.deadline)
+        invocation = running_invocation.set(faults.Invocation())
         try:
             return self._handler(event, context)
         finally:
+            running_invocation.reset(invocation)
             invocation_deadline.reset(deadline)
             running_function.reset(token)
 

@@ -159,3 +159,25 @@ def test_sixty_percent_throttling_duplicates_nothing_and_what_waits_stays_retrya
     # missing only where a claim was left unanswered (send_unconfirmed: the protocol's trade-off)
     assert row.sent_once + row.not_sent == row.events, table
     assert row.not_sent <= row.unconfirmed, table
+
+
+def test_a_crash_in_one_record_of_a_concurrent_batch_ends_the_whole_invocation_and_sends_each_once(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given three customers' carts in one batch (their records run at once, on threads), and the
+    # process dies right after the first SES call: the other records die at their next call, as
+    # every thread of a dead process does
+    cart = samples["cart_abandoned/vip_ada.json"]
+    carts = [cart.varied(f"cart_{n}", cart_id=f"cart_{n}") for n in range(3)]
+    customers = ["cus_vip_ada", "cus_new_jonas", "cus_new_priya"]
+    carts = [c.varied(c.name, customer_id=who) for c, who in zip(carts, customers, strict=True)]
+    with crash_at(CrashPoint(service="sesv2", operation="SendEmail")):
+        put_events(stack, carts)
+        report = mappings.drain()
+    assert report.died == 1
+    # Then after the redelivery every cart has a final decision and no customer has two emails
+    recipients = [str(email["To"]) for email in sent_emails(moto)]
+    assert len(recipients) == len(set(recipients)) <= 3
+    for sent in carts:
+        outcome = recorded_outcome(stack, sent)
+        assert outcome is not None and outcome.decision.is_final

@@ -1,19 +1,24 @@
-"""Cart Abandoned's write to the profile, made before its email is decided.
+"""Cart Abandoned's note on the profile: the customer's newest cart.
 
 The first reminder of a cart notes it as the customer's newest cart (unless a newer one is already
-noted), so a newer cart ends an older cart's series as ``superseded``. Later steps only read the
-profile. Both can be repeated safely.
+noted), so a newer cart ends an older cart's series as ``superseded``. Later steps note nothing. The
+note rides on the send's one profile write (nudge.dal.frequency_cap), or is written on its own when
+the email is skipped or deferred; repeating it changes nothing.
 """
 
 from __future__ import annotations
 
-from nudge.dal.customers import get_customer, record_cart
+from dataclasses import dataclass
+from datetime import datetime
+
 from nudge.events import CartAbandoned
-from nudge.profiles import Customer
-from nudge.settings import Settings
 
 
-def note_cart(cart: CartAbandoned, settings: Settings) -> Customer | None:
-    if cart.step > 1:
-        return get_customer(settings.customers_table, cart.customer_id)
-    return record_cart(settings.customers_table, cart.customer_id, cart.cart_id, cart.abandoned_at)
+@dataclass(frozen=True)
+class CartNote:
+    cart_id: str
+    abandoned_at: datetime
+
+
+def cart_note(cart: CartAbandoned) -> CartNote | None:
+    return CartNote(cart.cart_id, cart.abandoned_at) if cart.step <= 1 else None

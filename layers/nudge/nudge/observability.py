@@ -6,11 +6,26 @@ namespace come from ``POWERTOOLS_SERVICE_NAME`` and ``POWERTOOLS_METRICS_NAMESPA
 
 import hashlib
 import logging
+import threading
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+
+class _ThreadSafeMetrics(Metrics):
+    """A batch's records run on threads (nudge.record_batch), and Powertools' ``add_metric`` reads,
+    changes and writes back a shared dict: two threads adding the same metric at once would lose one
+    count. The lock keeps every count."""
+
+    _lock = threading.Lock()
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            super().add_metric(*args, **kwargs)
+
+
 logger = Logger()
-metrics = Metrics()
+metrics: Metrics = _ThreadSafeMetrics()
 tracer = Tracer()
 
 # At DEBUG the SDK logs every request and response body: email addresses, names, whole emails.

@@ -13,9 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge import deferral, formatting, series
 from nudge.adapters.ses import SendRefusedError, send_raw
+from nudge.carts import CartNote
 from nudge.catalog.models import Product
 from nudge.dal import frequency_cap
-from nudge.dal.customers import get_customer, mark_emailed
+from nudge.dal.customers import get_customer, record_cart
 from nudge.dal.deliveries import (
     Claim,
     Delivery,
@@ -26,6 +27,7 @@ from nudge.dal.deliveries import (
     record_decision,
     release_claim,
 )
+from nudge.dal.frequency_cap import Capped, Changed
 from nudge.dal.segments import get_segment
 from nudge.eligibility import ineligibility
 from nudge.events import TriggerDetail
@@ -94,15 +96,12 @@ def process_event(
 ) -> Outcome:
     """Decide and send for one event, at most once per business identity, whatever is retried.
 
-    The delivery record is the guard: a final decision on it is returned as it is; a send claimed by
-    an invocation that is certainly dead is closed as ``send_unconfirmed`` and never sent again; a
-    deferral is decided anew (the same event, back in the morning).
+    The delivery record is the guard, and it is not read first: every decision is a conditional
+    write of it, which fails on a final decision or a claim already stored and returns that record.
+    A final decision is returned as it is; a send claimed by an invocation that is certainly dead is
+    closed as ``send_unconfirmed`` and never sent again; a deferral is decided anew (the same event,
+    back in the morning). A duplicate costs what deciding costs, and is never sent twice.
     """
-    business_id = trigger.business_id(detail)
-    known = get_delivery(settings.deliveries_table, detail.customer_id, trigger.name, business_id)
-    settled = _settled(settings, known)
-    if settled is not None:
-        return settled
     if event_time is not None and event_time < utc_now() - settings.replay_window:
         return _skip(trigger, detail, settings, None, SkipReason.EVENT_TOO_OLD)
     return _decide_and_send(trigger, detail, settings, lambda_context)
@@ -138,6 +137,16 @@ def _claimed_before(settings: Settings, claimed: Outcome, token: str, lease_expi
     return stored.outcome
 
 
+# A decision is taken again from the profile as it stands when it changed under the send's profile
+# write (a racing email took the last slot, a newer cart was noted); more races than this in a row
+# and the record comes back later.
+MAX_DECISIONS = 3
+
+
+class ProfileContendedError(RuntimeError):
+    """The profile kept changing under the send's write; the record comes back and decides again."""
+
+
 @tracer.capture_method(capture_response=False)
 def _decide_and_send(
     trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
@@ -147,33 +156,84 @@ def _decide_and_send(
         if trigger.profile_update is not None
         else get_customer(settings.customers_table, detail.customer_id)
     )
-    if customer is None:
-        return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
+    for _ in range(MAX_DECISIONS):
+        if customer is None:
+            return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
+        decided = _decide(trigger, detail, settings, customer, lambda_context)
+        if not isinstance(decided, Changed):
+            return decided
+        customer = decided.customer
+    raise ProfileContendedError(trigger.business_id(detail))
+
+
+def _decide(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer,
+    lambda_context: LambdaContext | None,
+) -> Outcome | Changed:
+    """Skip, defer or send, from the profile as read; ``Changed`` when the send's profile write found
+    it changed since."""
+    note = trigger.profile_note(detail)
     reason = (
         ineligibility(customer)
         or trigger.exit_reason(detail, customer)
         or _sunset(trigger, customer, settings)
     )
     if reason is not None:
-        return _skip(trigger, detail, settings, customer, reason)
+        return _skip(trigger, detail, settings, customer, reason, note=note)
     zone = formatting.resolve_timezone(customer.timezone, settings.default_timezone)
     morning = settings.quiet_hours.over_at(utc_now(), zone)
     if morning is not None:
-        return _defer(trigger, detail, settings, customer, morning)
-    if not _is_capped(trigger, settings):
-        return _claim_and_send(trigger, detail, settings, customer, lambda_context)
-    # The cap is checked last, so an email skipped for any other reason never uses up a slot.
+        return _defer(trigger, detail, settings, customer, morning, note=note)
+    cap = _cap(trigger, settings)
     claimant = f"{trigger.name}:{trigger.business_id(detail)}"
-    if not _claim_send_slot(settings, customer.customer_id, claimant):
-        return _skip(trigger, detail, settings, customer, SkipReason.FREQUENCY_CAPPED)
+    # The cap is checked last, so an email skipped for any other reason never uses up a slot.
+    if cap is not None and frequency_cap.is_full(customer, claimant, utc_now(), cap):
+        return _skip(trigger, detail, settings, customer, SkipReason.FREQUENCY_CAPPED, note=note)
+    segment = get_segment(settings.segments_table, customer.segment_id)
+    unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
+    recommendations = _recommendations(trigger, detail, customer, segment, settings)
+    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
+    language = language_for(settings.templates_dir, context["locale"])
+    arm = _arm(trigger, customer, settings, context, language)
+    holdout = arm is not None and arm.is_holdout
+    # The holdout takes its slot too (as its email would have), so capping thins both arms alike;
+    # it is not marked emailed.
+    slot = frequency_cap.take_send_slot(
+        settings.customers_table,
+        customer,
+        claimant,
+        at=utc_now(),
+        cap=cap,
+        marks=() if holdout else ("last_emailed_at", *trigger.profile_marks),
+        note=note,
+    )
+    if isinstance(slot, Changed):
+        return slot
+    if isinstance(slot, Capped):
+        return _skip(trigger, detail, settings, customer, SkipReason.FREQUENCY_CAPPED, note=note)
+    if holdout:
+        return _skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **_arm_facts(arm))
     try:
-        return _claim_and_send(trigger, detail, settings, customer, lambda_context)
-    except SendRefusedError:
-        # SES refused (nothing went out): the slot goes back, and the retry claims again. Not on a
-        # crash or an unknown result: as on AWS, a dying invocation runs no clean-up.
-        frequency_cap.release(
-            settings.customers_table, customer.customer_id, claimant, slots=settings.frequency_cap_emails
+        return _claim_and_send(
+            trigger,
+            detail,
+            settings,
+            customer,
+            segment,
+            unsubscribe_url,
+            context,
+            language,
+            arm,
+            lambda_context,
         )
+    except SendRefusedError:
+        # SES refused (nothing went out): the slot goes back, and the retry takes one again. Not on a
+        # crash or an unknown result: as on AWS, a dying invocation runs no clean-up.
+        if slot.slot is not None:
+            frequency_cap.release(settings.customers_table, customer.customer_id, claimant, slot.slot)
         raise
 
 
@@ -187,21 +247,12 @@ def _sunset(trigger: Trigger[Any], customer: Customer, settings: Settings) -> Sk
     return SkipReason.UNENGAGED
 
 
-def _is_capped(trigger: Trigger[Any], settings: Settings) -> bool:
-    """A cap of 0 is off; an exempt trigger (the thank-you for an order) neither waits for a slot nor
-    takes one from the marketing emails."""
-    return settings.frequency_cap_emails > 0 and trigger.name not in settings.frequency_cap_exempt
-
-
-def _claim_send_slot(settings: Settings, customer_id: str, claimant: str) -> bool:
-    return frequency_cap.claim(
-        settings.customers_table,
-        customer_id,
-        claimant,
-        at=utc_now(),
-        slots=settings.frequency_cap_emails,
-        window=settings.frequency_cap_window,
-    )
+def _cap(trigger: Trigger[Any], settings: Settings) -> frequency_cap.Cap | None:
+    """None when there is no cap: 0 is off, and an exempt trigger (the thank-you for an order) neither
+    waits for a slot nor takes one from the marketing emails."""
+    if settings.frequency_cap_emails == 0 or trigger.name in settings.frequency_cap_exempt:
+        return None
+    return frequency_cap.Cap(slots=settings.frequency_cap_emails, window=settings.frequency_cap_window)
 
 
 def _claim_and_send(
@@ -209,19 +260,16 @@ def _claim_and_send(
     detail: TriggerDetail,
     settings: Settings,
     customer: Customer,
+    segment: Segment,
+    unsubscribe_url: str,
+    context: dict[str, Any],
+    language: str,
+    arm: Arm | None,
     lambda_context: LambdaContext | None,
 ) -> Outcome:
     """The send protocol: render, claim the send on the delivery record, call SES once, record the
     answer. A crash between the claim and the record leaves a claim that a retry closes as
     ``send_unconfirmed``: that one email may be lost, but it is never sent twice."""
-    segment = get_segment(settings.segments_table, customer.segment_id)
-    unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
-    recommendations = _recommendations(trigger, detail, customer, segment, settings)
-    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
-    language = language_for(settings.templates_dir, context["locale"])
-    arm = _arm(trigger, customer, settings, context, language)
-    if arm is not None and arm.is_holdout:
-        return _skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **_arm_facts(arm))
     email = _render(trigger, detail, settings, unsubscribe_url, context, language, arm)
     claimed = _outcome(
         trigger,
@@ -236,11 +284,12 @@ def _claim_and_send(
         # send_unconfirmed: let the record come back instead, with nothing claimed.
         raise OutOfTimeError("too little time left to claim and send")
     claim = Claim(token=uuid.uuid4().hex, lease_expires_at=_invocation_deadline(lambda_context))
-    if not claim_send(
+    holder = claim_send(
         settings.deliveries_table, claimed, claim, utc_now(), settings.delivery_record_retention
-    ):
+    )
+    if holder is not None:
         # A twin delivery decided first: its decision, or its claim, is the answer.
-        return _decided_by_twin(settings, claimed)
+        return _decided_by_twin(settings, claimed, holder)
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
@@ -273,14 +322,6 @@ def _claim_and_send(
     # SES has accepted the email. If this write fails, the claim stays and the retry records the
     # email as send_unconfirmed: never sent again, which is what matters.
     complete_send(settings.deliveries_table, outcome, claim, sent_at, settings.delivery_record_retention)
-    try:
-        mark_emailed(settings.customers_table, customer.customer_id, sent_at, also=trigger.profile_marks)
-    except Exception:
-        logger.exception(
-            "email sent but the profile's last_emailed_at was not updated",
-            extra={"customer_id": log_safe_id(customer.customer_id), "message_id": message_id},
-        )
-        metrics.add_metric(name="BookkeepingFailed", unit=MetricUnit.Count, value=1)
     return outcome
 
 
@@ -302,8 +343,11 @@ def _skip(
     settings: Settings,
     customer: Customer | None,
     reason: SkipReason,
+    *,
+    note: CartNote | None = None,
     **facts: Any,
 ) -> Outcome:
+    _write_note(settings, detail, note)
     outcome = _outcome(
         trigger,
         detail,
@@ -312,8 +356,11 @@ def _skip(
         segment_id=customer.segment_id if customer else None,
         **facts,
     )
-    if not record_decision(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention):
-        return _decided_by_twin(settings, outcome)
+    holder = record_decision(
+        settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention
+    )
+    if holder is not None:
+        return _decided_by_twin(settings, outcome, holder)
     with single_metric(
         name="EmailSkipped", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
     ) as metric:
@@ -326,13 +373,23 @@ def _skip(
 
 
 def _defer(
-    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer, until: datetime
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer,
+    until: datetime,
+    *,
+    note: CartNote | None,
 ) -> Outcome:
+    _write_note(settings, detail, note)
     outcome = _outcome(
         trigger, detail, Decision.DEFERRED, segment_id=customer.segment_id, deferred_until=until
     )
-    if not record_decision(settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention):
-        return _decided_by_twin(settings, outcome)
+    holder = record_decision(
+        settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention
+    )
+    if holder is not None:
+        return _decided_by_twin(settings, outcome, holder)
     metrics.add_metric(name="EmailDeferred", unit=MetricUnit.Count, value=1)
     logger.info(
         "email deferred for quiet hours",
@@ -341,10 +398,15 @@ def _defer(
     return outcome
 
 
-def _decided_by_twin(settings: Settings, mine: Outcome) -> Outcome:
+def _write_note(settings: Settings, detail: TriggerDetail, note: CartNote | None) -> None:
+    """A skipped or deferred cart is still the customer's newest: an older cart's series must end."""
+    if note is not None:
+        record_cart(settings.customers_table, detail.customer_id, note.cart_id, note.abandoned_at)
+
+
+def _decided_by_twin(settings: Settings, mine: Outcome, holder: Delivery) -> Outcome:
     """Another delivery of the same event wrote a final decision or a claim first: that one stands."""
-    stored = get_delivery(settings.deliveries_table, mine.customer_id, mine.trigger, mine.business_id)
-    settled = _settled(settings, stored)
+    settled = _settled(settings, holder)
     if settled is None:
         raise SendInProgressError(mine.business_id)
     return settled

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from nudge.segmentation import DEFAULT_SEGMENT_ID, ProfileFacts, SegmentDefinition, whole_days_between
 from nudge.text import one_line
 
-__all__ = ["DEFAULT_SEGMENT_ID", "FALLBACK_SEGMENT", "Customer", "CustomerFacts", "Segment"]
+__all__ = ["DEFAULT_SEGMENT_ID", "FALLBACK_SEGMENT", "Customer", "CustomerFacts", "Segment", "SendSlot"]
 
 
 class CustomerFacts(BaseModel):
@@ -86,6 +87,19 @@ def _with_last(recent: tuple[datetime, ...], last: datetime | None) -> tuple[dat
 Name = Annotated[str, AfterValidator(one_line)]
 
 
+class SendSlot(BaseModel):
+    """One of the frequency cap's slots on the profile: which email took it, and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    taken_at: AwareDatetime
+    taken_by: str
+
+
+# How the cap's slots are stored: ``cap_<i>_at`` and ``cap_<i>_by`` (nudge.dal.frequency_cap).
+_SLOT_ATTRIBUTE = re.compile(r"cap_(\d+)_at")
+
+
 class Customer(CustomerFacts):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     first_name: Name
@@ -99,6 +113,22 @@ class Customer(CustomerFacts):
     latest_cart_id: str | None = None
     latest_cart_at: AwareDatetime | None = None
     """The newest abandoned cart seen: an older cart's reminder series ends as ``superseded``."""
+    send_slots: dict[int, SendSlot] = Field(default_factory=dict, exclude=True)
+    """The frequency cap's slots as read with the profile, so the send's one profile write goes
+    straight to a free slot (or to none, when all are taken). Not written back by ``put_customer``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_send_slots(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "send_slots" in data:
+            return data
+        slots = {}
+        for name, value in data.items():
+            match = _SLOT_ATTRIBUTE.fullmatch(name)
+            taken_by = data.get(f"cap_{match.group(1)}_by") if match else None
+            if match and value and taken_by:
+                slots[int(match.group(1))] = {"taken_at": value, "taken_by": taken_by}
+        return {**data, "send_slots": slots} if slots else data
 
     @property
     def full_name(self) -> str:

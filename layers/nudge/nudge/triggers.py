@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 
-from nudge.carts import note_cart
+from nudge.carts import CartNote, cart_note
 from nudge.events import (
     CartAbandoned,
     CartAbandonedEvent,
@@ -64,6 +64,9 @@ class Trigger(Generic[DetailT]):
     """What the recommendations start from (the cart, the order, past purchases)."""
     shown_skus: Callable[[DetailT], tuple[str, ...]] = lambda _: ()
     """SKUs the email already shows: never recommended."""
+    profile_note: Callable[[DetailT], CartNote | None] = lambda _: None
+    """What the event notes on the profile whatever is decided (the newest cart): written with the
+    send's one profile write, or on its own when the email is skipped or deferred."""
     profile_marks: tuple[str, ...] = ()
     """Profile attributes set to the send time besides ``last_emailed_at``, e.g. ``last_winback_at``."""
     series: Series[DetailT] | None = None
@@ -102,12 +105,13 @@ CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
     event_model=CartAbandonedEvent,
     record_model=CartAbandonedRecord,
     business_id=lambda cart: cart.reminder_id,
-    profile_update=note_cart,
+    profile_update=None,
     exit_reason=_cart_exit,
     template_data=lambda cart, _: {"cart": cart},
     currency=lambda cart: cart.currency,
     seed_skus=lambda cart, _: cart.skus,
     shown_skus=lambda cart: cart.skus,
+    profile_note=cart_note,
     series=Series(
         step=lambda cart: cart.step,
         with_step=lambda cart, step: cart.model_copy(update={"step": step}),

@@ -1,4 +1,5 @@
-"""Short-lived in-memory caches of rows marketers edit rarely (segments, experiments).
+"""Short-lived in-memory caches of rows that change rarely or slowly (segments, experiments, the
+catalog and the recommendation model).
 
 A warm Lambda container reads such a row once per ``seconds`` instead of once per email; a change
 in the table reaches every container within that time. Expiry follows the wall clock (``time.time``),
@@ -10,17 +11,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 ValueT = TypeVar("ValueT")
+KeyT = TypeVar("KeyT", bound=Hashable)
 
 _caches: list[Expiring[object]] = []
 
 
 class Expiring(Generic[ValueT]):
-    def __init__(self, seconds: float) -> None:
+    """At most ``max_entries`` values (the oldest go first), each for ``seconds``."""
+
+    def __init__(self, seconds: float, max_entries: int = 10_000) -> None:
         self.seconds = seconds
+        self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, ValueT]] = {}
         self._lock = threading.Lock()
         _caches.append(self)  # type: ignore[arg-type]
@@ -34,9 +39,38 @@ class Expiring(Generic[ValueT]):
         if entry is not None and now - entry[0] < self.seconds:
             return entry[1]
         value = load()
-        with self._lock:
-            self._entries[key] = (now, value)
+        self._store({key: value}, now)
         return value
+
+    def get_many(
+        self, keys: Iterable[KeyT], load: Callable[[list[KeyT]], Mapping[KeyT, ValueT]]
+    ) -> dict[KeyT, ValueT]:
+        """The values of ``keys``: fresh ones from the cache, the rest from one ``load(missing)``
+        call, which returns a value for each key it could read (a key it leaves out is neither
+        returned nor cached, so it is read again next time)."""
+        now = time.time()
+        found: dict[KeyT, ValueT] = {}
+        missing: list[KeyT] = []
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is not None and now - entry[0] < self.seconds:
+                    found[key] = entry[1]
+                else:
+                    missing.append(key)
+        if missing:
+            loaded = load(missing)
+            self._store(loaded, now)
+            found.update(loaded)
+        return found
+
+    def _store(self, values: Mapping[KeyT, ValueT], now: float) -> None:
+        with self._lock:
+            for key, value in values.items():
+                self._entries.pop(key, None)  # re-inserted last: the newest
+                self._entries[key] = (now, value)
+            while len(self._entries) > self.max_entries:
+                del self._entries[next(iter(self._entries))]
 
     def clear(self) -> None:
         with self._lock:

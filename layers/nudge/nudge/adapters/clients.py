@@ -22,11 +22,19 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
+# The service validates every request anyway, and the requests are ours, built in the dal and the
+# adapters and exercised by the tests against moto (which validates too): the SDK's own walk over
+# every parameter is about 4 % of a send's CPU for nothing.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 4}, parameter_validation=False)
 # SendEmail has no idempotency key: an SDK retry after a lost answer would send the email twice.
 # One attempt; nudge.adapters.ses retries only what SES refused.
 # Short timeouts: an answer that never comes must end well inside the function's own timeout.
-_ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10)
+_ONE_ATTEMPT = Config(
+    retries={"mode": "standard", "max_attempts": 1},
+    connect_timeout=3,
+    read_timeout=10,
+    parameter_validation=False,
+)
 _lock = threading.Lock()
 
 

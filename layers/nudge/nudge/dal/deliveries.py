@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -52,23 +52,21 @@ def _key(customer_id: str, trigger: str, business_id: str) -> dict[str, Any]:
     return to_item({"customer_id": customer_id, "delivery_key": delivery_key(trigger, business_id)})
 
 
-def record_decision(table: str, outcome: Outcome, decided_at: datetime, retention: timedelta) -> bool:
-    """Write a skip or a deferral unless the event already has a final record (a twin decided first).
+def record_decision(
+    table: str, outcome: Outcome, decided_at: datetime, retention: timedelta
+) -> Delivery | None:
+    """Write a skip or a deferral unless the event already has a final record or a claim.
 
-    Returns whether it was written.
+    None once written; else the stored record that holds the event (a twin decided or claimed first).
     """
-    return _put_if(
-        table,
-        _item(outcome, decided_at, retention),
-        _OPEN,
-        {":deferred": Decision.DEFERRED.value},
-    )
+    return _put_if_open(table, _item(outcome, decided_at, retention))
 
 
 def claim_send(
     table: str, claimed: Outcome, claim: Claim, decided_at: datetime, retention: timedelta
-) -> bool:
-    """Claim the one send this event may make; False if another delivery of it got there first."""
+) -> Delivery | None:
+    """Claim the one send this event may make. None once claimed; else the stored record that holds
+    the event (another delivery of it decided or claimed first)."""
     item = _item(
         claimed,
         decided_at,
@@ -76,7 +74,7 @@ def claim_send(
         claim_token=claim.token,
         lease_expires_at=to_stored(claim.lease_expires_at),
     )
-    return _put_if(table, item, _OPEN, {":deferred": Decision.DEFERRED.value})
+    return _put_if_open(table, item)
 
 
 def complete_send(
@@ -114,20 +112,31 @@ def complete_send(
     return True
 
 
-def _put_if(table: str, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
-    """Put the item if the condition holds on the stored one; False if it did not."""
-    try:
-        clients.dynamodb().put_item(
-            TableName=table,
-            Item=item,
-            ConditionExpression=condition,
-            ExpressionAttributeValues=to_item(values),
-        )
-    except ClientError as error:
-        if is_condition_failure(error):
-            return False
-        raise
-    return True
+def _put_if_open(table: str, item: dict[str, Any]) -> Delivery | None:
+    """Put the item unless the event's stored record is final or a claim (a deferral is open).
+
+    There is no read first: the write is the check, and when it fails DynamoDB returns the record
+    that stood in the way (``ReturnValuesOnConditionCheckFailure``), so deciding costs one call.
+    """
+    for _ in range(2):
+        try:
+            clients.dynamodb().put_item(
+                TableName=table,
+                Item=item,
+                ConditionExpression=_OPEN,
+                ExpressionAttributeValues=to_item({":deferred": Decision.DEFERRED.value}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            stored = cast(dict[str, Any], error.response).get("Item")
+            if stored is not None:
+                return _delivery(from_item(stored))
+            # Deleted between the check and the answer (a refused send's claim released): try again.
+            continue
+        return None
+    raise RuntimeError("the delivery record kept changing; the event comes back and decides again")
 
 
 def release_claim(table: str, claimed: Outcome, claim: Claim) -> None:
@@ -178,8 +187,10 @@ class Delivery:
 
 def get_delivery(table: str, customer_id: str, trigger: str, business_id: str) -> Delivery | None:
     values = get_record(table, customer_id, trigger, business_id)
-    if values is None:
-        return None
+    return _delivery(values) if values is not None else None
+
+
+def _delivery(values: dict[str, Any]) -> Delivery:
     claim = None
     if "claim_token" in values:
         claim = Claim(

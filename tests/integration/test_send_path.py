@@ -1,0 +1,154 @@
+"""What one email costs in AWS calls: the delivery record is written, never read first; the profile
+is read once and written once; recommendation rows a warm function read within the minute are not
+read again; a capped email writes nothing to the profile."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import time_machine
+
+from local_stack.faults import recording_calls
+from local_stack.fresh import fresh_stack
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.run import put_events
+from local_stack.scenario import SampleEvent
+from local_stack.stack import LocalStack
+from nudge.dal.customers import get_customer, put_customer
+from nudge.dal.products import get_product
+from nudge.dal.recommendation_reads import RECOMMENDATION_CACHE_SECONDS
+from nudge.profiles import Customer
+from nudge.triggers import CART_ABANDONED
+from tests.conftest import sent_emails
+from tests.integration.test_recommendations import RECOMMENDED, bought_together, put_catalog
+
+CART = "cart_abandoned/vip_ada.json"
+
+
+def _shopper(stack: LocalStack, number: int) -> str:
+    customer_id = f"cus_shopper_{number}"
+    put_customer(
+        stack.names["CustomersTable"],
+        Customer(
+            customer_id=customer_id,
+            email=f"shopper{number}@example.com",
+            first_name="Sam",
+            marketing_consent=True,
+            segment_id="vip",
+            total_spent=Decimal(0),
+        ),
+    )
+    return customer_id
+
+
+def _cart(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
+    return samples[CART].varied(customer_id, customer_id=customer_id, cart_id=f"cart_{customer_id}")
+
+
+def _with_catalog(stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]) -> None:
+    """The sample catalog, and orders that teach the recommender what sells with the cart's scarf."""
+    put_catalog(stack, mappings, samples)
+    put_events(
+        stack,
+        [
+            bought_together(samples, "ord_t1", "SKU-CASHMERE-01", "SKU-HAT-12"),
+            bought_together(samples, "ord_t2", "SKU-CASHMERE-01", "SKU-BERET-04"),
+        ],
+    )
+    mappings.drain()
+
+
+def test_a_sent_cart_reminder_costs_five_calls_and_its_next_schedule_once_the_function_is_warm(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent], moto: MotoEndpoint
+) -> None:
+    _with_catalog(stack, mappings, samples)
+    put_events(stack, [_cart(samples, _shopper(stack, 1))])
+    mappings.drain()  # the first email reads segments, experiments and the recommendation rows
+    before = len(sent_emails(moto))
+    with recording_calls() as calls:
+        put_events(stack, [_cart(samples, _shopper(stack, 2))])
+        mappings.drain()
+    assert len(sent_emails(moto)) == before + 1
+    assert "YOU MIGHT ALSO LIKE" in str(sent_emails(moto)[-1].get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert Counter(calls) == Counter(
+        {
+            ("dynamodb", "GetItem"): 1,  # the profile
+            ("dynamodb", "UpdateItem"): 2,  # the profile's send write; the delivery's result
+            ("dynamodb", "PutItem"): 1,  # the delivery record's claim, which is the duplicate check
+            ("sesv2", "SendEmail"): 1,
+            ("scheduler", "CreateSchedule"): 1,  # the next reminder
+        }
+    )
+
+
+def test_the_profile_write_holds_the_cap_slot_the_send_marks_and_the_newest_cart(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    customer_id = _shopper(stack, 1)
+    cart = _cart(samples, customer_id)
+    put_events(stack, [cart])
+    mappings.drain()
+    stored = get_customer(stack.names["CustomersTable"], customer_id)
+    assert stored is not None
+    assert stored.latest_cart_id == f"cart_{customer_id}"
+    assert stored.last_emailed_at is not None and stored.first_emailed_at == stored.last_emailed_at
+    reminder = CART_ABANDONED.business_id(CART_ABANDONED.parse(cart.event))
+    assert [slot.taken_by for slot in stored.send_slots.values()] == [f"cart_abandoned:{reminder}"]
+
+
+def test_a_capped_email_writes_nothing_to_the_profile_but_its_cart(
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
+) -> None:
+    stack = fresh_stack(moto, FrequencyCapEmails="1")
+    mappings = EventSourceMappings(stack, clock)
+    customer_id = _shopper(stack, 1)
+    first = samples[CART].varied("first", customer_id=customer_id, cart_id="cart_a")
+    put_events(stack, [first])
+    mappings.drain()
+    clock.shift(60)
+    second = samples[CART].varied(
+        "second", customer_id=customer_id, cart_id="cart_b", abandoned_at="2026-11-23T09:45:00Z"
+    )
+    with recording_calls() as calls:
+        put_events(stack, [second])
+        mappings.drain()
+    assert len(sent_emails(moto)) == 1
+    # The profile read showed the one slot taken: no slot write that must fail; only the newer cart
+    # is noted, so the first cart's series ends as superseded.
+    assert calls.count(("dynamodb", "UpdateItem")) == 1
+    stored = get_customer(stack.names["CustomersTable"], customer_id)
+    assert stored is not None and stored.latest_cart_id == "cart_b"
+
+
+def test_a_product_out_of_stock_leaves_the_emails_once_the_cached_rows_expire(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: dict[str, SampleEvent],
+    moto: MotoEndpoint,
+    clock: time_machine.Traveller,
+) -> None:
+    def recommended() -> list[str]:
+        html = str(sent_emails(moto)[-1].get_body(("html",)).get_content())  # type: ignore[union-attr]
+        return list(dict.fromkeys(RECOMMENDED.findall(html)))
+
+    _with_catalog(stack, mappings, samples)
+    put_events(stack, [_cart(samples, _shopper(stack, 1))])
+    mappings.drain()
+    top = recommended()[0]
+    # Given the top recommendation goes out of stock (a newer Product Updated)
+    (product,) = [s for s in samples.values() if s.is_product and s.event["detail"].get("sku") == top]
+    put_events(stack, [product.varied("out_of_stock", in_stock=False, updated_at="2026-11-23T12:00:00Z")])
+    mappings.drain()
+    stored = get_product(stack.names["ProductsTable"], top)
+    assert stored is not None and not stored.in_stock
+    # Then an email within the minute still shows it (the send function's row is younger than that)...
+    put_events(stack, [_cart(samples, _shopper(stack, 2))])
+    mappings.drain()
+    assert top in recommended()
+    # ...and none after it
+    clock.shift(RECOMMENDATION_CACHE_SECONDS + 1)
+    put_events(stack, [_cart(samples, _shopper(stack, 3))])
+    mappings.drain()
+    assert top not in recommended()

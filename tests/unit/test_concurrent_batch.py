@@ -1,0 +1,102 @@
+"""A batch's records run at once, each customer's one after another in the batch's order."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+
+from local_stack.run import sqs_event
+from nudge.record_batch import MAX_CONCURRENT_RECORDS, process_queue_batch
+
+
+class _Context:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def _event(customer_id: str, n: int) -> dict[str, Any]:
+    return {"detail-type": "Cart Abandoned", "detail": {"customer_id": customer_id, "n": n}}
+
+
+def _run(events: list[dict[str, Any]], handle: Any) -> dict[str, Any]:
+    return dict(
+        process_queue_batch(
+            sqs_event(*events),
+            _Context(),  # type: ignore[arg-type]
+            dimension=("trigger", "test"),
+            model=SqsRecordModel,
+            queue_url=None,
+            dead_letter_queue_url=None,
+            handle_record=handle,
+        )
+    )
+
+
+def test_the_records_of_ten_customers_run_at_the_same_time() -> None:
+    # Every record waits until all ten are running: one after another, the first would time out.
+    everyone = threading.Barrier(MAX_CONCURRENT_RECORDS, timeout=10)
+    response = _run(
+        [_event(f"cus_{n}", n) for n in range(MAX_CONCURRENT_RECORDS)], lambda record: everyone.wait()
+    )
+    assert response == {"batchItemFailures": []}
+
+
+def test_one_customers_records_run_one_after_another_in_the_batch_order() -> None:
+    running: set[str] = set()
+    order: list[int] = []
+    lock = threading.Lock()
+    overlaps: list[str] = []
+    others_started = threading.Barrier(2, timeout=10)
+
+    def handle(record: Any) -> None:
+
+        detail = json.loads(record.body)["detail"]
+        customer = detail["customer_id"]
+        with lock:
+            if customer in running:
+                overlaps.append(customer)
+            running.add(customer)
+        if customer == "cus_other":
+            others_started.wait()
+        elif detail["n"] == 0:
+            others_started.wait()  # cus_other runs alongside cus_ada's first record
+        with lock:
+            running.discard(customer)
+            if customer == "cus_ada":
+                order.append(detail["n"])
+
+    events = [_event("cus_ada", 0), _event("cus_other", 9), _event("cus_ada", 1), _event("cus_ada", 2)]
+    assert _run(events, handle) == {"batchItemFailures": []}
+    assert overlaps == []
+    assert order == [0, 1, 2]
+
+
+def test_a_failed_record_is_reported_and_the_others_of_its_customer_still_run() -> None:
+    seen: list[int] = []
+
+    def handle(record: Any) -> None:
+
+        n = json.loads(record.body)["detail"]["n"]
+        seen.append(n)
+        if n == 1:
+            raise RuntimeError("throttled")
+
+    response = _run([_event("cus_ada", 0), _event("cus_ada", 1), _event("cus_ada", 2)], handle)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    assert seen == [0, 1, 2]
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", '{"detail": "text"}'])
+def test_a_record_without_a_customer_runs_on_its_own(body: str) -> None:
+    from nudge.record_batch import _serial_key
+
+    assert _serial_key({"body": body}, 3) == "record:3"
