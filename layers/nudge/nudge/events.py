@@ -15,11 +15,11 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from babel.numbers import list_currencies
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, Json
 from pydantic_core import PydanticCustomError
 
+from nudge.envelopes import EventBridgeModel, SqsRecordModel
 from nudge.timeutil import to_stored
 
 

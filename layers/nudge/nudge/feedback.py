@@ -13,11 +13,11 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, Field, Json
 
 from nudge.dal.customers import suppress
+from nudge.envelopes import SqsRecordModel
 from nudge.message_tags import delivery_ref, first_tag
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.record_batch import SqsBatchProcessor

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge import deferral, formatting, series
@@ -30,6 +29,7 @@ from nudge.dal.deliveries import (
 from nudge.dal.frequency_cap import Capped, Changed
 from nudge.dal.segments import get_segment
 from nudge.eligibility import ineligibility
+from nudge.envelopes import EventBridgeModel
 from nudge.events import TriggerDetail
 from nudge.experiments.models import Arm
 from nudge.experiments.running import arm_for, running_experiment

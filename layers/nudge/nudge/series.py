@@ -19,10 +19,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-
 from nudge import deferral
 from nudge.dal.deliveries import record_decision
+from nudge.envelopes import EventBridgeModel
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.settings import Settings
 from nudge.timeutil import utc_now

@@ -6,8 +6,9 @@ SES's own (camelCase); unknown fields are kept, so a new SES attribute never bre
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
+
+from nudge.envelopes import EventBridgeModel
 
 
 class SesModel(BaseModel):

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
-
 from nudge.carts import CartNote, cart_note
+from nudge.envelopes import EventBridgeModel, SqsRecordModel
 from nudge.events import (
     CartAbandoned,
     CartAbandonedEvent,

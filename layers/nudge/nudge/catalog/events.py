@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, Json
 
+from nudge.envelopes import EventBridgeModel, SqsRecordModel
 from nudge.events import CurrencyCode, EventTime, Identifier, Money, OrderPlacedEvent
 
 Name = Annotated[str, Field(min_length=1, max_length=500)]

@@ -10,9 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, Self
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Field, Json, model_validator
 
+from nudge.envelopes import SqsRecordModel
 from nudge.events import EventTime
 from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
 

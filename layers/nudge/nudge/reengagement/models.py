@@ -6,8 +6,9 @@ from dataclasses import dataclass, fields
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json
+
+from nudge.envelopes import SqsRecordModel
 
 
 class RunRequest(BaseModel):

@@ -1,0 +1,67 @@
+"""The EventBridge event and SQS record envelopes every function parses, as Powertools' parser models
+define them (``aws_lambda_powertools.utilities.parser.models``: the same fields, aliases and types).
+
+Ours because importing any one of Powertools' models imports the package, which builds every model
+it has (API Gateway, Kinesis, S3, Cognito and a hundred more): about 30 ms of each cold start for
+two models. tests/unit/test_cold_start.py checks no handler imports that package, and that these
+stay the same as Powertools' own (field names, aliases and requiredness).
+
+Powertools' batch types import the package too when pydantic is already loaded, so a handler imports
+``aws_lambda_powertools.utilities.batch.types`` before anything that imports pydantic (isort's order
+does so: ``aws_lambda_powertools`` sorts before ``nudge`` and ``pydantic``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventBridgeModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any] | type[BaseModel] | BaseModel
+    replay_name: str | None = Field(None, alias="replay-name")
+
+
+class SqsAttributesModel(BaseModel):
+    ApproximateReceiveCount: str
+    ApproximateFirstReceiveTimestamp: datetime
+    MessageDeduplicationId: str | None = None
+    MessageGroupId: str | None = None
+    SenderId: str
+    SentTimestamp: datetime
+    SequenceNumber: str | None = None
+    AWSTraceHeader: str | None = None
+    DeadLetterQueueSourceArn: str | None = None
+
+
+class SqsMsgAttributeModel(BaseModel):
+    stringValue: str | None = None
+    binaryValue: str | None = None
+    stringListValues: list[str] = []
+    binaryListValues: list[str] = []
+    dataType: str
+
+
+class SqsRecordModel(BaseModel):
+    messageId: str
+    receiptHandle: str
+    body: str | type[BaseModel] | BaseModel
+    attributes: SqsAttributesModel
+    messageAttributes: dict[str, SqsMsgAttributeModel]
+    md5OfBody: str
+    md5OfMessageAttributes: str | None = None
+    eventSource: Literal["aws:sqs"]
+    eventSourceARN: str
+    awsRegion: str

@@ -1,0 +1,61 @@
+"""What a handler's import may cost on a cold start: no Powertools parser models package (ours are
+in nudge.envelopes), no X-Ray patching of libraries we do not use, no rendering stack where nothing
+renders, never scipy, and no AWS Session or client (the import stays free of side effects)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from aws_lambda_powertools.utilities.parser import models as powertools_models
+from pydantic import BaseModel
+
+from local_stack.bench_cold_start import LAMBDA_MARKERS, LAYER_DIR, template_functions
+from local_stack.stack import REPO_ROOT, powertools_environment
+from nudge import envelopes
+
+RENDERING = ("jinja2", "css_inline", "nudge.rendering", "nudge.mime")
+SENDS_EMAIL = {"cart_abandoned", "order_placed", "customer_lapsed"}
+NEVER = ("aws_lambda_powertools.utilities.parser.models", "scipy", "requests", "sqlite3")
+
+_PROBE = """
+import json, sys
+sys.path[:0] = sys.argv[1:]
+import app
+from nudge.adapters import clients
+print(json.dumps({"modules": sorted(sys.modules), "sessions": clients.session.cache_info().currsize}))
+"""
+
+
+def _shape(model: type[BaseModel]) -> dict[str, tuple[str | None, bool]]:
+    return {name: (field.alias, field.is_required()) for name, field in model.model_fields.items()}
+
+
+@pytest.mark.parametrize(
+    "name", ["EventBridgeModel", "SqsRecordModel", "SqsAttributesModel", "SqsMsgAttributeModel"]
+)
+def test_our_envelopes_have_the_fields_of_powertools_own(name: str) -> None:
+    assert _shape(getattr(envelopes, name)) == _shape(getattr(powertools_models, name))
+
+
+@pytest.mark.parametrize("function", sorted(template_functions()))
+def test_a_handler_import_loads_only_what_its_function_needs(function: str) -> None:
+    # Lambda's environment, so the Tracer is enabled and patches as it does in AWS.
+    environment = {"PATH": "/usr/bin:/bin", **powertools_environment(), **LAMBDA_MARKERS}
+    code_dir = template_functions()[function]
+    done = subprocess.run(  # noqa: S603 - our own interpreter importing our own handler
+        [sys.executable, "-c", _PROBE, str(code_dir), str(LAYER_DIR)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    probe = json.loads(done.stdout)
+    modules = set(probe["modules"])
+    assert probe["sessions"] == 0
+    assert not modules & set(NEVER)
+    if function not in SENDS_EMAIL:
+        assert not modules & set(RENDERING)
