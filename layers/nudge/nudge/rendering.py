@@ -20,7 +20,7 @@ from typing import Any
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from jinja2 import FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -67,19 +67,47 @@ def language_for(templates_dir: str, locale: Locale) -> str:
     return language if language in shipped_languages(templates_dir) else SOURCE_LANGUAGE
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, remembering its answers: whether an attribute is safe depends only
+    on the object's type and the attribute's name (jinja2.sandbox: a leading underscore, the internals
+    of functions, frames, code and generators, the mutating methods of known mutable types), and
+    asking again for each of the ~180 attribute reads of an email was a quarter of its render."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._safe_attributes: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        safe = self._safe_attributes.get(key)
+        if safe is None:
+            safe = self._safe_attributes[key] = bool(super().is_safe_attribute(obj, attr, value))
+        return safe
+
+
 @cache
 def environment(templates_dir: str, language: str = SOURCE_LANGUAGE) -> ImmutableSandboxedEnvironment:
-    return build_environment(templates_dir, language)
+    """The sandboxed environment of every send: built once per warm function and language, so each
+    template is compiled (and its CSS inlined) once."""
+    env = build_environment(templates_dir, language)
+    assert isinstance(env, ImmutableSandboxedEnvironment)
+    return env
 
 
 def build_environment(
-    templates_dir: str, language: str = SOURCE_LANGUAGE, *, inline_css_at_load: bool = True
-) -> ImmutableSandboxedEnvironment:
+    templates_dir: str,
+    language: str = SOURCE_LANGUAGE,
+    *,
+    inline_css_at_load: bool = True,
+    sandboxed: bool = True,
+) -> Environment:
     """A new environment; ``environment`` is the one every send uses. Without ``inline_css_at_load``
-    the HTML keeps its ``<style>`` (what the equivalence test and the benchmark inline per email)."""
+    the HTML keeps its ``<style>`` (what the equivalence test and the benchmark inline per email);
+    ``sandboxed=False`` is for the benchmark's plain-Jinja floor only: marketers edit the templates'
+    wording and experiment subjects, so every send renders in the sandbox."""
     files = FileSystemLoader(templates_dir)
     loader = InlinedCssLoader(files, LAYOUT) if inline_css_at_load else files
-    env = ImmutableSandboxedEnvironment(
+    env = (_Sandbox if sandboxed else Environment)(
         loader=loader,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
