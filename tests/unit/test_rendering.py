@@ -10,6 +10,7 @@ import pytest
 from babel.support import Translations
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import REPO_ROOT
@@ -17,7 +18,7 @@ from nudge.events import CartAbandoned
 from nudge.experiments.models import Arm, Experiment
 from nudge.pipeline import render_for
 from nudge.profiles import Customer, Segment
-from nudge.rendering import RenderedEmail, render_email, shipped_languages
+from nudge.rendering import RenderedEmail, environment, render_email, shipped_languages
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
 from tests.unit.links import untracked_store_links
@@ -329,3 +330,29 @@ def test_a_variant_subject_renders_with_the_subject_context_and_templates_see_th
     )
     assert email.subject == "Ada (b)"
     assert "utm_term=cart-subject-nov.b" in email.html and "utm_term=cart-subject-nov.b" in email.text
+
+
+def test_the_sandbox_remembering_its_answers_answers_as_jinjas_own() -> None:
+    remembering = environment(TEMPLATES_DIR)
+    jinjas = ImmutableSandboxedEnvironment()
+    objects: list[Any] = [
+        a_customer(),
+        [],
+        {},
+        set(),
+        "text",
+        len,
+        lambda: 0,
+        (n for n in range(0)),
+        type,
+        Decimal(1),
+    ]
+    names = ["__class__", "_private", "append", "pop", "update", "add", "mro", "gi_frame", "gi_code"]
+    names += ["__globals__", "upper", "email", "first_name", "items", "keys", "copy"]
+    for _ in range(2):  # asked, then remembered
+        for obj in objects:
+            for name in names:
+                value = getattr(obj, name, None)
+                assert remembering.is_safe_attribute(obj, name, value) == jinjas.is_safe_attribute(
+                    obj, name, value
+                )

@@ -15,13 +15,15 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 DEFAULT_BLOCK = "link"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
-# A start tag; attributes as an HTML serializer writes them (css-inline normalises the markup first).
-_TAG = re.compile(r"<[a-zA-Z][\w:-]*\s[^>]*>")
+# A start tag with a link or a block marker (no other tag changes); attributes as an HTML serializer
+# writes them (css-inline normalises the markup first).
+_TAG = re.compile(r"<[a-zA-Z][\w:-]*(?=\s)[^>]*?\s(?:href|data-utm-content)=[^>]*>")
 _HREF = re.compile(r"""(?P<before>\shref=)(?P<quote>["'])(?P<value>.*?)(?P=quote)""", re.DOTALL)
 _BLOCK = re.compile(r"""\sdata-utm-content=(?P<quote>["'])(?P<value>.*?)(?P=quote)""", re.DOTALL)
 _TEXT_URL = re.compile(r"https?://[^\s<>\"']+")
@@ -40,31 +42,41 @@ class LinkTracking:
     term: str | None = None
 
     def tracks(self, url: str) -> bool:
-        if url in self.untracked:
-            return False
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return False
-        host = parts.hostname.lower()
-        return any(host == domain or host.endswith("." + domain) for domain in self.domains)
+        return url not in self.untracked and _on_domains(url, self.domains)
 
     def tagged(self, url: str, block: str) -> str:
-        parts = urlsplit(url)
-        kept = [
-            piece
-            for piece in parts.query.split("&")
-            if piece and unquote_plus(piece.split("=", 1)[0]) not in UTM_KEYS
-        ]
-        ours = {
-            "utm_source": self.source,
-            "utm_medium": "email",
-            "utm_campaign": self.campaign,
-            "utm_content": block,
-        }
-        if self.term:
-            ours["utm_term"] = self.term
-        query = "&".join([*kept, urlencode(ours)])
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+        return _tagged(url, _utm_query(self.source, self.campaign, block, self.term))
+
+
+# An email links to the same few store pages as every other (products, the store, preferences): a
+# warm function splits and tags each once rather than a dozen times per email.
+@lru_cache(maxsize=4096)
+def _on_domains(url: str, domains: frozenset[str]) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+@lru_cache(maxsize=256)
+def _utm_query(source: str, campaign: str, block: str, term: str | None) -> str:
+    ours = {"utm_source": source, "utm_medium": "email", "utm_campaign": campaign, "utm_content": block}
+    if term:
+        ours["utm_term"] = term
+    return urlencode(ours)
+
+
+@lru_cache(maxsize=4096)
+def _tagged(url: str, utm_query: str) -> str:
+    parts = urlsplit(url)
+    kept = [
+        piece
+        for piece in parts.query.split("&")
+        if piece and unquote_plus(piece.split("=", 1)[0]) not in UTM_KEYS
+    ]
+    query = "&".join([*kept, utm_query])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def track_email(html_body: str, text_body: str, tracking: LinkTracking) -> tuple[str, str]:

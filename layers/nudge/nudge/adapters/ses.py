@@ -1,4 +1,4 @@
-"""Sends a finished MIME message through SES v2, at most once per call.
+"""Sends a finished MIME message (nudge.mime) through SES v2, at most once per call.
 
 SES's SendEmail has no idempotency key, so the SDK must never repeat a request on its own: the SES
 client makes one attempt (``clients.sesv2``), and this module retries only what SES itself refused
@@ -12,12 +12,11 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from email.message import EmailMessage
-from email.utils import getaddresses
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from nudge.adapters import clients
+from nudge.mime import WireMessage
 
 # SES accepts only these characters in message tag values.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
@@ -38,7 +37,7 @@ class SendResultUnknownError(RuntimeError):
 
 
 def send_raw(
-    message: EmailMessage,
+    message: WireMessage,
     *,
     configuration_set: str,
     tags: Mapping[str, str],
@@ -50,11 +49,10 @@ def send_raw(
         as ``SendRefusedError``: the caller's record fails and SQS delivers it again later. ``seconds_left``
     is the invocation's remaining time (Lambda's context), so back-off never runs past the timeout.
     """
-    recipients = [address for _, address in getaddresses(message.get_all("To", []))]
     request = {
-        "FromEmailAddress": str(message["From"]),
-        "Destination": {"ToAddresses": recipients},
-        "Content": {"Raw": {"Data": message.as_bytes()}},
+        "FromEmailAddress": message.sender,
+        "Destination": {"ToAddresses": list(message.recipients)},
+        "Content": {"Raw": {"Data": message.data}},
         "ConfigurationSetName": configuration_set,
         "EmailTags": [
             {"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:256]} for name, value in tags.items()
