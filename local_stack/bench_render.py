@@ -18,14 +18,16 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 from typing import Any, cast
 
-from local_stack.bench import BENCH_PRODUCTS, _cart_sample
 from local_stack.catalogs import compile_catalogs
+from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_sample_events
 from local_stack.stack import REPO_ROOT
+from nudge.catalog.models import Product
 from nudge.events import TriggerDetail
 from nudge.inlined_css import inliner
 from nudge.link_tracking import track_email
@@ -39,6 +41,26 @@ from nudge.timeutil import utc_now
 from nudge.triggers import CART_ABANDONED
 
 ROUNDS = 15
+
+
+def _cart_sample() -> SampleEvent:
+    return next(s for s in load_sample_events() if s.name == "cart_abandoned/vip_ada.json")
+
+
+# Three products, as RecommendationsPerEmail (default 3) puts in each email.
+BENCH_PRODUCTS = [
+    Product(
+        sku=f"SKU-BENCH-{n}",
+        name=f"Merino beanie {n}",
+        product_url=f"https://shop.example/p/SKU-BENCH-{n}",
+        image_url=f"https://shop.example/img/SKU-BENCH-{n}.jpg",
+        price=Decimal("39.00"),
+        currency="GBP",
+        in_stock=True,
+        updated_at=SAMPLE_DAY_CLOCK,
+    )
+    for n in range(3)
+]
 BATCH = 20
 Row = tuple[str, float, str]
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from local_stack.stack import REPO_ROOT
 
-LAYER = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_ROOT / ".aws-sam" / "build" / "NudgeLayer" / "python"
+BUILT_LAYER = REPO_ROOT / ".aws-sam" / "build" / "NudgeLayer" / "python"
+LAYER = Path(sys.argv[1]) if len(sys.argv) > 1 and __name__ == "__main__" else BUILT_LAYER
 RUNTIME_PROVIDES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3")
 
 
-def _size(path: Path) -> int:
+def size_of(path: Path) -> int:
     return (
         sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         if path.is_dir()
@@ -31,9 +32,9 @@ def main() -> int:
     shadowing = [name for name in RUNTIME_PROVIDES if (LAYER / name).exists()]
     bytecode = sum(1 for _ in LAYER.rglob("*.pyc"))
     largest = sorted(
-        ((_size(p), p.name) for p in LAYER.iterdir() if not p.name.endswith(".dist-info")), reverse=True
+        ((size_of(p), p.name) for p in LAYER.iterdir() if not p.name.endswith(".dist-info")), reverse=True
     )
-    total = _size(LAYER)
+    total = size_of(LAYER)
     print(
         f"NudgeLayer: {total / 2**20:.1f} MiB unzipped; largest: "
         + ", ".join(f"{name} {size / 2**20:.1f}" for size, name in largest[:5])

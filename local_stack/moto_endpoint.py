@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from moto.server import ThreadedMotoServer
 
+from nudge.adapters import clients as layer_clients
+
 if TYPE_CHECKING:
     from local_stack.stack import LocalStack
 
@@ -80,9 +82,16 @@ def running_moto(*, own_process: bool = False) -> Iterator[MotoEndpoint]:
         previous = {key: os.environ.get(key) for key in [*FAKE_AWS_ENVIRONMENT, "AWS_ENDPOINT_URL"]}
         os.environ.update(FAKE_AWS_ENVIRONMENT)
         os.environ["AWS_ENDPOINT_URL"] = url
+        # Clients the layer cached for an earlier server would still call it.
+        layer_clients.forget()
+        endpoint = MotoEndpoint(url, in_process=not own_process)
+        if not own_process:
+            # moto's backends are the process's: a server started after another would find its data.
+            endpoint.reset()
         try:
-            yield MotoEndpoint(url, in_process=not own_process)
+            yield endpoint
         finally:
+            layer_clients.forget()
             for key, value in previous.items():
                 if value is None:
                     os.environ.pop(key, None)

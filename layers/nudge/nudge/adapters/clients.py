@@ -78,3 +78,10 @@ def scheduler() -> EventBridgeSchedulerClient:
 def secretsmanager() -> Any:
     with _lock:
         return session().client("secretsmanager", config=_RETRIES)
+
+
+def forget() -> None:
+    """Drop the Session and every client: the next call creates them from the environment as it is
+    then (the local stack points the SDK at a new moto server; Lambda never needs this)."""
+    for cached in (session, dynamodb, sesv2, events, sqs, scheduler, secretsmanager):
+        cached.cache_clear()
