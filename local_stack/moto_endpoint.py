@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.server import ThreadedMotoServer
 
+from nudge import ttl_cache
 from nudge.adapters import clients as layer_clients
 
 if TYPE_CHECKING:
@@ -82,8 +83,10 @@ def running_moto(*, own_process: bool = False) -> Iterator[MotoEndpoint]:
         previous = {key: os.environ.get(key) for key in [*FAKE_AWS_ENVIRONMENT, "AWS_ENDPOINT_URL"]}
         os.environ.update(FAKE_AWS_ENVIRONMENT)
         os.environ["AWS_ENDPOINT_URL"] = url
-        # Clients the layer cached for an earlier server would still call it.
+        # Clients the layer cached for an earlier server would still call it, and rows it cached
+        # from that server's tables are not this one's.
         layer_clients.forget()
+        ttl_cache.forget_all()
         endpoint = MotoEndpoint(url, in_process=not own_process)
         if not own_process:
             # moto's backends are the process's: a server started after another would find its data.

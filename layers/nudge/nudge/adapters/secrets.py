@@ -4,6 +4,7 @@ process's shared Session (``nudge.adapters.clients``) rather than a Session of i
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
@@ -11,10 +12,12 @@ from nudge.adapters import clients
 
 
 @cache
-def _provider() -> SecretsProvider:
-    return SecretsProvider(boto3_client=clients.secretsmanager())
+def _provider(client: Any) -> SecretsProvider:
+    """One provider (and its cache of values) per client: a process that creates its clients anew
+    (``clients.forget``) reads the secrets anew too."""
+    return SecretsProvider(boto3_client=client)
 
 
 def secret_string(secret_id: str, *, max_age: int) -> object:
     """The secret's value as stored (a string for a SecretString secret), cached for ``max_age`` s."""
-    return _provider().get(secret_id, max_age=max_age)
+    return _provider(clients.secretsmanager()).get(secret_id, max_age=max_age)

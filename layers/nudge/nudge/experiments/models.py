@@ -22,8 +22,9 @@ HOLDOUT = "holdout"
 ArmId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
+# Built on first use (defer_build): a store without a running experiment never validates one.
 class Variant(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     variant_id: ArmId
     weight: Annotated[int, Field(ge=0, le=100)]
@@ -38,7 +39,7 @@ class Variant(BaseModel):
 
 
 class Experiment(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     experiment_id: ArmId
     trigger: str
@@ -68,7 +69,7 @@ class Experiment(BaseModel):
 class Arm(BaseModel):
     """Where one customer falls in one experiment: a variant, or the holdout (``variant`` None)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     experiment: Experiment
     variant: Variant | None
