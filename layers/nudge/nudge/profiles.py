@@ -7,12 +7,25 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from nudge.segmentation import DEFAULT_SEGMENT_ID, ProfileFacts, SegmentDefinition, whole_days_between
 from nudge.text import one_line
+from nudge.timeutil import from_stored_moment
 
 __all__ = ["DEFAULT_SEGMENT_ID", "FALLBACK_SEGMENT", "Customer", "CustomerFacts", "Segment", "SendSlot"]
+
+
+# A history element: ISO text, or the compact epoch forms nudge.timeutil writes.
+StoredMoment = Annotated[AwareDatetime, BeforeValidator(from_stored_moment)]
 
 
 class CustomerFacts(BaseModel):
@@ -33,7 +46,7 @@ class CustomerFacts(BaseModel):
     order_count: Annotated[int, Field(ge=0)] = 0
     total_spent: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     last_order_at: AwareDatetime | None = None
-    recent_order_dates: tuple[AwareDatetime, ...] = ()
+    recent_order_dates: tuple[StoredMoment, ...] = ()
     last_emailed_at: AwareDatetime | None = None
     first_emailed_at: AwareDatetime | None = None
     """The first email sent since engagement is tracked: where "unengaged for N days" starts."""
@@ -43,8 +56,8 @@ class CustomerFacts(BaseModel):
     """ISO 3166 alpha-2, if the store knows it; else segment rules read the region of ``locale``."""
     last_opened_at: AwareDatetime | None = None
     last_clicked_at: AwareDatetime | None = None
-    recent_open_dates: tuple[AwareDatetime, ...] = ()
-    recent_click_dates: tuple[AwareDatetime, ...] = ()
+    recent_open_dates: tuple[StoredMoment, ...] = ()
+    recent_click_dates: tuple[StoredMoment, ...] = ()
     """The newest opens and clicks (bounded), for rules like "2 clicks in 30 days"."""
 
     def facts(self, as_of: datetime) -> ProfileFacts:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from nudge.adapters import clients
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.profiles import Customer, CustomerFacts
-from nudge.timeutil import to_stored, to_stored_ms
+from nudge.timeutil import stored_moment, to_epoch_ms_text, to_epoch_seconds, to_stored
 
 # Enough history for any frequency window a segment uses, small enough to keep profiles tiny.
 MAX_RECENT_ORDER_DATES = 50
@@ -76,7 +76,8 @@ def _to_record(customer: Customer) -> dict[str, object]:
     record = {name: _stored(value) for name, value in customer.model_dump(mode="python").items()}
     for name in _ENGAGEMENT_SETS:
         moments = getattr(customer, name)
-        record[name] = {to_stored_ms(moment) for moment in moments} if moments else None
+        record[name] = {to_epoch_ms_text(moment) for moment in moments} if moments else None
+    record["recent_order_dates"] = [to_epoch_seconds(moment) for moment in customer.recent_order_dates]
     return record
 
 
@@ -113,7 +114,7 @@ def record_order(
             ":one": 1,
             ":total": total,
             ":placed_at": to_stored(placed_at),
-            ":placed_list": [to_stored(placed_at)],
+            ":placed_list": [to_epoch_seconds(placed_at)],
             ":order_id": order_id,
             ":order_list": [order_id],
             ":skus": list(skus[:MAX_RECENT_SKUS]),
@@ -357,6 +358,7 @@ def scan_facts(
 
 # Opens and clicks the segment rules count ("2 clicks in 30 days"): the newest, bounded.
 MAX_RECENT_ENGAGEMENTS = 50
+ENGAGEMENT_TRIM_SLACK = 10
 
 
 def record_engagement(table: str, customer_id: str, kind: str, at: datetime) -> bool:
@@ -365,7 +367,7 @@ def record_engagement(table: str, customer_id: str, kind: str, at: datetime) -> 
     nothing. ``kind`` is ``opened`` or ``clicked``. False when there is no such profile."""
     last, dates = f"last_{kind}_at", f"recent_{kind.removesuffix('ed')}_dates"
     key = to_item({"customer_id": customer_id})
-    values = to_item({":at": to_stored(at), ":stamps": {to_stored_ms(at)}})
+    values = to_item({":at": to_stored(at), ":stamps": {to_epoch_ms_text(at)}})
     client = clients.dynamodb()
     try:
         response = client.update_item(
@@ -400,9 +402,12 @@ def record_engagement(table: str, customer_id: str, kind: str, at: datetime) -> 
                 return False  # deleted meanwhile
             raise
     recorded = from_item(response["Attributes"]).get(dates, set())
-    if len(recorded) > 2 * MAX_RECENT_ENGAGEMENTS:
-        # Trimmed in bulk, like the order history; deleting set elements is itself repeatable.
-        oldest = sorted(recorded)[: len(recorded) - MAX_RECENT_ENGAGEMENTS]
+    if len(recorded) > MAX_RECENT_ENGAGEMENTS + ENGAGEMENT_TRIM_SLACK:
+        # Trimmed a few at a time, so the profile stays small (each element is paid for on every
+        # write of it); deleting set elements is itself repeatable. Oldest by time, whichever form
+        # (ISO or epoch digits) an element was stored in.
+        by_time = sorted(recorded, key=stored_moment)
+        oldest = by_time[: len(recorded) - MAX_RECENT_ENGAGEMENTS]
         client.update_item(
             TableName=table,
             Key=key,
