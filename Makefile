@@ -21,7 +21,7 @@ help:
 	@echo "make report  a simulated day with an A/B experiment on the local stack, and its report"
 	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
 	@echo "             the same report of a deployed stack's tables (the stack's outputs name them)"
-	@echo "make bench  rendering and end-to-end throughput benchmarks"
+	@echo "make bench  one table, measured side by side: render to bytes, handler CPU, calls and units, Lambda time, cost, cold start (about 90 s)"
 	@echo "make reengagement [CUSTOMERS=n]  one scheduled re-engagement run on the local stack, with a progress bar"
 	@echo "make bench-reengagement  the run over 100,000 customers against a naive sequential baseline"
 
