@@ -16,7 +16,8 @@ with per-request costs taken out that do not change what moto answers.
   clock once per pass, and the retention period is read directly.
 
 Together about a third of the server's time for a small request, and a long queue costs a few
-microseconds a message per call instead of tens. Only this server is changed: the in-process one the tests use is moto as it comes.
+microseconds a message per call instead of tens. Only this server is changed: the in-process one the
+tests use is moto as it comes.
 """
 
 from __future__ import annotations
