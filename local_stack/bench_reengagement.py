@@ -37,12 +37,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import time_machine
+
 import nudge.reengagement.worker as worker_module
 from local_stack import clients
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.moto_endpoint import running_moto
 from local_stack.reengagement import PLANNER, WORKER, run_schedule, sample_scheduled_time
+from local_stack.scenario import SAMPLE_DAY_CLOCK
 from local_stack.seed import seed_customers, seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal.items import from_item
@@ -289,7 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rss_resets = reset_peak_rss()
     results: dict[str, Any] = {"customers": args.customers}
-    with running_moto(own_process=True), stdout_to(OUT / "reengagement-lambda.jsonl"):
+    # On the sample day's clock, as `make demo` and `make reengagement`: the naive baseline sends inline,
+    # and on the real clock quiet hours would defer a different share of its emails at each hour.
+    with (
+        time_machine.travel(SAMPLE_DAY_CLOCK, tick=True),
+        running_moto(own_process=True),
+        stdout_to(OUT / "reengagement-lambda.jsonl"),
+    ):
         stack = build_stack()
         verify_sender_identity(stack)
         seed_sample_data(stack)
