@@ -22,7 +22,9 @@ help:
 	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
 	@echo "             the same report of a deployed stack's tables (the stack's outputs name them)"
 	@echo "make bench  one table, measured side by side: render to bytes, handler CPU, calls and units, Lambda time, cost, cold start (about 90 s)"
-	@echo "make reengagement [CUSTOMERS=n]  one scheduled re-engagement run on the local stack, with a progress bar"
+	@echo "make reengagement [CUSTOMERS=n] [SEND=0]  one scheduled re-engagement run on the local stack, on the"
+	@echo "             sample day's clock, with a progress bar; SEND=0 publishes the win-backs without sending them"
+	@echo "             (CUSTOMERS=2000: about 1 min; CUSTOMERS=20000: about 10 min on 2 cores)"
 	@echo "make bench-reengagement  the run over 100,000 customers against a naive sequential baseline"
 
 $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
@@ -68,8 +70,10 @@ faults: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.faults_cli
 
 CUSTOMERS ?= 0
+SEND ?= 1
 reengagement: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.reengagement --customers $(CUSTOMERS)
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.reengagement --customers $(CUSTOMERS) \
+		$(if $(filter 0,$(SEND)),--no-send)
 
 test: lint typecheck template-lint pytest
 

@@ -17,10 +17,12 @@ import json
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import time_machine
 from tqdm import tqdm
 
 from local_stack import clients
@@ -28,11 +30,14 @@ from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.scenario import EVENTS_DIR
 from local_stack.stack import LocalStack
+from nudge.outcome import Decision
 from nudge.reengagement.checkpoints import DONE, Checkpoint, run_checkpoints
 from nudge.reengagement.models import RunRequest, Tally
+from nudge.triggers import CUSTOMER_LAPSED
 
 PLANNER = "ReengagementPlannerFunction"
 WORKER = "ReengagementWorkerFunction"
+SENDER = "CustomerLapsedFunction"
 SAMPLE_RUN = EVENTS_DIR / "scheduled" / "reengagement_run.json"
 
 
@@ -83,14 +88,21 @@ def run_schedule(
     if progress:
         watcher.start()
     try:
+        # Each work item runs as one worker invocation, and the win-backs it published are sent before
+        # the next one starts, as Lambda's own poller would send them alongside: a queue left to grow
+        # to thousands of messages makes every moto SQS call slower (it scans the queue each time).
+        while mappings.poll_once(only=(WORKER,)):
+            if send_emails:
+                mappings.drain(only=(SENDER,), max_rounds=100_000, max_wait_seconds=0)
+        # Work items that failed come back after the work queue's visibility timeout (on the clock).
         mappings.drain(only=(WORKER,), max_rounds=10_000)
     finally:
         done.set()
         if progress:
             watcher.join()
-    seconds = time.perf_counter() - started
     if send_emails:
         mappings.drain(max_rounds=100_000)
+    seconds = time.perf_counter() - started
     return RunReport(run_id, planned, run_checkpoints(runs_table, run_id), seconds)
 
 
@@ -123,8 +135,71 @@ def describe(report: RunReport) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Winbacks:
+    """What became of one run's win-backs, from the delivery log: every published event has a record."""
+
+    decisions: Counter[str]
+    """Final decision of each record: ``sent``, ``skipped: <reason>``, ``deferred`` (not yet back)..."""
+    after_quiet_hours: int
+    """Of them, the ones deferred by quiet hours and decided again in the customer's morning."""
+
+    @property
+    def recorded(self) -> int:
+        return sum(self.decisions.values())
+
+    @property
+    def undecided(self) -> int:
+        """Records with no final decision: still deferred, or a send in flight."""
+        final = {decision for decision in self.decisions if Decision(decision.split(":")[0]).is_final}
+        return sum(n for decision, n in self.decisions.items() if decision not in final)
+
+
+def winback_decisions(stack: LocalStack, run_id: str, after_quiet_hours: int = 0) -> Winbacks:
+    """Every Customer Lapsed delivery record of the run (their keys end in the run's id), in one Scan."""
+    decisions: Counter[str] = Counter()
+    pages = (
+        clients.dynamodb(stack.region)
+        .get_paginator("scan")
+        .paginate(
+            TableName=stack.names["DeliveriesTable"],
+            FilterExpression="begins_with(delivery_key, :trigger)",
+            ExpressionAttributeValues={":trigger": {"S": f"{CUSTOMER_LAPSED.name}#"}},
+            ProjectionExpression="delivery_key, decision, reason",
+            ConsistentRead=True,
+        )
+    )
+    for page in pages:
+        for item in page["Items"]:
+            if not item["delivery_key"]["S"].endswith(f"#{run_id}"):
+                continue
+            decision, reason = item["decision"]["S"], item.get("reason", {}).get("S")
+            decisions[f"{decision}: {reason}" if reason else decision] += 1
+    return Winbacks(decisions, after_quiet_hours)
+
+
+def describe_winbacks(report: RunReport, winbacks: Winbacks) -> list[str]:
+    """Every selected customer accounted for: sent, skipped and why, or still waiting."""
+    published = report.tally.published
+    accounted = winbacks.recorded == published and not winbacks.undecided
+    lines = [
+        f"win-backs: {report.tally.selected} customers due, {published} published, {winbacks.recorded} "
+        f"decided by the Customer Lapsed function "
+        + ("(every one accounted for)" if accounted else "(NOT every one accounted for)")
+    ]
+    lines += [f"  {decision:<28} {count:>7}" for decision, count in winbacks.decisions.most_common()]
+    if winbacks.after_quiet_hours:
+        lines.append(
+            f"  of them {winbacks.after_quiet_hours} were deferred by quiet hours and decided again at 08:00 "
+            "on their customer's clock (the clock was moved there)"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from local_stack.moto_endpoint import running_moto
+    from local_stack.one_time_schedules import deliver_deferred
+    from local_stack.scenario import SAMPLE_DAY_CLOCK
     from local_stack.seed import seed_customers, seed_sample_data, verify_sender_identity
     from local_stack.stack import REPO_ROOT, build_stack
 
@@ -137,24 +212,47 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scheduled_time = sample_scheduled_time()
     overrides = {"ReengagementParallelism": str(args.shards)} if args.shards else {}
-    with running_moto():
+    started = time.perf_counter()
+    # The sample day's clock, as `make demo` runs: quiet hours decide the same way on every run, and
+    # the customers it is night for get their win-back when the clock reaches their morning. moto runs
+    # in a process of its own, so its work does not compete with the handlers' for this one's GIL.
+    with time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as clock, running_moto(own_process=True):
         stack = build_stack(parameter_overrides=overrides)
         verify_sender_identity(stack)
         seed_sample_data(stack)
         if args.customers:
             seed_customers(stack, args.customers, scheduled_time)
+        seeded = time.perf_counter() - started
         print(
-            f"customers: {'the samples' if not args.customers else f'the samples + {args.customers}'}; "
-            f"handler logs in out/logs/reengagement.jsonl",
+            f"customers: {'the samples' if not args.customers else f'the samples + {args.customers}'}, "
+            f"imported in {seeded:.1f} s; clock set to the sample day, {SAMPLE_DAY_CLOCK:%Y-%m-%d %H:%M} "
+            "UTC; handler logs in out/logs/reengagement.jsonl",
             file=sys.stderr,
         )
         with stdout_to(REPO_ROOT / "out" / "logs" / "reengagement.jsonl"):
-            mappings = EventSourceMappings(stack)
+            mappings = EventSourceMappings(stack, clock)
             report = run_schedule(
                 stack, mappings, scheduled_time, send_emails=not args.no_send, progress=True
             )
+            mornings = 0.0
+            if not args.no_send:
+                morning_started = time.perf_counter()
+                deferred = deliver_deferred(stack, mappings, clock.move_to)
+                mornings = time.perf_counter() - morning_started
+                winbacks = winback_decisions(stack, report.run_id, len(deferred))
     print(describe(report))
-    return 0 if report.finished else 1
+    if args.no_send:
+        print(f"--no-send: {report.tally.published} win-backs left in the Customer Lapsed queue, not sent")
+        ok = report.finished
+    else:
+        print("\n".join(describe_winbacks(report, winbacks)))
+        ok = report.finished and winbacks.recorded == report.tally.published and not winbacks.undecided
+    print(
+        f"finished in {time.perf_counter() - started:.0f} s: import {seeded:.0f} s, "
+        f"run {report.seconds:.0f} s"
+        + (f", quiet hours' mornings {mornings:.0f} s" if not args.no_send else "")
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

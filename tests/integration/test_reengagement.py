@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -298,3 +303,33 @@ def test_segments_rows_round_trip_with_their_rules(stack: LocalStack) -> None:
     put_segment(stack.names["SegmentsTable"], segment)
     (stored,) = [d for d in list_definitions(stack.names["SegmentsTable"]) if d.segment_id == "x"]
     assert stored.rules == segment.rules and stored.priority == 5
+
+
+def test_make_reengagement_accounts_for_every_due_customer_on_the_sample_days_clock() -> None:
+    # Given the command a new user runs (`make reengagement CUSTOMERS=n`), on a small population: its
+    # own process, as it starts its own moto in another (this session's clients point at this one's)
+    repo = Path(__file__).resolve().parents[2]
+    environment = {**os.environ, "PYTHONPATH": str(repo / "layers" / "nudge")}
+    environment.pop("AWS_ENDPOINT_URL", None)
+
+    # When it runs
+    finished = subprocess.run(
+        [sys.executable, "-m", "local_stack.reengagement", "--customers", "150"],
+        cwd=repo,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    # Then every customer due a win-back was decided by the Customer Lapsed function: customers for
+    # whom it was night on the sample day's clock were deferred, then decided in their morning
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    summary = finished.stdout
+    counts = re.search(r"win-backs: (\d+) customers due, (\d+) published, (\d+) decided", summary)
+    assert counts is not None, summary
+    due, published, decided = (int(n) for n in counts.groups())
+    assert due == published == decided > 30
+    assert "(every one accounted for)" in summary
+    assert re.search(r"of them \d+ were deferred by quiet hours", summary)
