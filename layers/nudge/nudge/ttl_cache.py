@@ -28,19 +28,32 @@ class Expiring(Generic[ValueT]):
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, ValueT]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[Hashable, threading.Lock] = {}
         _caches.append(self)  # type: ignore[arg-type]
 
     def get(self, key: Hashable, load: Callable[[], ValueT]) -> ValueT:
         """The cached value of ``key``, or ``load()``'s (cached) once the entry is older than
-        ``seconds``. A load that raises caches nothing."""
+        ``seconds``. A load that raises caches nothing. Threads that miss the same key at once (a
+        batch's records on a cold function) wait for one load instead of each making it."""
+        entry = self._fresh(key)
+        if entry is not None:
+            return entry[1]
+        with self._lock:
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            entry = self._fresh(key)
+            if entry is not None:
+                return entry[1]
+            now = time.time()
+            value = load()
+            self._store({key: value}, now)
+            return value
+
+    def _fresh(self, key: Hashable) -> tuple[float, ValueT] | None:
         now = time.time()
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self.seconds:
-            return entry[1]
-        value = load()
-        self._store({key: value}, now)
-        return value
+        return entry if entry is not None and now - entry[0] < self.seconds else None
 
     def get_many(
         self, keys: Iterable[KeyT], load: Callable[[list[KeyT]], Mapping[KeyT, ValueT]]
@@ -75,6 +88,7 @@ class Expiring(Generic[ValueT]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._loading.clear()
 
 
 def forget_all() -> None:
