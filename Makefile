@@ -24,7 +24,7 @@ help:
 	@echo "make bench  one table, measured side by side: render to bytes, handler CPU, calls and units, Lambda time, cost, cold start (about 90 s)"
 	@echo "make reengagement [CUSTOMERS=n] [SEND=0]  one scheduled re-engagement run on the local stack, on the"
 	@echo "             sample day's clock, with a progress bar; SEND=0 publishes the win-backs without sending them"
-	@echo "             (CUSTOMERS=2000: about 1 min; CUSTOMERS=20000: about 10 min on 2 cores)"
+	@echo "             (CUSTOMERS=2000: about 1 min; CUSTOMERS=20000: about 5 min on 2 cores)"
 	@echo "make bench-reengagement  the run over 100,000 customers against a naive sequential baseline"
 
 $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
