@@ -24,7 +24,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import time_machine
@@ -39,10 +38,8 @@ from local_stack.layer_report import BUILT_LAYER, size_of
 from local_stack.moto_endpoint import running_moto
 from local_stack.run import put_events
 from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_events
-from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.seed import put_shopper, seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, build_stack
-from nudge.dal.customers import put_customer
-from nudge.profiles import Customer
 
 END_TO_END_EVENTS = 200
 
@@ -66,18 +63,7 @@ def bench_end_to_end() -> dict[str, Any]:
         cart = _cart_sample()
         samples = []
         for number in range(END_TO_END_EVENTS):
-            customer_id = f"cus_bench_{number:05d}"
-            put_customer(
-                stack.names["CustomersTable"],
-                Customer(
-                    customer_id=customer_id,
-                    email=f"shopper{number}@example.com",
-                    first_name="Sam",
-                    marketing_consent=True,
-                    segment_id="vip",
-                    total_spent=Decimal(0),
-                ),
-            )
+            customer_id = put_shopper(stack, f"cus_bench_{number:05d}", f"shopper{number}@example.com")
             samples.append(cart.varied(customer_id, customer_id=customer_id, cart_id=f"cart_{customer_id}"))
         with stdout_to(REPO_ROOT / "out" / "logs" / "bench.jsonl"):
             mappings = EventSourceMappings(stack, clock)

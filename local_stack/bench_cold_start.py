@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,8 @@ from local_stack.cfn import load_template
 from local_stack.moto_endpoint import FAKE_AWS_ENVIRONMENT, running_moto
 from local_stack.run import sqs_event
 from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_events
-from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.seed import put_shopper, seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, TEMPLATE_PATH, build_stack, powertools_environment
-from nudge.dal.customers import put_customer
-from nudge.profiles import Customer
 
 ROUNDS = 7
 BOTO3 = "import boto3"
@@ -209,17 +206,7 @@ def bench_first_invocations(rounds: int = ROUNDS) -> dict[str, dict[str, float]]
                 # is held back by the frequency cap.
                 customers = [f"cus_cold_{name}_{round_number}_{number}" for number in (1, 2)]
                 for customer_id in customers:
-                    put_customer(
-                        stack.names["CustomersTable"],
-                        Customer(
-                            customer_id=customer_id,
-                            email=f"{customer_id}@example.com",
-                            first_name="Sam",
-                            marketing_consent=True,
-                            segment_id="vip",
-                            total_spent=Decimal(0),
-                        ),
-                    )
+                    put_shopper(stack, customer_id)
                 spec = stack.functions[logical_id]
                 events_file = Path(scratch) / f"{name}.json"
                 events_file.write_text(

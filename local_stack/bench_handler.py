@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import time_machine
@@ -40,11 +39,9 @@ from local_stack.lambda_runtime import EventSourceMappings, LocalFunction
 from local_stack.moto_endpoint import running_moto
 from local_stack.run import put_events, sqs_event
 from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_sample_events
-from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.seed import put_shopper, seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import record_batch
-from nudge.dal.customers import put_customer
-from nudge.profiles import Customer
 
 FUNCTION = "CartAbandonedFunction"
 BATCH = 10
@@ -101,22 +98,7 @@ class HandlerFigures:
 
 
 def _shopper(stack: LocalStack, number: int) -> str:
-    customer_id = f"cus_bench_{number:05d}"
-    put_customer(
-        stack.names["CustomersTable"],
-        Customer(
-            customer_id=customer_id,
-            email=f"shopper{number}@example.com",
-            first_name="Sam",
-            last_name="Shopper",
-            locale="en-GB",
-            timezone="Europe/London",
-            marketing_consent=True,
-            segment_id="vip",
-            total_spent=Decimal(0),
-        ),
-    )
-    return customer_id
+    return put_shopper(stack, f"cus_bench_{number:05d}", f"shopper{number}@example.com")
 
 
 def _samples() -> dict[str, SampleEvent]:

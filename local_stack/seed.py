@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from local_stack import clients
 from local_stack.scenario import load_sample_rows
@@ -35,3 +36,22 @@ def seed_customers(
     """``count`` synthetic profiles (see local_stack.synthetic), imported in batches."""
     customers = synthetic_customers(count, as_of, seed, steady_state=steady_state)
     return import_customers(stack.names["CustomersTable"], customers)
+
+
+def put_shopper(stack: LocalStack, customer_id: str, email: str | None = None) -> str:
+    """A consenting VIP shopper with no history (benchmarks and tests that need many customers)."""
+    put_customer(
+        stack.names["CustomersTable"],
+        Customer(
+            customer_id=customer_id,
+            email=email or f"{customer_id}@example.com",
+            first_name="Sam",
+            last_name="Shopper",
+            locale="en-GB",
+            timezone="Europe/London",
+            marketing_consent=True,
+            segment_id="vip",
+            total_spent=Decimal(0),
+        ),
+    )
+    return customer_id

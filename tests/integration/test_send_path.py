@@ -5,7 +5,6 @@ read again; a capped email writes nothing to the profile."""
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
 
 import time_machine
 
@@ -15,11 +14,11 @@ from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent
+from local_stack.seed import put_shopper
 from local_stack.stack import LocalStack
-from nudge.dal.customers import get_customer, put_customer
+from nudge.dal.customers import get_customer
 from nudge.dal.products import get_product
 from nudge.dal.recommendation_reads import RECOMMENDATION_CACHE_SECONDS
-from nudge.profiles import Customer
 from nudge.triggers import CART_ABANDONED
 from tests.conftest import sent_emails
 from tests.integration.test_recommendations import RECOMMENDED, bought_together, put_catalog
@@ -28,19 +27,7 @@ CART = "cart_abandoned/vip_ada.json"
 
 
 def _shopper(stack: LocalStack, number: int) -> str:
-    customer_id = f"cus_shopper_{number}"
-    put_customer(
-        stack.names["CustomersTable"],
-        Customer(
-            customer_id=customer_id,
-            email=f"shopper{number}@example.com",
-            first_name="Sam",
-            marketing_consent=True,
-            segment_id="vip",
-            total_spent=Decimal(0),
-        ),
-    )
-    return customer_id
+    return put_shopper(stack, f"cus_shopper_{number}")
 
 
 def _cart(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
