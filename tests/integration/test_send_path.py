@@ -139,3 +139,30 @@ def test_a_product_out_of_stock_leaves_the_emails_once_the_cached_rows_expire(
     put_events(stack, [_cart(samples, _shopper(stack, 3))])
     mappings.drain()
     assert top not in recommended()
+
+
+def test_a_replayed_capped_email_changes_nothing_once_the_slot_is_free_again(
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
+) -> None:
+    stack = fresh_stack(moto, FrequencyCapEmails="1")
+    mappings = EventSourceMappings(stack, clock)
+    customer_id = _shopper(stack, 1)
+    first = samples[CART].varied("first", customer_id=customer_id, cart_id="cart_a")
+    second = samples[CART].varied(
+        "second", customer_id=customer_id, cart_id="cart_b", abandoned_at="2026-11-23T09:45:00Z"
+    )
+    put_events(stack, [first])
+    mappings.drain()
+    put_events(stack, [second])
+    mappings.drain()  # capped: the day's one email went to the first cart
+    table = stack.names["CustomersTable"]
+    before = get_customer(table, customer_id)
+    # When the store replays the second cart's event after the cap's window has passed
+    clock.shift(25 * 3600)
+    with recording_calls() as calls:
+        put_events(stack, [second])
+        mappings.drain()
+    # Then its record answers (capped), and the profile's slot and marks are as they were
+    assert len(sent_emails(moto)) == 1
+    assert get_customer(table, customer_id) == before
+    assert ("dynamodb", "UpdateItem") not in calls

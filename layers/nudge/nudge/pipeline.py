@@ -26,7 +26,7 @@ from nudge.dal.deliveries import (
     record_decision,
     release_claim,
 )
-from nudge.dal.frequency_cap import Capped, Changed
+from nudge.dal.frequency_cap import Changed, Taken
 from nudge.dal.segments import get_segment
 from nudge.eligibility import ineligibility
 from nudge.envelopes import EventBridgeModel
@@ -137,10 +137,10 @@ def _claimed_before(settings: Settings, claimed: Outcome, token: str, lease_expi
     return stored.outcome
 
 
-# A decision is taken again from the profile as it stands when it changed under the send's profile
-# write (a racing email took the last slot, a newer cart was noted); more races than this in a row
-# and the record comes back later.
-MAX_DECISIONS = 3
+# The send's profile write is tried again from the profile as it stands when it changed under it
+# (a racing email took the last slot, a newer cart was noted); more races than this in a row and the
+# claim is given back, so the record comes back and decides anew.
+MAX_PROFILE_WRITES = 3
 
 
 class ProfileContendedError(RuntimeError):
@@ -151,90 +151,94 @@ class ProfileContendedError(RuntimeError):
 def _decide_and_send(
     trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
 ) -> Outcome:
+    """Skip, defer or send, from the profile as read. Nothing is written to the profile before the
+    delivery record holds the decision (a skip, a deferral, the send's claim): a duplicate or a replay
+    stops at that conditional write and changes nothing."""
     customer = (
         trigger.profile_update(detail, settings)
         if trigger.profile_update is not None
         else get_customer(settings.customers_table, detail.customer_id)
     )
-    for _ in range(MAX_DECISIONS):
-        if customer is None:
-            return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
-        decided = _decide(trigger, detail, settings, customer, lambda_context)
-        if not isinstance(decided, Changed):
-            return decided
-        customer = decided.customer
-    raise ProfileContendedError(trigger.business_id(detail))
-
-
-def _decide(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    customer: Customer,
-    lambda_context: LambdaContext | None,
-) -> Outcome | Changed:
-    """Skip, defer or send, from the profile as read; ``Changed`` when the send's profile write found
-    it changed since."""
+    if customer is None:
+        return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
     note = trigger.profile_note(detail)
-    reason = (
-        ineligibility(customer)
-        or trigger.exit_reason(detail, customer)
-        or _sunset(trigger, customer, settings)
-    )
+    cap = _cap(trigger, settings)
+    # The cap is checked last, so an email skipped for any other reason never uses up a slot.
+    reason = _skip_reason(trigger, detail, settings, customer, cap, check_cap=False)
     if reason is not None:
         return _skip(trigger, detail, settings, customer, reason, note=note)
     zone = formatting.resolve_timezone(customer.timezone, settings.default_timezone)
     morning = settings.quiet_hours.over_at(utc_now(), zone)
     if morning is not None:
         return _defer(trigger, detail, settings, customer, morning, note=note)
-    cap = _cap(trigger, settings)
-    claimant = f"{trigger.name}:{trigger.business_id(detail)}"
-    # The cap is checked last, so an email skipped for any other reason never uses up a slot.
-    if cap is not None and frequency_cap.is_full(customer, claimant, utc_now(), cap):
-        return _skip(trigger, detail, settings, customer, SkipReason.FREQUENCY_CAPPED, note=note)
+    reason = _skip_reason(trigger, detail, settings, customer, cap, check_cap=True)
+    if reason is not None:
+        return _skip(trigger, detail, settings, customer, reason, note=note)
     segment = get_segment(settings.segments_table, customer.segment_id)
     unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
     recommendations = _recommendations(trigger, detail, customer, segment, settings)
     context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
     language = language_for(settings.templates_dir, context["locale"])
     arm = _arm(trigger, customer, settings, context, language)
-    holdout = arm is not None and arm.is_holdout
-    # The holdout takes its slot too (as its email would have), so capping thins both arms alike;
-    # it is not marked emailed.
+    if arm is not None and arm.is_holdout:
+        return _hold_out(trigger, detail, settings, customer, arm, cap, note)
+    return _claim_and_send(
+        trigger, detail, settings, customer, segment, unsubscribe_url, context, language, arm, lambda_context
+    )
+
+
+def _skip_reason(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer,
+    cap: frequency_cap.Cap | None,
+    *,
+    check_cap: bool,
+) -> SkipReason | None:
+    """Why the profile as read says no: consent and suppression, the trigger's exit rule, the sunset
+    policy; with ``check_cap``, only whether the cap's slots are all taken by other emails."""
+    if not check_cap:
+        return (
+            ineligibility(customer)
+            or trigger.exit_reason(detail, customer)
+            or _sunset(trigger, customer, settings)
+        )
+    if cap is not None and frequency_cap.is_full(customer, _claimant(trigger, detail), utc_now(), cap):
+        return SkipReason.FREQUENCY_CAPPED
+    return None
+
+
+def _claimant(trigger: Trigger[Any], detail: TriggerDetail) -> str:
+    return f"{trigger.name}:{trigger.business_id(detail)}"
+
+
+def _hold_out(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer,
+    arm: Arm,
+    cap: frequency_cap.Cap | None,
+    note: CartNote | None,
+) -> Outcome:
+    """The holdout is recorded first; then it takes its slot too (as its email would have), so
+    capping thins both arms alike. It is not marked emailed."""
+    outcome = _skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **_arm_facts(arm))
+    if outcome.reason is not SkipReason.HOLDOUT:
+        return outcome  # a twin decided otherwise
     slot = frequency_cap.take_send_slot(
         settings.customers_table,
         customer,
-        claimant,
+        _claimant(trigger, detail),
         at=utc_now(),
         cap=cap,
-        marks=() if holdout else ("last_emailed_at", *trigger.profile_marks),
+        marks=(),
         note=note,
     )
-    if isinstance(slot, Changed):
-        return slot
-    if isinstance(slot, Capped):
-        return _skip(trigger, detail, settings, customer, SkipReason.FREQUENCY_CAPPED, note=note)
-    if holdout:
-        return _skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **_arm_facts(arm))
-    try:
-        return _claim_and_send(
-            trigger,
-            detail,
-            settings,
-            customer,
-            segment,
-            unsubscribe_url,
-            context,
-            language,
-            arm,
-            lambda_context,
-        )
-    except SendRefusedError:
-        # SES refused (nothing went out): the slot goes back, and the retry takes one again. Not on a
-        # crash or an unknown result: as on AWS, a dying invocation runs no clean-up.
-        if slot.slot is not None:
-            frequency_cap.release(settings.customers_table, customer.customer_id, claimant, slot.slot)
-        raise
+    if not isinstance(slot, Taken):
+        _write_note(settings, detail, note)  # a racing email took the slot: the cart is still noted
+    return outcome
 
 
 def _sunset(trigger: Trigger[Any], customer: Customer, settings: Settings) -> SkipReason | None:
@@ -290,6 +294,102 @@ def _claim_and_send(
     if holder is not None:
         # A twin delivery decided first: its decision, or its claim, is the answer.
         return _decided_by_twin(settings, claimed, holder)
+    # Claimed. A crash from here until SES answers leaves a claim that a retry closes as
+    # send_unconfirmed; the profile write below is within that window.
+    try:
+        slot = _take_send_slot(trigger, detail, settings, customer, claimed, claim)
+    except Exception:
+        # The profile write failed (throttled) and nothing was sent: the claim goes back, so the
+        # retry decides anew instead of finding a claim it must close as send_unconfirmed.
+        release_claim(settings.deliveries_table, claimed, claim)
+        raise
+    if isinstance(slot, Outcome):
+        return slot
+    try:
+        return _send(settings, customer, segment, unsubscribe_url, email, claimed, claim, lambda_context)
+    except SendRefusedError:
+        # SES refused (nothing went out): the slot goes back, and the retry takes one again. Not on a
+        # crash or an unknown result: as on AWS, a dying invocation runs no clean-up.
+        if slot.slot is not None:
+            frequency_cap.release(
+                settings.customers_table, customer.customer_id, _claimant(trigger, detail), slot.slot
+            )
+        raise
+
+
+def _take_send_slot(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer,
+    claimed: Outcome,
+    claim: Claim,
+) -> Taken | Outcome:
+    """The profile's one write for the claimed send: the cap's slot, the send marks and the noted
+    cart. When the profile changed since it was read, it is judged again as it stands: still
+    sendable, the write is tried again; no longer (capped, superseded, unsubscribed), the claim
+    becomes that skip."""
+    cap = _cap(trigger, settings)
+    note = trigger.profile_note(detail)
+    for _ in range(MAX_PROFILE_WRITES):
+        slot = frequency_cap.take_send_slot(
+            settings.customers_table,
+            customer,
+            _claimant(trigger, detail),
+            at=utc_now(),
+            cap=cap,
+            marks=("last_emailed_at", *trigger.profile_marks),
+            note=note,
+        )
+        if isinstance(slot, Taken):
+            return slot
+        if isinstance(slot, Changed):
+            if slot.customer is None:
+                return _claim_skipped(
+                    trigger, detail, settings, claimed, claim, SkipReason.UNKNOWN_CUSTOMER, None
+                )
+            customer = slot.customer
+            reason = _skip_reason(trigger, detail, settings, customer, cap, check_cap=False)
+            reason = reason or _skip_reason(trigger, detail, settings, customer, cap, check_cap=True)
+            if reason is None:
+                continue
+        else:
+            reason = SkipReason.FREQUENCY_CAPPED
+        return _claim_skipped(trigger, detail, settings, claimed, claim, reason, note)
+    release_claim(settings.deliveries_table, claimed, claim)
+    raise ProfileContendedError(claimed.business_id)
+
+
+def _claim_skipped(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    claimed: Outcome,
+    claim: Claim,
+    reason: SkipReason,
+    note: CartNote | None,
+) -> Outcome:
+    """Our claim becomes a skip: the profile as it now stands says no."""
+    _write_note(settings, detail, note)
+    skipped = claimed.model_copy(update={"decision": Decision.SKIPPED, "reason": reason, "subject": None})
+    if not complete_send(
+        settings.deliveries_table, skipped, claim, utc_now(), settings.delivery_record_retention
+    ):
+        raise SendInProgressError(claimed.business_id)  # our claim was closed meanwhile: read it anew
+    _count_skip(trigger, skipped, reason)
+    return skipped
+
+
+def _send(
+    settings: Settings,
+    customer: Customer,
+    segment: Segment,
+    unsubscribe_url: str,
+    email: RenderedEmail,
+    claimed: Outcome,
+    claim: Claim,
+    lambda_context: LambdaContext | None,
+) -> Outcome:
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
@@ -361,6 +461,11 @@ def _skip(
     )
     if holder is not None:
         return _decided_by_twin(settings, outcome, holder)
+    _count_skip(trigger, outcome, reason)
+    return outcome
+
+
+def _count_skip(trigger: Trigger[Any], outcome: Outcome, reason: SkipReason) -> None:
     with single_metric(
         name="EmailSkipped", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
     ) as metric:
@@ -369,7 +474,6 @@ def _skip(
     logger.info(
         "email skipped", extra={"customer_id": log_safe_id(outcome.customer_id), "reason": reason.value}
     )
-    return outcome
 
 
 def _defer(
