@@ -15,8 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
+from local_stack.moto_server import OneRequestAtATime
 from nudge import ttl_cache
 from nudge.adapters import clients as layer_clients
 
@@ -103,9 +106,21 @@ def running_moto(*, own_process: bool = False) -> Iterator[MotoEndpoint]:
                     os.environ[key] = value
 
 
+class _SerialMotoServer(ThreadedMotoServer):
+    """moto's threaded server answering one request at a time (moto_server.OneRequestAtATime)."""
+
+    def _server_entry(self) -> None:
+        app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @contextmanager
 def _server_thread() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:

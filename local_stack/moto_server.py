@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from functools import cache
 from typing import Any
 
@@ -67,6 +68,22 @@ def _within_retention(backend: SQSBackend, queue_name: str, message: Message) ->
     return bool(retention_period + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
 
 
+class OneRequestAtATime:
+    """moto's backends are plain dicts without locks, and the handlers now call it from several
+    threads at once (a batch's records run concurrently): a transaction's deep copy of a table then
+    meets another thread's write ("dictionary changed size during iteration"), and a conditional
+    write's check and write could interleave with another's. DynamoDB serialises each item's writes;
+    here the server answers one request at a time (the GIL allowed no more parallelism anyway)."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 def install() -> None:
     """Patch moto in this process (its server's, never a test's); setattr, as these are private."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -83,6 +100,12 @@ def install() -> None:
     ]
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)
+    run_simple = getattr(server, "run_simple")  # noqa: B009 - werkzeug's, as moto.server imported it
+    setattr(  # noqa: B010 - moto.server's own name for werkzeug's run_simple
+        server,
+        "run_simple",
+        lambda host, port, app, **options: run_simple(host, port, OneRequestAtATime(app), **options),
+    )
 
 
 if __name__ == "__main__":
