@@ -16,7 +16,7 @@ help:
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
 	@echo "make test-fast  unit and contract tests only: the inner loop (seconds)"
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
-	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 10 min)"
+	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 37 min)"
 	@echo "make build  sam build (no Docker needed)"
 	@echo "make report  a simulated day with an A/B experiment on the local stack, and its report"
 	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
