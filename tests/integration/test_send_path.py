@@ -85,19 +85,27 @@ def test_the_profile_write_holds_the_cap_slot_the_send_marks_and_the_newest_cart
     assert [slot.taken_by for slot in stored.send_slots.values()] == [f"cart_abandoned:{reminder}"]
 
 
-def test_a_capped_email_writes_nothing_to_the_profile_but_its_cart(
+def _second_cart_under_a_cap_of_one(
     moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
-) -> None:
+) -> tuple[LocalStack, EventSourceMappings, str, SampleEvent]:
+    """A cap of one email a day, a shopper whose first cart's reminder went out, and their second,
+    newer cart (not yet put on the bus)."""
     stack = fresh_stack(moto, FrequencyCapEmails="1")
     mappings = EventSourceMappings(stack, clock)
     customer_id = _shopper(stack, 1)
-    first = samples[CART].varied("first", customer_id=customer_id, cart_id="cart_a")
-    put_events(stack, [first])
+    put_events(stack, [samples[CART].varied("first", customer_id=customer_id, cart_id="cart_a")])
     mappings.drain()
-    clock.shift(60)
     second = samples[CART].varied(
         "second", customer_id=customer_id, cart_id="cart_b", abandoned_at="2026-11-23T09:45:00Z"
     )
+    return stack, mappings, customer_id, second
+
+
+def test_a_capped_email_writes_nothing_to_the_profile_but_its_cart(
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
+) -> None:
+    stack, mappings, customer_id, second = _second_cart_under_a_cap_of_one(moto, samples, clock)
+    clock.shift(60)
     with recording_calls() as calls:
         put_events(stack, [second])
         mappings.drain()
@@ -144,15 +152,7 @@ def test_a_product_out_of_stock_leaves_the_emails_once_the_cached_rows_expire(
 def test_a_replayed_capped_email_changes_nothing_once_the_slot_is_free_again(
     moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller
 ) -> None:
-    stack = fresh_stack(moto, FrequencyCapEmails="1")
-    mappings = EventSourceMappings(stack, clock)
-    customer_id = _shopper(stack, 1)
-    first = samples[CART].varied("first", customer_id=customer_id, cart_id="cart_a")
-    second = samples[CART].varied(
-        "second", customer_id=customer_id, cart_id="cart_b", abandoned_at="2026-11-23T09:45:00Z"
-    )
-    put_events(stack, [first])
-    mappings.drain()
+    stack, mappings, customer_id, second = _second_cart_under_a_cap_of_one(moto, samples, clock)
     put_events(stack, [second])
     mappings.drain()  # capped: the day's one email went to the first cart
     table = stack.names["CustomersTable"]

@@ -164,14 +164,14 @@ def _decide_and_send(
     note = trigger.profile_note(detail)
     cap = _cap(trigger, settings)
     # The cap is checked last, so an email skipped for any other reason never uses up a slot.
-    reason = _skip_reason(trigger, detail, settings, customer, cap, check_cap=False)
+    reason = _rule_reason(trigger, detail, settings, customer)
     if reason is not None:
         return _skip(trigger, detail, settings, customer, reason, note=note)
     zone = formatting.resolve_timezone(customer.timezone, settings.default_timezone)
     morning = settings.quiet_hours.over_at(utc_now(), zone)
     if morning is not None:
         return _defer(trigger, detail, settings, customer, morning, note=note)
-    reason = _skip_reason(trigger, detail, settings, customer, cap, check_cap=True)
+    reason = _capped(trigger, detail, customer, cap)
     if reason is not None:
         return _skip(trigger, detail, settings, customer, reason, note=note)
     segment = get_segment(settings.segments_table, customer.segment_id)
@@ -187,23 +187,22 @@ def _decide_and_send(
     )
 
 
-def _skip_reason(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    customer: Customer,
-    cap: frequency_cap.Cap | None,
-    *,
-    check_cap: bool,
+def _rule_reason(
+    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, customer: Customer
 ) -> SkipReason | None:
     """Why the profile as read says no: consent and suppression, the trigger's exit rule, the sunset
-    policy; with ``check_cap``, only whether the cap's slots are all taken by other emails."""
-    if not check_cap:
-        return (
-            ineligibility(customer)
-            or trigger.exit_reason(detail, customer)
-            or _sunset(trigger, customer, settings)
-        )
+    policy."""
+    return (
+        ineligibility(customer)
+        or trigger.exit_reason(detail, customer)
+        or _sunset(trigger, customer, settings)
+    )
+
+
+def _capped(
+    trigger: Trigger[Any], detail: TriggerDetail, customer: Customer, cap: frequency_cap.Cap | None
+) -> SkipReason | None:
+    """``frequency_capped`` when the profile as read shows every slot taken by other emails."""
     if cap is not None and frequency_cap.is_full(customer, _claimant(trigger, detail), utc_now(), cap):
         return SkipReason.FREQUENCY_CAPPED
     return None
@@ -211,6 +210,28 @@ def _skip_reason(
 
 def _claimant(trigger: Trigger[Any], detail: TriggerDetail) -> str:
     return f"{trigger.name}:{trigger.business_id(detail)}"
+
+
+def _profile_write(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    customer: Customer,
+    cap: frequency_cap.Cap | None,
+    note: CartNote | None,
+    *,
+    marks: tuple[str, ...],
+) -> frequency_cap.SlotResult:
+    """The email's one write to the profile: its cap slot, ``marks`` and the noted cart."""
+    return frequency_cap.take_send_slot(
+        settings.customers_table,
+        customer,
+        _claimant(trigger, detail),
+        at=utc_now(),
+        cap=cap,
+        marks=marks,
+        note=note,
+    )
 
 
 def _hold_out(
@@ -227,15 +248,7 @@ def _hold_out(
     outcome = _skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **_arm_facts(arm))
     if outcome.reason is not SkipReason.HOLDOUT:
         return outcome  # a twin decided otherwise
-    slot = frequency_cap.take_send_slot(
-        settings.customers_table,
-        customer,
-        _claimant(trigger, detail),
-        at=utc_now(),
-        cap=cap,
-        marks=(),
-        note=note,
-    )
+    slot = _profile_write(trigger, detail, settings, customer, cap, note, marks=())
     if not isinstance(slot, Taken):
         _write_note(settings, detail, note)  # a racing email took the slot: the cart is still noted
     return outcome
@@ -332,14 +345,8 @@ def _take_send_slot(
     cap = _cap(trigger, settings)
     note = trigger.profile_note(detail)
     for _ in range(MAX_PROFILE_WRITES):
-        slot = frequency_cap.take_send_slot(
-            settings.customers_table,
-            customer,
-            _claimant(trigger, detail),
-            at=utc_now(),
-            cap=cap,
-            marks=("last_emailed_at", *trigger.profile_marks),
-            note=note,
+        slot = _profile_write(
+            trigger, detail, settings, customer, cap, note, marks=("last_emailed_at", *trigger.profile_marks)
         )
         if isinstance(slot, Taken):
             return slot
@@ -349,8 +356,9 @@ def _take_send_slot(
                     trigger, detail, settings, claimed, claim, SkipReason.UNKNOWN_CUSTOMER, None
                 )
             customer = slot.customer
-            reason = _skip_reason(trigger, detail, settings, customer, cap, check_cap=False)
-            reason = reason or _skip_reason(trigger, detail, settings, customer, cap, check_cap=True)
+            reason = _rule_reason(trigger, detail, settings, customer) or _capped(
+                trigger, detail, customer, cap
+            )
             if reason is None:
                 continue
         else:

@@ -47,6 +47,9 @@ class Expiring(Generic[ValueT]):
             now = time.time()
             value = load()
             self._store({key: value}, now)
+            with self._lock:
+                # Waiters hold the lock already; later callers find the value.
+                self._loading.pop(key, None)
             return value
 
     def _fresh(self, key: Hashable) -> tuple[float, ValueT] | None:
