@@ -5,20 +5,25 @@ read again; a capped email writes nothing to the profile."""
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import ExitStack
 
+import pytest
 import time_machine
 
-from local_stack.faults import recording_calls
+from local_stack import clients
+from local_stack.faults import CrashPoint, Refusal, Stall, crash_at, recording_calls, refusing, stalling
 from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events
+from local_stack.run import put_events, recorded_outcome
 from local_stack.scenario import SampleEvent
 from local_stack.seed import put_shopper
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer
 from nudge.dal.products import get_product
 from nudge.dal.recommendation_reads import RECOMMENDATION_CACHE_SECONDS
+from nudge.outcome import Decision, SkipReason
+from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import CART_ABANDONED
 from tests.conftest import sent_emails
 from tests.integration.test_recommendations import RECOMMENDED, bought_together, put_catalog
@@ -166,3 +171,59 @@ def test_a_replayed_capped_email_changes_nothing_once_the_slot_is_free_again(
     assert len(sent_emails(moto)) == 1
     assert get_customer(table, customer_id) == before
     assert ("dynamodb", "UpdateItem") not in calls
+
+
+@pytest.mark.parametrize("fault", ["none", "crash", "refused"])
+def test_a_claim_that_finds_the_last_slot_taken_meanwhile_becomes_its_skip(
+    moto: MotoEndpoint, samples: dict[str, SampleEvent], clock: time_machine.Traveller, fault: str
+) -> None:
+    stack = fresh_stack(moto, FrequencyCapEmails="1")
+    mappings = EventSourceMappings(stack, clock)
+    customer_id = _shopper(stack, 1)
+    table = stack.names["CustomersTable"]
+    cart = samples[CART].varied("raced", customer_id=customer_id, cart_id="cart_raced")
+
+    def another_email_takes_the_slot(_: float) -> None:
+        clients.dynamodb(stack.region).update_item(
+            TableName=table,
+            Key={"customer_id": {"S": customer_id}},
+            UpdateExpression="SET cap_0_at = :at, cap_0_by = :by",
+            ExpressionAttributeValues={
+                ":at": {"S": to_stored(utc_now())},
+                ":by": {"S": "customer_lapsed:other"},
+            },
+        )
+
+    # Given another email takes the customer's one slot right after this cart's claim (PutItem #1).
+    # The invocation's UpdateItems are then: #1 that email's, #2 this one's profile write (its
+    # condition fails), #3 the cart noted on its own, #4 the claim becoming the skip. The process
+    # dies right after #4 (the third to succeed: a crash point counts the calls that returned), or
+    # #4 is refused as throttled; SQS redelivers after the visibility timeout
+    with ExitStack() as faults:
+        faults.enter_context(
+            stalling(
+                Stall(
+                    service="dynamodb",
+                    operation="PutItem",
+                    seconds=0,
+                    move_clock=another_email_takes_the_slot,
+                )
+            )
+        )
+        if fault == "crash":
+            faults.enter_context(crash_at(CrashPoint(service="dynamodb", operation="UpdateItem", nth=3)))
+        if fault == "refused":
+            faults.enter_context(refusing(Refusal(service="dynamodb", operation="UpdateItem", nth=4)))
+        put_events(stack, [cart])
+        report = mappings.drain()
+    assert report.died == (1 if fault == "crash" else 0)
+    assert report.failed_records == (0 if fault == "none" else 1)  # the fault was reached
+    # Then no email, the cart's decision is capped, on record once, and the cart is still noted
+    assert sent_emails(moto) == []
+    outcome = recorded_outcome(stack, cart)
+    assert outcome is not None
+    assert (outcome.decision, outcome.reason) == (Decision.SKIPPED, SkipReason.FREQUENCY_CAPPED)
+    stored = get_customer(table, customer_id)
+    assert stored is not None and stored.latest_cart_id == "cart_raced"
+    assert [slot.taken_by for slot in stored.send_slots.values()] == ["customer_lapsed:other"]
+    assert stored.last_emailed_at is None
