@@ -10,6 +10,7 @@ from typing import Any
 
 from local_stack.stack import REPO_ROOT
 from nudge.catalog.events import CATALOG_DETAIL_TYPES, ProductUpdatedEvent
+from nudge.customers.events import PROFILE_DETAIL_TYPES, CustomerDeletedEvent, CustomerUpdatedEvent
 from nudge.triggers import TRIGGERS, Trigger
 
 EVENTS_DIR = REPO_ROOT / "events"
@@ -21,8 +22,11 @@ fixed one makes every run decide the same."""
 
 # Not the sample day's store events, with expectations of their own: what customers do next (put on the
 # bus one by one after the others), the schedule's payload, and SES's feedback events.
-NON_TRIGGER_DIRS = frozenset({"follow_ups", "scheduled", "ses"})
+NON_TRIGGER_DIRS = frozenset({"follow_ups", "scheduled", "ses", "customers"})
 FOLLOW_UPS_DIR = EVENTS_DIR / "follow_ups"
+CUSTOMERS_DIR = EVENTS_DIR / "customers"
+"""Customer Updated and Customer Deleted samples: expectation ``{"profile": "created" | "updated" |
+"not_newer" | "erased"}``, or ``{"rejected": ...}``."""
 CATALOG = "catalog"
 """The consumer name of the catalog function (its rule takes Product Updated and Order Placed)."""
 ATTRIBUTION = "attribution"
@@ -51,6 +55,11 @@ class SampleEvent:
         return self.detail_type == "Product Updated"
 
     @property
+    def is_customer_event(self) -> bool:
+        """A store's profile event (Customer Updated, Customer Deleted): no email of its own."""
+        return self.detail_type in PROFILE_DETAIL_TYPES
+
+    @property
     def trigger(self) -> Trigger[Any]:
         """The trigger whose rule should route this event."""
         found = next((trigger for trigger in TRIGGERS if trigger.detail_type == self.detail_type), None)
@@ -61,12 +70,16 @@ class SampleEvent:
     @property
     def event_model(self) -> Any:
         """The EventBridge model that must accept (or, if invalid, reject) this event."""
+        if self.is_customer_event:
+            return CustomerUpdatedEvent if self.detail_type == "Customer Updated" else CustomerDeletedEvent
         return ProductUpdatedEvent if self.is_product else self.trigger.event_model
 
     @property
     def consumers(self) -> set[str]:
         """The functions whose rules should route this event: its trigger's, the catalog's, and for an
         order the attribution's."""
+        if self.is_customer_event:
+            return {self.detail_type.lower().replace(" ", "_")}
         names = set() if self.is_product else {self.trigger.name}
         names |= {CATALOG} if self.detail_type in CATALOG_DETAIL_TYPES else set()
         return names | ({ATTRIBUTION} if self.detail_type == "Order Placed" else set())
@@ -108,6 +121,11 @@ def load_follow_ups() -> list[SampleEvent]:
     """What sample customers do after the sample day's events, in file order: each is put on the bus
     and handled before the next (a second cart that afternoon, an order placed from the reminder)."""
     return _with_expectations(FOLLOW_UPS_DIR, list(FOLLOW_UPS_DIR.glob("*.json")))
+
+
+def load_customer_events() -> list[SampleEvent]:
+    """The store's profile events (events/customers/), valid and invalid."""
+    return _with_expectations(CUSTOMERS_DIR, list(CUSTOMERS_DIR.glob("*.json")))
 
 
 def _with_expectations(folder: Path, paths: list[Path]) -> list[SampleEvent]:

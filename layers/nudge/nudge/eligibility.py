@@ -11,6 +11,8 @@ def ineligibility(customer: CustomerFacts) -> SkipReason | None:
 
     Suppression comes first because it protects the sender's reputation regardless of consent.
     """
+    if customer.erasure_requested_at is not None:
+        return SkipReason.UNKNOWN_CUSTOMER  # being forgotten: as if already gone
     if customer.suppressed_reason:
         return SkipReason.SUPPRESSED
     if customer.unsubscribed_at is not None:

@@ -59,6 +59,8 @@ class CustomerFacts(BaseModel):
     recent_open_dates: tuple[StoredMoment, ...] = ()
     recent_click_dates: tuple[StoredMoment, ...] = ()
     """The newest opens and clicks (bounded), for rules like "2 clicks in 30 days"."""
+    erasure_requested_at: str | None = None
+    """Set while the customer is being erased (``Customer Deleted``): no email goes out any more."""
 
     def facts(self, as_of: datetime) -> ProfileFacts:
         language, *subtags = (self.locale or "").replace("_", "-").split("-")
@@ -115,7 +117,8 @@ _SLOT_ATTRIBUTE = re.compile(r"cap_(\d+)_at")
 
 class Customer(CustomerFacts):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    first_name: Name
+    first_name: Name | None = None
+    """Optional: a store may know only the address; emails then greet without a name."""
     last_name: Name | None = None
     timezone: str | None = None
     counted_order_ids: tuple[str, ...] = ()
@@ -145,7 +148,7 @@ class Customer(CustomerFacts):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}" if self.last_name else self.first_name
+        return " ".join(name for name in (self.first_name, self.last_name) if name)
 
 
 class Segment(SegmentDefinition):

@@ -56,3 +56,9 @@ def stored_moment(value: str | int | Decimal) -> datetime:
     """A stored history element, whichever form it has, as an aware UTC datetime."""
     parsed = from_stored_moment(value)
     return parsed if isinstance(parsed, datetime) else datetime.fromisoformat(str(parsed))
+
+
+def to_stored_precise(moment: datetime) -> str:
+    """UTC with microseconds, fixed width: for times that order a store's own changes, which may come
+    within one second of each other (a sign-up, then its consent). Compare only with its own kind."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,17 @@
+"""Customer Deleted: EventBridge rule -> SQS -> this function -> everything stored about the customer
+erased; an unsubscribed or suppressed address kept only as a keyed hash."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge.customers.ingest import process_customer_deleted_batch
+from nudge.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_customer_deleted_batch(event, context)

@@ -1,0 +1,17 @@
+"""Customer Updated: EventBridge rule -> SQS -> this function -> the customer's profile (created, or
+the fields the event names changed) and the consent history."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudge.customers.ingest import process_customer_updated_batch
+from nudge.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_customer_updated_batch(event, context)

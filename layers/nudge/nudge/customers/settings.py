@@ -1,0 +1,26 @@
+"""Configuration of the customer functions (Customer Updated, Customer Deleted), read at entry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CustomerSettings(BaseModel):
+    """The field aliases are the environment variable names set in ``template.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
+    deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
+    consent_history_table: str = Field(validation_alias="CONSENT_HISTORY_TABLE", min_length=1)
+    suppression_list_table: str = Field(validation_alias="SUPPRESSION_LIST_TABLE", min_length=1)
+    address_hash_key_secret: str = Field(validation_alias="ADDRESS_HASH_KEY_SECRET", min_length=1)
+    queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
+    dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> CustomerSettings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
