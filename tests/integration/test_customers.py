@@ -111,7 +111,7 @@ def test_a_customer_created_without_a_first_name_is_still_emailed(
     mappings.drain()
     outcome = recorded_outcome(stack, cart)
     assert outcome is not None and outcome.decision == "sent"
-    assert outcome.subject and not outcome.subject.startswith(",")
+    assert outcome.subject and "None" not in outcome.subject and not outcome.subject.startswith(","), outcome.subject
 
 
 @pytest.mark.parametrize("newer_first", [True, False], ids=["newer first", "older first"])

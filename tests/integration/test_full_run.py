@@ -17,7 +17,13 @@ from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import deliver_deferred
 from local_stack.reengagement import run_schedule, sample_scheduled_time
 from local_stack.run import publish_as_ses, put_events, run_samples
-from local_stack.scenario import EVENTS_DIR, SampleEvent, load_follow_ups, load_sample_rows
+from local_stack.scenario import (
+    EVENTS_DIR,
+    SampleEvent,
+    load_customer_events,
+    load_follow_ups,
+    load_sample_rows,
+)
 from local_stack.stack import LocalStack
 from tests.conftest import sent_emails
 
@@ -65,6 +71,9 @@ def a_full_day(
             if path.name != "expectations.json":
                 publish_as_ses(stack, json.loads(path.read_text()))
         mappings.drain()
+        # The store's profile events, valid and invalid, and an erasure, at the end of the day
+        put_events(stack, load_customer_events())
+        mappings.drain()
     return FullDay(calls, service_logs.getvalue())
 
 
@@ -98,8 +107,9 @@ def test_the_logs_of_a_full_day_hold_no_email_address_name_or_token(a_full_day: 
     assert '"reason":"frequency_capped"' in logs
     # ...and none of it identifies a person beyond their opaque customer id
     personal: set[str] = set()
-    for row in load_sample_rows("customers"):
-        personal |= {row["email"], row["first_name"], *([row["last_name"]] if row.get("last_name") else [])}
+    profile_events = [s.event["detail"] for s in load_customer_events()]
+    for row in [*load_sample_rows("customers"), *profile_events]:
+        personal |= {row[name] for name in ("email", "first_name", "last_name") if isinstance(row.get(name), str)}
     assert {value for value in personal if re.search(rf"\b{re.escape(value)}\b", logs)} == set()
     assert EMAIL_ADDRESS.findall(logs.replace("hello@shop.example", "")) == []
     assert TOKEN.findall(logs) == []

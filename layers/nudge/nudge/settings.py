@@ -162,6 +162,8 @@ class UnsubscribeSettings(BaseModel):
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     unsubscribe_key_secret: str = Field(validation_alias="UNSUBSCRIBE_KEY_SECRET", min_length=1)
+    consent_history_table: str | None = Field(default=None, validation_alias="CONSENT_HISTORY_TABLE")
+    """Where an unsubscribe is kept as a consent statement (withdrawn, ``unsubscribe_<how>``)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> UnsubscribeSettings:

@@ -20,6 +20,8 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
+from nudge.dal import consent_history
+from nudge.dal.consent_history import ConsentStatement
 from nudge.dal.customers import record_unsubscribe
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.settings import UnsubscribeSettings
@@ -138,7 +140,12 @@ def unsubscribe() -> Response[str]:
         metrics.add_metric(name="UnsubscribeRejected", unit=MetricUnit.Count, value=1)
         return _page(400, "Nothing was changed", "<p>Use the button on the unsubscribe page.</p>")
     settings = UnsubscribeSettings.from_environment()
-    known = record_unsubscribe(settings.customers_table, customer_id, utc_now(), source)
+    now = utc_now()
+    known = record_unsubscribe(settings.customers_table, customer_id, now, source)
+    if known and settings.consent_history_table:
+        # The consent history answers "when and how" for withdrawals too, not only the store's.
+        statement = ConsentStatement(customer_id, now, marketing_consent=False, source=f"unsubscribe_{source}")
+        consent_history.record(settings.consent_history_table, statement, now)
     metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
     logger.info(
         "unsubscribed", extra={"customer_id": log_safe_id(customer_id) if known else None, "source": source}
