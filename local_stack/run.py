@@ -15,6 +15,8 @@ from local_stack.stack import LocalStack
 from nudge.catalog.events import ProductUpdatedEvent
 from nudge.catalog.ingest import catalog_product
 from nudge.catalog.models import Product
+from nudge.customers.events import CustomerUpdatedEvent
+from nudge.dal.customers import get_profile_item
 from nudge.dal.deliveries import get_outcome
 from nudge.dal.products import get_product
 from nudge.events import TriggerDetail
@@ -29,6 +31,8 @@ class EventResult:
     dead_letter_queue: str | None
     product: Product | None = None
     """For a Product Updated sample: the catalog row of its SKU after the run."""
+    profile: dict[str, Any] | None = None
+    """For a Customer Updated or Customer Deleted sample: the stored profile after the run."""
 
     @property
     def as_expected(self) -> bool:
@@ -37,6 +41,8 @@ class EventResult:
             return self.outcome is None and self.dead_letter_queue is not None
         if self.sample.is_product:
             return self._catalog_as_expected()
+        if self.sample.is_customer_event:
+            return self._profile_as_expected()
         if self.outcome is None:
             return False
         return (
@@ -54,6 +60,22 @@ class EventResult:
         if self.sample.expectation.get("catalog") == "written":
             return self.product == catalog_product(event.detail)
         return self.product.updated_at > event.detail.updated_at
+
+    def _profile_as_expected(self) -> bool:
+        """``erased``: no profile is left; ``created``/``updated``: the profile holds every field the
+        event names (``null``: absent); ``not_newer``: a newer change kept some field."""
+        expected = self.sample.expectation.get("profile")
+        if expected == "erased":
+            return self.profile is None
+        if self.profile is None:
+            return False
+        detail = CustomerUpdatedEvent.model_validate(self.sample.event).detail
+        named = {name: getattr(detail, name) for name in detail.model_fields_set if name != "updated_at"}
+        holds = all(self.profile.get(name) == value for name, value in named.items())
+        # Anything else the expectation names is a stored attribute it must have (a suppression).
+        stored = self.sample.expectation.items()
+        holds = holds and all(self.profile.get(k) == v for k, v in stored if k != "profile")
+        return holds if expected in ("created", "updated") else not holds
 
     def _deferred_until(self) -> str | None:
         until = self.outcome.deferred_until if self.outcome else None
@@ -125,13 +147,29 @@ def run_samples(
         if sample.is_product:
             results.append(EventResult(sample, None, None, stored_product(stack, sample)))
             continue
+        if sample.is_customer_event:
+            results.append(EventResult(sample, None, None, profile=stored_profile(stack, sample)))
+            continue
         results.append(EventResult(sample, recorded_outcome(stack, sample), None))
     return results, report
+
+
+def run_in_order(
+    stack: LocalStack, mappings: EventSourceMappings, samples: Sequence[SampleEvent]
+) -> list[EventResult]:
+    """Each sample put on the bus and handled before the next: events of different queues (an
+    erasure, then a sign-up) happen in the given order, as a store that waits for each would see."""
+    return [result for sample in samples for result in run_samples(stack, mappings, [sample])[0]]
 
 
 def stored_product(stack: LocalStack, sample: SampleEvent) -> Product | None:
     """The catalog row of a Product Updated sample's SKU."""
     return get_product(stack.names["ProductsTable"], str(sample.event["detail"]["sku"]))
+
+
+def stored_profile(stack: LocalStack, sample: SampleEvent) -> dict[str, Any] | None:
+    """The profile a Customer Updated or Customer Deleted sample names, as stored."""
+    return get_profile_item(stack.names["CustomersTable"], str(sample.event["detail"]["customer_id"]))
 
 
 def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:

@@ -14,11 +14,12 @@ import time_machine
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, crash_at, refusing
 from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.run import put_events, recorded_outcome
-from local_stack.scenario import SampleEvent, load_customer_events
+from local_stack.run import put_events, recorded_outcome, run_in_order
+from local_stack.scenario import SampleEvent, load_customer_events, load_follow_ups, load_sample_rows
+from local_stack.seed import create_sample_customers
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer, get_profile_item
-from nudge.dal.items import from_item
+from nudge.dal.items import from_item, to_item
 from nudge.timeutil import to_stored, utc_now
 
 PROFILE_FUNCTIONS = ["CustomerUpdatedFunction", "CustomerDeletedFunction"]
@@ -30,13 +31,13 @@ def sample(name: str) -> SampleEvent:
 
 
 def customer_updated(customer_id: str, updated_at: str, **fields: Any) -> SampleEvent:
-    event = json.loads(json.dumps(sample("signup_lin.json").event))
+    event = json.loads(json.dumps(sample("1_signup_lin.json").event))
     event["detail"] = {"customer_id": customer_id, "updated_at": updated_at, **fields}
     return SampleEvent(name=f"{customer_id}@{updated_at}", event=event, expectation={})
 
 
 def customer_deleted(customer_id: str, requested_at: str) -> SampleEvent:
-    event = json.loads(json.dumps(sample("deleted_olga.json").event))
+    event = json.loads(json.dumps(sample("4_deleted_olga.json").event))
     event["detail"] = {"customer_id": customer_id, "requested_at": requested_at}
     return SampleEvent(name=f"delete {customer_id}", event=event, expectation={})
 
@@ -76,11 +77,22 @@ def table_rows(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- Customer Updated
 
 
+def test_every_customer_sample_does_what_its_expectation_says(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    results = run_in_order(stack, mappings, list(CUSTOMER_SAMPLES.values()))
+    assert [r.sample.name for r in results if not r.as_expected] == []
+    assert {r.dead_letter_queue for r in results if r.sample.is_invalid} == {
+        "CustomerUpdatedDLQ",
+        "CustomerDeletedDLQ",
+    }
+
+
 def test_a_new_customer_is_created_from_the_event_and_gets_emails(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
     # Given a store that has never written the Customers table: a sign-up at checkout
-    handle(stack, mappings, sample("signup_lin.json"))
+    handle(stack, mappings, sample("1_signup_lin.json"))
     customer = get_customer(stack.names["CustomersTable"], "cus_signup_lin")
     assert customer is not None
     assert (customer.email, customer.first_name, customer.locale, customer.country) == (
@@ -161,7 +173,7 @@ def test_a_partial_update_changes_only_the_fields_present_and_null_clears(
 ) -> None:
     before = profile(stack, "cus_new_priya")
     assert before is not None and before["last_name"] == "Sharma"
-    handle(stack, mappings, sample("name_cleared_priya.json"))
+    handle(stack, mappings, sample("3_name_cleared_priya.json"))
     after = profile(stack, "cus_new_priya")
     assert after is not None
     assert "last_name" not in after
@@ -192,7 +204,7 @@ def test_an_invalid_event_is_dead_lettered_naming_the_field_and_changes_nothing(
 def test_the_failure_log_never_holds_the_address(
     stack: LocalStack, mappings: EventSourceMappings, service_logs: Any
 ) -> None:
-    handle(stack, mappings, sample("invalid_email.json"), sample("signup_lin.json"))
+    handle(stack, mappings, sample("invalid_email.json"), sample("1_signup_lin.json"))
     logged = service_logs.getvalue()
     assert "lin.wei" not in logged and "Lin" not in logged.replace("Line", "")
 
@@ -206,7 +218,7 @@ def test_every_consent_statement_is_kept_with_its_time_value_and_source(
     handle(
         stack,
         mappings,
-        sample("signup_lin.json"),
+        sample("1_signup_lin.json"),
         customer_updated("cus_signup_lin", "2026-11-23T12:00:00Z", marketing_consent=False, consent_source="preference_center"),
         # a statement from before, arriving late: kept in the history, not applied
         customer_updated("cus_signup_lin", "2026-11-01T08:00:00Z", marketing_consent=True, consent_source="import"),
@@ -255,7 +267,8 @@ def test_a_withdrawn_consent_stops_the_next_step_of_a_cart_series(
     mappings.drain()
     first = recorded_outcome(stack, jonas)
     assert first is not None and first.decision == "sent"
-    handle(stack, mappings, sample("consent_withdrawn_jonas.json"))
+    (withdrawal,) = [f for f in load_follow_ups() if f.name.endswith("3_consent_withdrawn_jonas.json")]
+    handle(stack, mappings, withdrawal)
     deliver_deferred(stack, mappings, clock.move_to)
     cart = CART_ABANDONED.parse(jonas.event)
     for step in (2, 3):
@@ -306,7 +319,7 @@ def test_a_suppressed_address_moved_to_another_customer_stays_suppressed(
 def test_a_changed_email_is_used_by_the_next_send(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent], moto: Any
 ) -> None:
-    handle(stack, mappings, sample("email_changed_ada.json"))
+    handle(stack, mappings, sample("2_email_changed_ada.json"))
     put_events(stack, [samples["cart_abandoned/vip_ada.json"]])
     mappings.drain()
     recipients = [raw for raw in moto.sent_raw_emails().values() if "lovelace" in raw]
@@ -370,7 +383,7 @@ def test_an_erased_suppressed_address_stays_suppressed_until_new_consent(
     olga = profile(stack, "cus_suppressed_olga")
     assert olga is not None
     address, reason = olga["email"], olga["suppressed_reason"]
-    handle(stack, mappings, sample("deleted_olga.json"))
+    handle(stack, mappings, sample("4_deleted_olga.json"))
     assert address not in everything_stored(stack)
     handle(stack, mappings, customer_updated("cus_olga_again", to_stored(utc_now()), email=address))
     again = profile(stack, "cus_olga_again")
@@ -405,7 +418,7 @@ def test_erasure_finishes_exactly_once_after_a_crash_after_any_write(
     secrets = personal_strings(stack, "cus_suppressed_olga")
     # When the erasure's function dies right after that write, and SQS delivers it again
     with crash_at(CrashPoint(service=service, operation=operation, nth=nth)):
-        put_events(stack, [sample("deleted_olga.json")])
+        put_events(stack, [sample("4_deleted_olga.json")])
         report = mappings.drain(only=PROFILE_FUNCTIONS)
     assert report.died == 1
     # Then the retry finished it: nothing holds her, her address is kept only as a keyed hash, and
@@ -416,7 +429,7 @@ def test_erasure_finishes_exactly_once_after_a_crash_after_any_write(
     (erasure,) = [r for r in table_rows(stack, "SuppressionListTable") if r["key_hash"].startswith("erased#")]
     assert erasure["erased_at"]
     # And a duplicate of the request finds it done
-    handle(stack, mappings, sample("deleted_olga.json"))
+    handle(stack, mappings, sample("4_deleted_olga.json"))
     logged = [json.loads(line) for line in service_logs.getvalue().splitlines() if '"customer erased"' in line]
     assert [line["completed_now"] for line in logged][-1] is False
 
@@ -426,6 +439,21 @@ def test_a_throttled_delete_is_retried_and_finishes(
 ) -> None:
     secrets = personal_strings(stack, "cus_suppressed_olga")
     with refusing(Refusal(service="dynamodb", operation="DeleteItem")):
-        handle(stack, mappings, sample("deleted_olga.json"))
+        handle(stack, mappings, sample("4_deleted_olga.json"))
     stored = everything_stored(stack)
     assert [s for s in secrets if s in stored] == []
+
+
+def test_the_demo_creates_the_sample_customers_through_events_exactly_as_seeded(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    # Given the profiles the tests seed straight into the table
+    table = stack.names["CustomersTable"]
+    ids = [row["customer_id"] for row in load_sample_rows("customers")]
+    seeded = {customer_id: get_customer(table, customer_id) for customer_id in ids}
+    for customer_id in ids:
+        clients.dynamodb(stack.region).delete_item(TableName=table, Key=to_item({"customer_id": customer_id}))
+    # When they come in as the demo brings them: Customer Updated events, then their history
+    assert create_sample_customers(stack, mappings) == len(ids)
+    # Then every profile reads the same to the send path
+    assert {customer_id: get_customer(table, customer_id) for customer_id in ids} == seeded

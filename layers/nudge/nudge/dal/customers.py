@@ -37,7 +37,7 @@ def get_customer(table: str, customer_id: str) -> Customer | None:
 
 def put_customer(table: str, customer: Customer) -> None:
     """Create or replace a profile (seeding, imports and tests; triggers only update)."""
-    clients.dynamodb().put_item(TableName=table, Item=to_item(_to_record(customer)))
+    clients.dynamodb().put_item(TableName=table, Item=to_item(stored_record(customer)))
 
 
 def import_customers(table: str, customers: Iterable[Customer], max_attempts: int = 8) -> int:
@@ -47,7 +47,7 @@ def import_customers(table: str, customers: Iterable[Customer], max_attempts: in
     batch: list[Customer] = []
 
     def flush() -> None:
-        requests: list[Any] = [{"PutRequest": {"Item": to_item(_to_record(c))}} for c in batch]
+        requests: list[Any] = [{"PutRequest": {"Item": to_item(stored_record(c))}} for c in batch]
         for attempt in range(max_attempts):
             unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
             requests = list(unprocessed.get(table, []))
@@ -72,7 +72,8 @@ def import_customers(table: str, customers: Iterable[Customer], max_attempts: in
 _ENGAGEMENT_SETS = ("recent_open_dates", "recent_click_dates")
 
 
-def _to_record(customer: Customer) -> dict[str, object]:
+def stored_record(customer: Customer) -> dict[str, object]:
+    """The profile's attributes as ``put_customer`` stores them (histories in their compact forms)."""
     record = {name: _stored(value) for name, value in customer.model_dump(mode="python").items()}
     for name in _ENGAGEMENT_SETS:
         moments = getattr(customer, name)
