@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast reengagement test lint typecheck template-lint pytest build deploy report bench bench-reengagement clean
+.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report bench bench-reengagement clean
 
 help:
 	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
@@ -15,6 +15,7 @@ help:
 	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
 	@echo "make test-fast  unit and contract tests only: the inner loop (seconds)"
+	@echo "make schemas  the JSON Schema of every store event, from the models, into events/schemas/"
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
 	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 37 min)"
 	@echo "make build  sam build (no Docker needed)"
@@ -59,6 +60,10 @@ ifdef DELIVERIES_TABLE
 else
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.measurement_day
 endif
+
+# A store's developers check their events against these; tests/contract/ fails while one is stale.
+schemas: $(VENV)/.installed
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.event_schemas
 
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed

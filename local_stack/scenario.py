@@ -21,8 +21,9 @@ Kolkata, morning in Chicago, still night in Los Angeles and Tokyo. Quiet hours r
 fixed one makes every run decide the same."""
 
 # Not the sample day's store events, with expectations of their own: what customers do next (put on the
-# bus one by one after the others), the schedule's payload, and SES's feedback events.
-NON_TRIGGER_DIRS = frozenset({"follow_ups", "scheduled", "ses", "customers"})
+# bus one by one after the others), the schedule's payload, and SES's feedback events; and the events'
+# JSON Schemas (no events at all: `make schemas`).
+NON_TRIGGER_DIRS = frozenset({"follow_ups", "scheduled", "ses", "customers", "schemas"})
 FOLLOW_UPS_DIR = EVENTS_DIR / "follow_ups"
 CUSTOMERS_DIR = EVENTS_DIR / "customers"
 """Customer Updated and Customer Deleted samples: expectation ``{"profile": "created" | "updated" |

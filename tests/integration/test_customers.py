@@ -14,6 +14,7 @@ import time_machine
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, crash_at, refusing
 from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events, recorded_outcome, run_in_order
 from local_stack.scenario import SampleEvent, load_customer_events, load_follow_ups, load_sample_rows
 from local_stack.seed import create_sample_customers
@@ -21,6 +22,7 @@ from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer, get_profile_item
 from nudge.dal.items import from_item, to_item
 from nudge.timeutil import to_stored, utc_now
+from tests.conftest import sent_emails
 
 PROFILE_FUNCTIONS = ["CustomerUpdatedFunction", "CustomerDeletedFunction"]
 CUSTOMER_SAMPLES = {sample.name: sample for sample in load_customer_events()}
@@ -111,7 +113,7 @@ def test_a_new_customer_is_created_from_the_event_and_gets_emails(
 
 
 def test_a_customer_created_without_a_first_name_is_still_emailed(
-    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent], moto: MotoEndpoint
 ) -> None:
     handle(
         stack,
@@ -124,6 +126,11 @@ def test_a_customer_created_without_a_first_name_is_still_emailed(
     outcome = recorded_outcome(stack, cart)
     assert outcome is not None and outcome.decision == "sent"
     assert outcome.subject and "None" not in outcome.subject and not outcome.subject.startswith(","), outcome.subject
+    # Greeted without a name, and addressed to the bare address
+    (email,) = [e for e in sent_emails(moto) if e["To"].addresses[0].addr_spec == "a@example.com"]
+    assert email["Subject"] == "You left something in your cart"
+    assert str(email["To"]) == "a@example.com"
+    assert all("None" not in part.get_content() for part in email.iter_parts())
 
 
 @pytest.mark.parametrize("newer_first", [True, False], ids=["newer first", "older first"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
+from email import message_from_bytes, policy
 from html.parser import HTMLParser
 from typing import Any
 
@@ -16,11 +19,12 @@ from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import REPO_ROOT
 from nudge.events import CartAbandoned
 from nudge.experiments.models import Arm, Experiment
+from nudge.mime import build_message
 from nudge.pipeline import render_for
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, environment, render_email, shipped_languages
 from nudge.settings import Settings
-from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
+from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED, TRIGGERS, Trigger
 from tests.unit.links import untracked_store_links
 
 TEMPLATES_DIR = str(REPO_ROOT / "templates")
@@ -123,6 +127,71 @@ def test_a_locale_without_a_catalog_renders_in_english_and_says_so(
     assert "Still thinking it over, Ada?" in email.html
     # Dates (and money) still follow the customer's own locale.
     assert "2026年11月" in email.text
+
+
+# Every email that greets by name, as a customer created from only an address gets it: (trigger,
+# sample, cart step or none, segment, order_count).
+NAMELESS_EMAILS: dict[str, tuple[Trigger[Any], str, int | None, str, int]] = {
+    "cart first step": (CART_ABANDONED, "cart_abandoned/new_customer_jonas.json", 1, "new_customer", 3),
+    "cart first step, vip": (CART_ABANDONED, "cart_abandoned/vip_ada.json", 1, "vip", 3),
+    "cart middle step": (CART_ABANDONED, "cart_abandoned/vip_ada.json", 2, "vip", 3),
+    "cart last step, offer": (CART_ABANDONED, "cart_abandoned/vip_ada.json", 3, "vip", 3),
+    "cart last step, no offer": (CART_ABANDONED, "cart_abandoned/vip_ada.json", 3, "default", 3),
+    "first order": (ORDER_PLACED, "order_placed/first_order_priya.json", None, "new_customer", 1),
+    "repeat order": (ORDER_PLACED, "order_placed/repeat_order_maria.json", None, "frequent_buyer", 7),
+    "lapsed, offer": (CUSTOMER_LAPSED, "customer_lapsed/at_risk_sam.json", None, "at_risk", 3),
+    "lapsed, no offer": (CUSTOMER_LAPSED, "customer_lapsed/at_risk_sam.json", None, "default", 3),
+}
+# A greeting that lost its name: a comma with nothing before it, or nothing but punctuation after it.
+DANGLING_COMMA = re.compile(r"(^|\s),|,\s*[,.;:!?]")
+
+
+@pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
+@pytest.mark.parametrize("case", sorted(NAMELESS_EMAILS))
+def test_an_email_to_a_customer_without_a_first_name_reads_naturally(
+    case: str, language: str, samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    trigger, sample, step, segment_id, order_count = NAMELESS_EMAILS[case]
+    detail = trigger.parse(samples[sample].event)
+    if step is not None:
+        detail = detail.model_copy(update={"step": step})
+    customer = a_customer(
+        first_name=None,
+        segment_id=segment_id,
+        order_count=order_count,
+        locale=f"{language}-{language.upper()}",
+    )
+    email = render(trigger, detail, customer, SEGMENTS[segment_id], settings)
+
+    assert email.language == language
+    visible_html = [piece.strip() for piece in Elements.of(email.html).text if piece.strip()]
+    for part, pieces in (
+        ("subject", [email.subject]),
+        ("text", email.text.splitlines()),
+        ("html", visible_html),
+    ):
+        assert not [p for p in pieces if "None" in p], f"{part} says None"
+        assert not [p for p in pieces if DANGLING_COMMA.search(p)], f"{part}: a greeting lost its name"
+    assert "None" not in email.html
+    assert not email.subject.lstrip("¡¿")[:1].islower(), email.subject
+
+
+def test_the_to_header_of_a_customer_without_a_name_is_the_bare_address() -> None:
+    customer = a_customer(first_name=None)
+    message = build_message(
+        sender="Example Shop <hello@shop.example>",
+        recipient_name=customer.full_name,
+        recipient_email=customer.email,
+        email=RenderedEmail(subject="You left something in your cart", html="<p>x</p>", text="x"),
+        sent_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        unsubscribe_url=UNSUBSCRIBE_URL,
+    )
+    assert b"\r\nTo: ada@example.com\r\n" in message.data
+    received = message_from_bytes(message.data, policy=policy.default)
+    (address,) = received["To"].addresses
+    assert (address.display_name, address.addr_spec) == ("", "ada@example.com")
+    # Only a last name: that is the display name, with no stray space
+    assert a_customer(first_name=None, last_name="Lovelace").full_name == "Lovelace"
 
 
 def test_the_first_reminder_carries_no_offer_and_the_last_one_does(
