@@ -10,12 +10,12 @@ from pathlib import Path
 
 
 @contextmanager
-def stdout_to(path: Path) -> Iterator[None]:
+def stdout_to(path: Path, *, append: bool = False) -> Iterator[None]:
     """Send the handlers' JSON logs and metrics (written to stdout, as in Lambda) to a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     saved = os.dup(1)
-    with path.open("w", encoding="utf-8") as log:
+    with path.open("a" if append else "w", encoding="utf-8") as log:
         os.dup2(log.fileno(), 1)
         try:
             yield

@@ -24,20 +24,29 @@ from local_stack.one_time_schedules import OneTimeSchedule, deliver_deferred
 from local_stack.outbox import write_outbox
 from local_stack.reengagement import SAMPLE_RUN, run_schedule, sample_scheduled_time
 from local_stack.reengagement import describe as describe_run
-from local_stack.run import EventResult, put_events, recorded_outcome, run_samples
+from local_stack.run import (
+    EventResult,
+    put_events,
+    recorded_outcome,
+    run_in_order,
+    run_samples,
+    stored_profile,
+)
 from local_stack.scenario import (
     SAMPLE_DAY_CLOCK,
     SampleEvent,
+    load_customer_events,
     load_follow_ups,
     load_sample_events,
     load_sample_rows,
 )
-from local_stack.seed import seed_sample_data, verify_sender_identity
+from local_stack.seed import create_sample_customers, seed_segments, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
+from nudge.dal import consent_history, partitions
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.formatting import resolve_timezone
-from nudge.outcome import Decision, Outcome
+from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.reengagement.selection import winback_detail
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED
@@ -64,9 +73,68 @@ def describe(result: EventResult) -> str:
         stored = f"{product.price} {product.currency}" if product else "no catalog row"
         what = "written" if sample.expectation.get("catalog") == "written" else "kept the newer row"
         return _row(trigger, str(sample.event["detail"]["sku"]), "-", what, f"{stored}  ({sample.name})")
+    if sample.is_customer_event:
+        return _row(trigger, str(sample.event["detail"]["customer_id"]), "-", *_profile_change(result))
     if outcome is None:
         return _row(trigger, "?", "-", "no delivery record", sample.name)
     return _row(outcome.trigger, outcome.customer_id, outcome.segment_id or "-", *_decision(outcome))
+
+
+def _profile_change(result: EventResult) -> tuple[str, str]:
+    """What a Customer Updated or Customer Deleted did to the profile, in the demo's columns."""
+    detail, profile = result.sample.event["detail"], result.profile
+    if result.sample.detail_type == "Customer Deleted":
+        return ("erased" if profile is None else "NOT ERASED"), f"({result.sample.name})"
+    if profile is None:
+        return "no profile", f"({result.sample.name})"
+    named = [name for name in detail if name not in ("customer_id", "updated_at")]
+    if detail.get("marketing_consent") is False:
+        what = f"consent withdrawn ({detail.get('consent_source', 'no source')})"
+    elif "email" in named and profile.get("suppressed_reason"):
+        what = f"suppressed: {profile['suppressed_reason']} (the address's)"
+    else:
+        what = ("created" if result.sample.expectation.get("profile") == "created" else "updated") + (
+            ": " + ", ".join(f"{n}=null" if detail[n] is None else n for n in named)
+        )
+    return what, f"({result.sample.name})"
+
+
+def customer_events_step(stack: LocalStack, mappings: EventSourceMappings) -> tuple[bool, list[str]]:
+    """The store's customer events (events/customers/), one after another: a sign-up, a changed
+    address, a cleared name, an erasure (what it leaves), a sign-up with the erased customer's
+    suppressed address, and invalid events dead-lettered naming the field."""
+    lines = ["\nthe store's customer events (events/customers/), each handled before the next"]
+    erased_id = "cus_suppressed_olga"
+    held_before = _rows_about(stack, erased_id)
+    results = run_in_order(stack, mappings, load_customer_events())
+    for result in results:
+        lines.append(("  " if result.as_expected else "X ") + describe(result))
+    held_after = _rows_about(stack, erased_id)
+    lines.append(
+        f"  erasing {erased_id} deleted her profile, {held_before['deliveries']} delivery records and "
+        f"{held_before['consent']} consent statement(s); left: {sum(held_after.values())} rows that name "
+        "her, her address only as a keyed hash on the suppression list"
+    )
+    cart = next(s for s in load_sample_events() if s.name == "cart_abandoned/vip_ada.json")
+    after = cart.varied("a cart after the erasure", customer_id=erased_id, cart_id="cart_after_erasure")
+    put_events(stack, [after])
+    mappings.drain()
+    outcome = recorded_outcome(stack, after)
+    unknown = outcome is not None and outcome.reason is SkipReason.UNKNOWN_CUSTOMER
+    lines.append(
+        "  " + _row("cart_abandoned", erased_id, "-", *_decision(outcome)) if outcome else "X no decision"
+    )
+    ok = all(r.as_expected for r in results) and unknown and sum(held_after.values()) == 0
+    return ok, lines
+
+
+def _rows_about(stack: LocalStack, customer_id: str) -> dict[str, int]:
+    """How many rows hold the customer: profile, delivery records, consent statements."""
+    return {
+        "profile": int(get_customer(stack.names["CustomersTable"], customer_id) is not None),
+        "deliveries": len(partitions.rows(stack.names["DeliveriesTable"], "customer_id", customer_id)),
+        "consent": len(consent_history.history(stack.names["ConsentHistoryTable"], customer_id)),
+    }
 
 
 def main() -> int:
@@ -76,15 +144,18 @@ def main() -> int:
     with time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as clock, running_moto() as moto:
         stack = build_stack()
         verify_sender_identity(stack)
-        segments, customers = seed_sample_data(stack)
+        with stdout_to(OUT_DIR / "logs" / "lambda.jsonl"):
+            mappings = EventSourceMappings(stack, clock)
+            segments = seed_segments(stack)
+            customers = create_sample_customers(stack, mappings)
         print(
             f"local stack on {moto.url}: {len(stack.functions)} functions, {len(stack.queue_urls)} queues, "
-            f"{len(stack.rules)} rules from template.yaml; seeded {segments} segments, {customers} customers"
+            f"{len(stack.rules)} rules from template.yaml; seeded {segments} segments; {customers} customers "
+            "created by Customer Updated events (consent from an import), their order history imported"
         )
         print(f"clock set to the sample day, {SAMPLE_DAY_CLOCK:%Y-%m-%d %H:%M} UTC, and ticking")
         print("the store's catalog (events/product_updated/) goes on the bus first")
-        with stdout_to(OUT_DIR / "logs" / "lambda.jsonl"):
-            mappings = EventSourceMappings(stack, clock)
+        with stdout_to(OUT_DIR / "logs" / "lambda.jsonl", append=True):
             # The store's catalog is there before the day starts, so the first emails already
             # recommend products (the day's own events put the same products again: no change).
             catalog = [s for s in samples if s.is_product and not s.is_invalid]
@@ -99,6 +170,7 @@ def main() -> int:
             day = measurement_day.simulate(
                 stack, mappings, clock.move_to, customers=measurement_day.DEMO_CUSTOMERS
             )
+            privacy_ok, privacy_lines = customer_events_step(stack, mappings)
         written = write_outbox(
             OUT_DIR / "outbox", [*sent, *follow_up_emails, *winbacks, *mornings], moto.sent_raw_emails()
         )
@@ -117,20 +189,33 @@ def main() -> int:
         f"({'no duplicates' if duplicates_ok else 'DUPLICATE SENDS'}); "
         f"{len(written)} written to out/outbox/ as .eml + .html; handler logs in out/logs/lambda.jsonl"
     )
-    print("\n".join([*follow_up_lines, *run_lines, *morning_lines, *measurement_day.describe(day)]))
+    print(
+        "\n".join(
+            [*follow_up_lines, *run_lines, *morning_lines, *measurement_day.describe(day), *privacy_lines]
+        )
+    )
     measured_ok = not day.differences()
-    ok = not unexpected and duplicates_ok and follow_ups_ok and run_ok and morning_ok and measured_ok
+    ok = (
+        not unexpected
+        and duplicates_ok
+        and follow_ups_ok
+        and run_ok
+        and morning_ok
+        and measured_ok
+        and privacy_ok
+    )
     print(
         f"demo finished in {time.perf_counter() - started:.1f} s: "
         + (
-            "every event, follow-up, the scheduled run, the deferred emails and the cart series did what "
-            "events/ expects, and the report equals the hand count"
+            "every event, follow-up, the scheduled run, the deferred emails, the cart series and the "
+            "customer events did what events/ expects, and the report equals the hand count"
             if ok
             else f"{len(unexpected)} events did not do what was expected"
             + ("" if follow_ups_ok else "; a follow-up did not do what events/follow_ups/ expects")
             + ("" if run_ok else "; the scheduled run did not do what was expected")
             + ("" if morning_ok else "; a deferred email or a cart's series did not do what events/ expects")
             + ("" if measured_ok else "; the report differs from the hand count of the simulated day")
+            + ("" if privacy_ok else "; a customer event did not do what events/customers/ expects")
         )
     )
     return 0 if ok else 1
@@ -153,7 +238,11 @@ def follow_ups_step(
             move_clock_to(happened_at)
         put_events(stack, [follow_up])
         mappings.drain()
-        result = EventResult(follow_up, recorded_outcome(stack, follow_up), None)
+        result = (
+            EventResult(follow_up, None, None, profile=stored_profile(stack, follow_up))
+            if follow_up.is_customer_event
+            else EventResult(follow_up, recorded_outcome(stack, follow_up), None)
+        )
         ok = ok and result.as_expected
         lines.append(("  " if result.as_expected else "X ") + describe(result))
         if result.outcome and result.outcome.decision is Decision.SENT:

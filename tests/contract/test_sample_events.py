@@ -65,7 +65,11 @@ RULES = rules_by_trigger()
 
 def test_every_trigger_has_a_rule_valid_samples_and_invalid_samples() -> None:
     assert set(RULES) == {trigger.name for trigger in TRIGGERS} | {CATALOG, ATTRIBUTION} | PROFILE_CONSUMERS
-    for detail_type in [*(trigger.detail_type for trigger in TRIGGERS), "Product Updated", *PROFILE_DETAIL_TYPES]:
+    for detail_type in [
+        *(trigger.detail_type for trigger in TRIGGERS),
+        "Product Updated",
+        *PROFILE_DETAIL_TYPES,
+    ]:
         kinds = {s.is_invalid for s in SAMPLES if s.detail_type == detail_type}
         assert kinds == {True, False}, detail_type
 

@@ -56,12 +56,16 @@ def profile(stack: LocalStack, customer_id: str) -> dict[str, Any] | None:
 
 
 def dead_letters(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
-    messages = clients.sqs(stack.region).receive_message(
-        QueueUrl=stack.queue_url(logical_id),
-        MaxNumberOfMessages=10,
-        VisibilityTimeout=0,
-        MessageAttributeNames=["All"],
-    ).get("Messages", [])
+    messages = (
+        clients.sqs(stack.region)
+        .receive_message(
+            QueueUrl=stack.queue_url(logical_id),
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
     return [
         {
             "detail": json.loads(m["Body"])["detail"],
@@ -118,14 +122,18 @@ def test_a_customer_created_without_a_first_name_is_still_emailed(
     handle(
         stack,
         mappings,
-        customer_updated("cus_only_address", "2026-11-23T09:00:00Z", email="a@example.com", marketing_consent=True),
+        customer_updated(
+            "cus_only_address", "2026-11-23T09:00:00Z", email="a@example.com", marketing_consent=True
+        ),
     )
     cart = samples["cart_abandoned/vip_ada.json"].varied("cart", customer_id="cus_only_address")
     put_events(stack, [cart])
     mappings.drain()
     outcome = recorded_outcome(stack, cart)
     assert outcome is not None and outcome.decision == "sent"
-    assert outcome.subject and "None" not in outcome.subject and not outcome.subject.startswith(","), outcome.subject
+    assert outcome.subject and "None" not in outcome.subject and not outcome.subject.startswith(","), (
+        outcome.subject
+    )
     # Greeted without a name, and addressed to the bare address
     (email,) = [e for e in sent_emails(moto) if e["To"].addresses[0].addr_spec == "a@example.com"]
     assert email["Subject"] == "You left something in your cart"
@@ -168,7 +176,9 @@ def test_changes_within_one_second_keep_their_order(stack: LocalStack, mappings:
     handle(
         stack,
         mappings,
-        customer_updated("cus_fast", "2026-11-20T09:00:00.100Z", email="f@example.com", marketing_consent=True),
+        customer_updated(
+            "cus_fast", "2026-11-20T09:00:00.100Z", email="f@example.com", marketing_consent=True
+        ),
         customer_updated("cus_fast", "2026-11-20T09:00:00.900Z", marketing_consent=False),
     )
     stored = profile(stack, "cus_fast")
@@ -226,10 +236,22 @@ def test_every_consent_statement_is_kept_with_its_time_value_and_source(
         stack,
         mappings,
         sample("1_signup_lin.json"),
-        customer_updated("cus_signup_lin", "2026-11-23T12:00:00Z", marketing_consent=False, consent_source="preference_center"),
+        customer_updated(
+            "cus_signup_lin",
+            "2026-11-23T12:00:00Z",
+            marketing_consent=False,
+            consent_source="preference_center",
+        ),
         # a statement from before, arriving late: kept in the history, not applied
-        customer_updated("cus_signup_lin", "2026-11-01T08:00:00Z", marketing_consent=True, consent_source="import"),
-        customer_updated("cus_signup_lin", "2026-11-23T12:00:00Z", marketing_consent=False, consent_source="preference_center"),
+        customer_updated(
+            "cus_signup_lin", "2026-11-01T08:00:00Z", marketing_consent=True, consent_source="import"
+        ),
+        customer_updated(
+            "cus_signup_lin",
+            "2026-11-23T12:00:00Z",
+            marketing_consent=False,
+            consent_source="preference_center",
+        ),
     )
     history = sorted(
         (r["changed_at"], r["marketing_consent"], r["consent_source"])
@@ -241,11 +263,17 @@ def test_every_consent_statement_is_kept_with_its_time_value_and_source(
         ("2026-11-23T12:00:00.000000Z", False, "preference_center"),
     ]
     stored = profile(stack, "cus_signup_lin")
-    assert stored is not None and (stored["marketing_consent"], stored["consent_source"]) == (False, "preference_center")
+    assert stored is not None and (stored["marketing_consent"], stored["consent_source"]) == (
+        False,
+        "preference_center",
+    )
 
 
 def test_a_withdrawn_consent_stops_a_deferred_email_at_send_time(
-    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Traveller,
 ) -> None:
     from local_stack.one_time_schedules import deliver_deferred
 
@@ -256,7 +284,9 @@ def test_a_withdrawn_consent_stops_a_deferred_email_at_send_time(
     deferred = recorded_outcome(stack, mei)
     assert deferred is not None and deferred.decision == "deferred"
     # When she withdraws her consent before the morning
-    handle(stack, mappings, customer_updated("cus_night_owl_mei", to_stored(utc_now()), marketing_consent=False))
+    handle(
+        stack, mappings, customer_updated("cus_night_owl_mei", to_stored(utc_now()), marketing_consent=False)
+    )
     deliver_deferred(stack, mappings, clock.move_to)
     # Then the morning delivery is skipped, and so is every later reminder of the series
     morning = recorded_outcome(stack, mei)
@@ -264,7 +294,10 @@ def test_a_withdrawn_consent_stops_a_deferred_email_at_send_time(
 
 
 def test_a_withdrawn_consent_stops_the_next_step_of_a_cart_series(
-    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent], clock: time_machine.Coordinates
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Traveller,
 ) -> None:
     from local_stack.one_time_schedules import deliver_deferred
     from nudge.triggers import CART_ABANDONED
@@ -291,9 +324,15 @@ def test_new_consent_after_an_unsubscribe_lifts_it_and_an_older_one_does_not(
     yuki = profile(stack, "cus_unsubscribed_yuki")
     assert yuki is not None and yuki.get("unsubscribed_at")
     before_unsubscribe = "2020-01-01T00:00:00Z"
-    handle(stack, mappings, customer_updated("cus_unsubscribed_yuki", before_unsubscribe, marketing_consent=True))
+    handle(
+        stack, mappings, customer_updated("cus_unsubscribed_yuki", before_unsubscribe, marketing_consent=True)
+    )
     assert profile(stack, "cus_unsubscribed_yuki")["unsubscribed_at"]  # type: ignore[index]
-    handle(stack, mappings, customer_updated("cus_unsubscribed_yuki", to_stored(utc_now()), marketing_consent=True))
+    handle(
+        stack,
+        mappings,
+        customer_updated("cus_unsubscribed_yuki", to_stored(utc_now()), marketing_consent=True),
+    )
     assert "unsubscribed_at" not in profile(stack, "cus_unsubscribed_yuki")  # type: ignore[operator]
 
 
@@ -319,7 +358,11 @@ def test_a_suppressed_address_moved_to_another_customer_stays_suppressed(
     assert moved is not None and "suppressed_reason" not in moved
     assert partner is not None and partner["suppressed_reason"] == olga["suppressed_reason"]
     # until the partner brings consent given after the suppression
-    handle(stack, mappings, customer_updated("cus_partner", to_stored(utc_now() + timedelta(seconds=1)), marketing_consent=True))
+    handle(
+        stack,
+        mappings,
+        customer_updated("cus_partner", to_stored(utc_now() + timedelta(seconds=1)), marketing_consent=True),
+    )
     assert "suppressed_reason" not in profile(stack, "cus_partner")  # type: ignore[operator]
 
 
@@ -339,7 +382,11 @@ def test_a_changed_email_is_used_by_the_next_send(
 def personal_strings(stack: LocalStack, customer_id: str) -> list[str]:
     stored = profile(stack, customer_id)
     assert stored is not None
-    return [stored["email"], stored["first_name"], *([stored["last_name"]] if stored.get("last_name") else [])]
+    return [
+        stored["email"],
+        stored["first_name"],
+        *([stored["last_name"]] if stored.get("last_name") else []),
+    ]
 
 
 def everything_stored(stack: LocalStack) -> str:
@@ -353,7 +400,13 @@ def test_erasure_leaves_no_row_with_the_address_or_name_and_later_events_find_an
 ) -> None:
     # Given Ada with emails, a consent history, engagement and a cart note
     ada = samples["cart_abandoned/vip_ada.json"]
-    handle(stack, mappings, customer_updated("cus_vip_ada", "2026-11-23T09:00:00Z", marketing_consent=True, consent_source="import"))
+    handle(
+        stack,
+        mappings,
+        customer_updated(
+            "cus_vip_ada", "2026-11-23T09:00:00Z", marketing_consent=True, consent_source="import"
+        ),
+    )
     put_events(stack, [ada])
     mappings.drain()
     secrets = personal_strings(stack, "cus_vip_ada")
@@ -398,7 +451,9 @@ def test_an_erased_suppressed_address_stays_suppressed_until_new_consent(
     handle(
         stack,
         mappings,
-        customer_updated("cus_olga_again", to_stored(utc_now() + timedelta(seconds=1)), marketing_consent=True),
+        customer_updated(
+            "cus_olga_again", to_stored(utc_now() + timedelta(seconds=1)), marketing_consent=True
+        ),
     )
     assert "suppressed_reason" not in profile(stack, "cus_olga_again")  # type: ignore[operator]
 
@@ -416,10 +471,22 @@ ERASURE_CALLS = [
 
 @pytest.mark.parametrize(("service", "operation", "nth"), ERASURE_CALLS)
 def test_erasure_finishes_exactly_once_after_a_crash_after_any_write(
-    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent], service: str, operation: str, nth: int, service_logs: Any
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: dict[str, SampleEvent],
+    service: str,
+    operation: str,
+    nth: int,
+    service_logs: Any,
 ) -> None:
     # Given Olga (suppressed), with a consent statement and a delivery record
-    handle(stack, mappings, customer_updated("cus_suppressed_olga", "2026-11-23T09:00:00Z", marketing_consent=True, consent_source="import"))
+    handle(
+        stack,
+        mappings,
+        customer_updated(
+            "cus_suppressed_olga", "2026-11-23T09:00:00Z", marketing_consent=True, consent_source="import"
+        ),
+    )
     put_events(stack, [samples["customer_lapsed/suppressed_olga.json"]])
     mappings.drain()
     secrets = personal_strings(stack, "cus_suppressed_olga")
@@ -437,13 +504,13 @@ def test_erasure_finishes_exactly_once_after_a_crash_after_any_write(
     assert erasure["erased_at"]
     # And a duplicate of the request finds it done
     handle(stack, mappings, sample("4_deleted_olga.json"))
-    logged = [json.loads(line) for line in service_logs.getvalue().splitlines() if '"customer erased"' in line]
+    logged = [
+        json.loads(line) for line in service_logs.getvalue().splitlines() if '"customer erased"' in line
+    ]
     assert [line["completed_now"] for line in logged][-1] is False
 
 
-def test_a_throttled_delete_is_retried_and_finishes(
-    stack: LocalStack, mappings: EventSourceMappings
-) -> None:
+def test_a_throttled_delete_is_retried_and_finishes(stack: LocalStack, mappings: EventSourceMappings) -> None:
     secrets = personal_strings(stack, "cus_suppressed_olga")
     with refusing(Refusal(service="dynamodb", operation="DeleteItem")):
         handle(stack, mappings, sample("4_deleted_olga.json"))

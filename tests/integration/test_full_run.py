@@ -109,7 +109,9 @@ def test_the_logs_of_a_full_day_hold_no_email_address_name_or_token(a_full_day: 
     personal: set[str] = set()
     profile_events = [s.event["detail"] for s in load_customer_events()]
     for row in [*load_sample_rows("customers"), *profile_events]:
-        personal |= {row[name] for name in ("email", "first_name", "last_name") if isinstance(row.get(name), str)}
+        personal |= {
+            row[name] for name in ("email", "first_name", "last_name") if isinstance(row.get(name), str)
+        }
     assert {value for value in personal if re.search(rf"\b{re.escape(value)}\b", logs)} == set()
     assert EMAIL_ADDRESS.findall(logs.replace("hello@shop.example", "")) == []
     assert TOKEN.findall(logs) == []

@@ -80,7 +80,9 @@ def _keep_suppressed_address(
     if profile.get("suppressed_reason"):
         at = profile.get("suppressed_at")
         # Imported without ``suppressed_at``: as of now, so only consent given from now on lifts it.
-        entry = SuppressedAddress(str(profile["suppressed_reason"]), datetime.fromisoformat(str(at)) if at else now)
+        entry = SuppressedAddress(
+            str(profile["suppressed_reason"]), datetime.fromisoformat(str(at)) if at else now
+        )
     elif profile.get("unsubscribed_at"):
         entry = SuppressedAddress("unsubscribed", datetime.fromisoformat(str(profile["unsubscribed_at"])))
     else:

@@ -24,7 +24,9 @@ from nudge.text import one_line
 
 # RFC 5321 caps a path at 256 octets, so an address is at most 254 characters.
 MAX_EMAIL_LENGTH = 254
-_EMAIL = re.compile(r"^[^@\s\"(),:;<>\[\\\]]{1,64}@(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_EMAIL = re.compile(
+    r"^[^@\s\"(),:;<>\[\\\]]{1,64}@(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 _CONSENT_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 
 
@@ -59,7 +61,8 @@ def _known_locale(value: str) -> str:
 
 @cache
 def _country_codes() -> frozenset[str]:
-    return frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+    codes = (str(code) for code in Locale("en").territories)
+    return frozenset(code for code in codes if len(code) == 2 and code.isalpha())
 
 
 def _iso_country(value: str) -> str:

@@ -89,9 +89,7 @@ def missing_email() -> ValidationError:
 def apply_update(detail: CustomerUpdated, settings: CustomerSettings, now: datetime) -> UpdateResult:
     for _ in range(MAX_ATTEMPTS):
         stored = customers.get_profile_item(settings.customers_table, detail.customer_id)
-        result = (
-            _create(detail, settings, now) if stored is None else _update(detail, stored, settings, now)
-        )
+        result = _create(detail, settings, now) if stored is None else _update(detail, stored, settings, now)
         if result is not None:
             metrics.add_metric(name=_METRICS[result], unit=MetricUnit.Count, value=1)
             return result
@@ -207,7 +205,9 @@ def _lifted_by_consent(detail: CustomerUpdated, stored: dict[str, Any]) -> dict[
 
 
 def _address_changes(old: object, new: str | None) -> bool:
-    return new is not None and (not isinstance(old, str) or normalized_address(old) != normalized_address(new))
+    return new is not None and (
+        not isinstance(old, str) or normalized_address(old) != normalized_address(new)
+    )
 
 
 def _suppression_following_address(

@@ -32,9 +32,7 @@ class SuppressedAddress:
 
 def _get(table: str, key: str) -> dict[str, Any] | None:
     item = (
-        clients.dynamodb()
-        .get_item(TableName=table, Key=to_item({KEY: key}), ConsistentRead=True)
-        .get("Item")
+        clients.dynamodb().get_item(TableName=table, Key=to_item({KEY: key}), ConsistentRead=True).get("Item")
     )
     return from_item(item) if item else None
 

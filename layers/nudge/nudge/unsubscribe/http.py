@@ -144,7 +144,9 @@ def unsubscribe() -> Response[str]:
     known = record_unsubscribe(settings.customers_table, customer_id, now, source)
     if known and settings.consent_history_table:
         # The consent history answers "when and how" for withdrawals too, not only the store's.
-        statement = ConsentStatement(customer_id, now, marketing_consent=False, source=f"unsubscribe_{source}")
+        statement = ConsentStatement(
+            customer_id, now, marketing_consent=False, source=f"unsubscribe_{source}"
+        )
         consent_history.record(settings.consent_history_table, statement, now)
     metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
     logger.info(
