@@ -101,9 +101,9 @@ def _suppression_rows(
         )
     else:
         notes.append(
-            "Suppression list looked up by keyed hash: the erased# row of this customer id only. Without "
-            "a profile there is no address to hash, so an address# row (an erased customer's suppressed "
-            "or unsubscribed address, kept so it is not emailed again) cannot be found."
+            "Suppression list looked up by keyed hash: the erased# row of this customer id only. With no "
+            "address on a profile there is nothing to hash, so an address# row (an erased customer's "
+            "suppressed or unsubscribed address, kept so it is not emailed again) cannot be found."
         )
     return suppression_list.rows(table, keys)
 
