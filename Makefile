@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report bench bench-reengagement clean
+.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer bench bench-reengagement clean
 
 help:
 	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
@@ -22,6 +22,9 @@ help:
 	@echo "make report  a simulated day with an A/B experiment on the local stack, and its report"
 	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
 	@echo "             the same report of a deployed stack's tables (the stack's outputs name them)"
+	@echo "make export-customer ID=<customer_id> [STACK=<name> REGION=<region>]  everything stored about one"
+	@echo "             customer, as JSON (a subject access request): of a deployed stack, or without STACK of"
+	@echo "             the local stack after the sample day"
 	@echo "make bench  one table, measured side by side: render to bytes, handler CPU, calls and units, Lambda time, cost, cold start (about 90 s)"
 	@echo "make reengagement [CUSTOMERS=n] [SEND=0]  one scheduled re-engagement run on the local stack, on the"
 	@echo "             sample day's clock, with a progress bar; SEND=0 publishes the win-backs without sending them"
@@ -64,6 +67,14 @@ endif
 # A store's developers check their events against these; tests/contract/ fails while one is stale.
 schemas: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.event_schemas
+
+# The subject-access export of one customer: of a deployed stack, or of the local stack's sample day.
+export-customer: $(VENV)/.installed
+ifndef ID
+	$(error ID is required: make export-customer ID=<customer_id> [STACK=<name> REGION=<region>])
+endif
+	@PYTHONPATH=layers/nudge $(PY) -m privacy export-customer --id $(ID) \
+		$(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
 
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed
