@@ -531,3 +531,38 @@ def test_the_demo_creates_the_sample_customers_through_events_exactly_as_seeded(
     assert create_sample_customers(stack, mappings) == len(ids)
     # Then every profile reads the same to the send path
     assert {customer_id: get_customer(table, customer_id) for customer_id in ids} == seeded
+
+
+def test_an_order_that_overtakes_its_customer_updated_still_gets_its_thank_you(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent], service_logs: Any
+) -> None:
+    # Given a store that sends a new customer's Customer Updated and Order Placed at the same checkout
+    now = utc_now()
+    order = samples["order_placed/first_order_priya.json"].varied("first order", customer_id="cus_new_kim")
+    order = order.sent_at(now)
+    signup = customer_updated(
+        "cus_new_kim", to_stored(now), email="kim@example.com", first_name="Kim", marketing_consent=True
+    )
+    # When the order is handled first (the profile is not there yet)
+    put_events(stack, [order])
+    mappings.drain(only=["OrderPlacedFunction"], max_wait_seconds=0)
+    assert recorded_outcome(stack, order) is None
+    # and the Customer Updated right after
+    handle(stack, mappings, signup)
+    mappings.drain()
+    # Then the order came back and its email was sent; the wait was no failure
+    outcome = recorded_outcome(stack, order)
+    assert outcome is not None and outcome.decision == "sent"
+    logs = service_logs.getvalue()
+    assert "event processing failed" not in logs and "event waits; it comes back later" in logs, logs
+
+
+def test_an_event_for_a_customer_who_never_comes_is_skipped_once_the_wait_is_over(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    cart = samples["cart_abandoned/vip_ada.json"].varied("cart", customer_id="cus_never_sent").sent_at(utc_now())
+    put_events(stack, [cart])
+    report = mappings.drain()
+    outcome = recorded_outcome(stack, cart)
+    assert outcome is not None and outcome.reason == "unknown_customer"
+    assert 600 <= report.waited_seconds < 3600

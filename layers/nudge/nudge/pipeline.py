@@ -46,6 +46,7 @@ from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import TRIGGER_NAMES, Trigger
 from nudge.unsubscribe import tokens
 from nudge.unsubscribe.keys import signing_key
+from nudge.waiting import ComesBackLaterError
 
 # Without a Lambda context (a script, a test calling the pipeline directly), assume the functions'
 # timeout; a claim also outlives the deadline by a margin for clock skew between invocations.
@@ -104,7 +105,7 @@ def process_event(
     """
     if event_time is not None and event_time < utc_now() - settings.replay_window:
         return _skip(trigger, detail, settings, None, SkipReason.EVENT_TOO_OLD)
-    return _decide_and_send(trigger, detail, settings, lambda_context)
+    return _decide_and_send(trigger, detail, settings, lambda_context, event_time)
 
 
 def _settled(settings: Settings, stored: Delivery | None) -> Outcome | None:
@@ -147,9 +148,19 @@ class ProfileContendedError(RuntimeError):
     """The profile kept changing under the send's write; the record comes back and decides again."""
 
 
+class CustomerNotYetKnownError(ComesBackLaterError):
+    """No profile yet, for an event younger than ``UNKNOWN_CUSTOMER_WAIT_SECONDS``: the store's
+    Customer Updated may be just behind it (sent at the same checkout, on another queue). The record
+    comes back with back-off, and is decided ``unknown_customer`` once the wait is over."""
+
+
 @tracer.capture_method(capture_response=False)
 def _decide_and_send(
-    trigger: Trigger[Any], detail: TriggerDetail, settings: Settings, lambda_context: LambdaContext | None
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    settings: Settings,
+    lambda_context: LambdaContext | None,
+    event_time: datetime | None = None,
 ) -> Outcome:
     """Skip, defer or send, from the profile as read. Nothing is written to the profile before the
     delivery record holds the decision (a skip, a deferral, the send's claim): a duplicate or a replay
@@ -160,6 +171,8 @@ def _decide_and_send(
         else get_customer(settings.customers_table, detail.customer_id)
     )
     if customer is None:
+        if event_time is not None and utc_now() - event_time < settings.unknown_customer_wait:
+            raise CustomerNotYetKnownError(trigger.name)
         return _skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
     note = trigger.profile_note(detail)
     cap = _cap(trigger, settings)

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from nudge.adapters import sqs
 from nudge.observability import logger, metrics
+from nudge.waiting import ComesBackLaterError
 
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 900
@@ -105,6 +106,14 @@ class SqsBatchProcessor(BatchProcessor):
         if isinstance(error, ValidationError) and self._dead_letter(raw, message_id, error):
             # Removed from the queue as if handled: the dead-letter queue holds it for an operator.
             return self.success_handler(record, None)
+        if isinstance(error, ComesBackLaterError):
+            logger.info(
+                "event waits; it comes back later",
+                extra={"message_id": message_id, "waiting_for": type(error).__name__},
+            )
+            metrics.add_metric(name="EventWaiting", unit=MetricUnit.Count, value=1)
+            self._back_off(raw, message_id, not_started=False)
+            return super().failure_handler(record, exception)
         logger.error(
             "event processing failed; it will be retried",
             extra={

@@ -82,6 +82,11 @@ class Settings(BaseModel):
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
     """The replay window: an event older than this (by its EventBridge ``time``) is refused as
     ``event_too_old``; anything younger is recognised as a duplicate by its delivery record."""
+    unknown_customer_wait_seconds: int = Field(
+        default=600, ge=0, le=3600, validation_alias="UNKNOWN_CUSTOMER_WAIT_SECONDS"
+    )
+    """How long an event for a customer without a profile is retried (with back-off) before it is
+    decided ``unknown_customer``: a store's Customer Updated may arrive just after its Order Placed."""
     delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
     frequency_cap_emails: int = Field(
         default=1, ge=0, le=MAX_CAP_SLOTS, validation_alias="FREQUENCY_CAP_EMAILS"
@@ -135,6 +140,10 @@ class Settings(BaseModel):
     @property
     def replay_window(self) -> timedelta:
         return timedelta(days=self.idempotency_ttl_days)
+
+    @property
+    def unknown_customer_wait(self) -> timedelta:
+        return timedelta(seconds=self.unknown_customer_wait_seconds)
 
     @property
     def frequency_cap_window(self) -> timedelta:

@@ -30,6 +30,7 @@ from nudge.dal.consent_history import ConsentStatement
 from nudge.dal.suppression_list import SuppressedAddress
 from nudge.observability import metrics
 from nudge.timeutil import to_stored, to_stored_precise
+from nudge.waiting import ComesBackLaterError
 
 FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "email": ("email",),
@@ -68,7 +69,7 @@ _METRICS = {
 }
 
 
-class ErasureInProgressError(RuntimeError):
+class ErasureInProgressError(ComesBackLaterError):
     """A newer event for a customer being erased: it comes back once the erasure is done."""
 
 
