@@ -96,7 +96,7 @@ def test_an_erased_customer_s_export_shows_only_the_erasure_marker(
     assert before["suppression_list"] == []
 
     # When the store asks for her erasure
-    handle(stack, mappings, sample("deleted_olga.json"))
+    handle(stack, mappings, sample("4_deleted_olga.json"))
     after = export_customer(tables(stack), "cus_suppressed_olga", key(stack))
 
     # Then nothing about her is left but the marker of her erased id
@@ -118,7 +118,7 @@ def test_an_erased_customer_s_export_shows_only_the_erasure_marker(
 def test_without_the_hash_key_the_suppression_list_is_not_looked_up_and_the_notes_say_so(
     stack: LocalStack, mappings: EventSourceMappings
 ) -> None:
-    handle(stack, mappings, sample("deleted_olga.json"))
+    handle(stack, mappings, sample("4_deleted_olga.json"))
 
     exported = export_customer(tables(stack), "cus_suppressed_olga", None)
 
