@@ -560,7 +560,9 @@ def test_an_order_that_overtakes_its_customer_updated_still_gets_its_thank_you(
 def test_an_event_for_a_customer_who_never_comes_is_skipped_once_the_wait_is_over(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
-    cart = samples["cart_abandoned/vip_ada.json"].varied("cart", customer_id="cus_never_sent").sent_at(utc_now())
+    cart = (
+        samples["cart_abandoned/vip_ada.json"].varied("cart", customer_id="cus_never_sent").sent_at(utc_now())
+    )
     put_events(stack, [cart])
     report = mappings.drain()
     outcome = recorded_outcome(stack, cart)
