@@ -83,7 +83,7 @@ check-emails: $(VENV)/.installed
 
 # The reliability table: every crash point, throttling, fuzzing (make test runs the same, smaller).
 faults: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.faults_cli
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.faults_cli $(if $(FULL),--full)
 
 CUSTOMERS ?= 0
 SEND ?= 1

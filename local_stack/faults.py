@@ -16,6 +16,7 @@ Only calls made inside an invocation (``LocalFunction.invoke``) are affected; th
 
 from __future__ import annotations
 
+import contextvars
 import json
 import random
 import threading
@@ -56,6 +57,10 @@ class Invocation:
     dies, the process is gone, so every other thread dies at its next AWS call too."""
 
     died: bool = False
+    slept: dict[int, float] = field(default_factory=dict)
+    """Seconds each of its threads has slept (SDK back-off): the threads sleep at the same time."""
+    clock_moved: float = 0.0
+    """How far those sleeps have moved the clock: the longest any one thread slept."""
 
 
 running_invocation: ContextVar[Invocation | None] = ContextVar("running_invocation", default=None)
@@ -145,6 +150,12 @@ class Refusal(_NthCall):
 
 
 @dataclass(kw_only=True)
+class LostAnswer(_NthCall):
+    """The request reaches AWS and is carried out, but its answer never comes back (a read timeout):
+    the SDK sends it again, as botocore's standard retries do."""
+
+
+@dataclass(kw_only=True)
 class Stall(_NthCall):
     """That call answers only after ``seconds`` (a slow dependency): the clock moves on by that much,
     and an invocation past its timeout dies at its next call."""
@@ -158,6 +169,12 @@ class _Faults:
     crash_points: list[CrashPoint] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     stalls: list[Stall] = field(default_factory=list)
+    lost_answers: list[LostAnswer] = field(default_factory=list)
+    observers: list[Callable[[botocore.client.BaseClient, str, dict[str, Any], Any], None]] = field(
+        default_factory=list
+    )
+    """What AWS does after a call succeeded (SES publishing its Send event): run outside the
+    invocation, so neither its faults nor its recorders see it."""
     throttling: Throttling | None = None
     recorders: list[list[tuple[str, str]]] = field(default_factory=list)
     answer_recorders: list[dict[tuple[str, str], Answer]] = field(default_factory=list)
@@ -221,6 +238,10 @@ def _call_within_invocation(
         response = _original_make_api_call(client, operation, params)
     finally:
         _current_call.reset(token)
+    if _faults.canned is None:
+        for observer in _faults.observers:
+            # A fresh context: AWS's own side effects are not the invocation's calls.
+            contextvars.Context().run(observer, client, operation, params, response)
     for stall in _faults.stalls:
         if stall.hit(service, operation):
             stall.move_clock(stall.seconds)
@@ -239,6 +260,8 @@ def _send(endpoint: botocore.endpoint.Endpoint, request: AWSPreparedRequest) -> 
     if _faults.canned is not None and call is not None:
         return _faults.canned.answer(call, request)
     response: AWSResponse = _original_send(endpoint, request)
+    if call is not None and any(lost.hit(*call) for lost in _faults.lost_answers):
+        raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
     if call is not None:
         for answers in _faults.answer_recorders:
             answers.setdefault(call, (response.status_code, dict(response.headers), response.content))
@@ -314,6 +337,19 @@ def _in_place(faults: list[Any], *added: Any) -> Iterator[list[Any]]:
             faults.remove(fault)
 
 
+def losing_answers(*lost: LostAnswer) -> AbstractContextManager[list[LostAnswer]]:
+    return _in_place(_faults.lost_answers, *lost)
+
+
+def observe_calls(
+    observer: Callable[[botocore.client.BaseClient, str, dict[str, Any], Any], None],
+) -> None:
+    """Run ``observer`` after every successful call a handler makes (once per process per observer)."""
+    install()
+    if observer not in _faults.observers:
+        _faults.observers.append(observer)
+
+
 def crash_at(*points: CrashPoint) -> AbstractContextManager[list[CrashPoint]]:
     """Die at each of these points once (the next invocation that reaches it)."""
     return _in_place(_faults.crash_points, *points)
@@ -337,13 +373,37 @@ def recording_calls() -> Iterator[list[tuple[str, str]]]:
         yield calls
 
 
+def overlapping_sleeps(move_clock: Callable[[float], None]) -> Callable[[float], None]:
+    """A ``time.sleep`` that moves the clock instead of waiting, as AWS's wall clock runs: the
+    threads of one invocation (a batch's records) back off side by side, so ten threads sleeping
+    3 s each move it 3 s, not 30 (the function's timeout then cuts off what AWS would, no more and
+    no less). Outside an invocation a sleep moves the clock by itself."""
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        invocation = running_invocation.get()
+        if invocation is None:
+            move_clock(seconds)
+            return
+        with lock:
+            thread = threading.get_ident()
+            mine = invocation.slept.get(thread, 0.0) + max(0.0, seconds)
+            invocation.slept[thread] = mine
+            ahead = mine - invocation.clock_moved
+            if ahead > 0:
+                invocation.clock_moved = mine
+                move_clock(ahead)
+
+    return sleep
+
+
 @contextmanager
 def throttled(throttling: Throttling, move_clock: Callable[[float], None]) -> Iterator[Throttling]:
     """Throttle the handlers' calls; every back-off sleep moves the clock by as long instead."""
     install()
     _faults.throttling = throttling
     try:
-        with mock.patch("time.sleep", move_clock):
+        with mock.patch("time.sleep", overlapping_sleeps(move_clock)):
             yield throttling
     finally:
         _faults.throttling = None

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from local_stack import clients, faults
+from local_stack import clients, faults, ses_send_events
 from local_stack.faults import invocation_deadline, running_invocation
 from local_stack.moto_endpoint import seconds_until_visible
 from local_stack.stack import FunctionSpec, LocalStack, SqsEventSource
@@ -131,6 +131,7 @@ class EventSourceMappings:
 
     def __init__(self, stack: LocalStack, clock: Clock | None = None) -> None:
         faults.install()
+        ses_send_events.install()
         self.functions = [LocalFunction(spec, stack.region) for spec in stack.functions.values()]
         self.sqs = clients.sqs(stack.region)
         self._region = stack.region

@@ -69,8 +69,12 @@ def delivery_ref(tags: Mapping[str, list[str]]) -> DeliveryRef | None:
     return DeliveryRef(customer_id=decoded[0], delivery_key=decoded[1])
 
 
-def send_tags(outcome: Outcome) -> dict[str, str]:
-    """The tags of the email ``outcome`` claims: its delivery record, and readable dimensions."""
+CLAIM_TAG = "claim"
+
+
+def send_tags(outcome: Outcome, claim_token: str | None = None) -> dict[str, str]:
+    """The tags of the email ``outcome`` claims: its delivery record, the claim it was sent under
+    (which attempt SES accepted), and readable dimensions."""
     readable = {
         "trigger": outcome.trigger,
         "segment": outcome.segment_id,
@@ -80,7 +84,8 @@ def send_tags(outcome: Outcome) -> dict[str, str]:
         "variant": outcome.variant_id,
     }
     ref = DeliveryRef(outcome.customer_id, delivery_key(outcome.trigger, outcome.business_id))
-    return {**{name: value for name, value in readable.items() if value}, **delivery_tags(ref)}
+    claim = {CLAIM_TAG: claim_token} if claim_token else {}
+    return {**{name: value for name, value in readable.items() if value}, **claim, **delivery_tags(ref)}
 
 
 def first_tag(tags: Mapping[str, list[str]], name: str) -> str | None:

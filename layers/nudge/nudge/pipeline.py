@@ -20,11 +20,13 @@ from nudge.dal.deliveries import (
     Claim,
     Delivery,
     claim_send,
+    close_as_sent,
     complete_send,
     get_delivery,
     mark_unconfirmed,
     record_decision,
     release_claim,
+    release_unaccepted_claim,
 )
 from nudge.dal.frequency_cap import Changed, Taken
 from nudge.dal.segments import get_segment
@@ -52,8 +54,11 @@ from nudge.waiting import ComesBackLaterError
 # timeout; a claim also outlives the deadline by a margin for clock skew between invocations.
 DEFAULT_TIMEOUT_SECONDS = 30
 LEASE_MARGIN_SECONDS = 5
-# What claiming, one SES call (connect 3 s, read 10 s at most) and recording it need.
-CLAIM_RESERVE_SECONDS = 15
+# What claiming, the profile write, one SES call (connect 3 s, read 10 s at most) and recording it
+# need; and, checked again right before SES is called, what the call and its recording need.
+CLAIM_RESERVE_SECONDS = 20
+SEND_RESERVE_SECONDS = 15
+CLAIM_RELEASED_RETRY_SECONDS = 5
 
 
 def process_delivery(
@@ -109,33 +114,68 @@ def process_event(
 
 
 def _settled(settings: Settings, stored: Delivery | None) -> Outcome | None:
-    """What a stored record already decided: a final decision, or a dead invocation's claim closed as
-    ``send_unconfirmed``. None while the event is open (no record yet, or a deferral)."""
+    """What a stored record already decided: a final decision, or a dead invocation's claim closed
+    from SES's own record. None while the event is open (no record yet, or a deferral)."""
     if stored is None:
         return None
     if stored.outcome.decision.is_final:
         return stored.outcome
     if stored.claim is not None:
-        return _claimed_before(settings, stored.outcome, stored.claim.token, stored.claim.lease_expires_at)
+        return _claimed_before(settings, stored, stored.claim)
     return None
 
 
-def _claimed_before(settings: Settings, claimed: Outcome, token: str, lease_expires_at: datetime) -> Outcome:
-    if utc_now() < lease_expires_at:
+def _claimed_before(settings: Settings, stored: Delivery, claim: Claim) -> Outcome:
+    """A claim another invocation made. Still within its lease: that invocation may be sending, so
+    this record waits. Past it, the invocation is certainly gone, and SES's own record decides: the
+    email was accepted (its Send event is on the delivery) and the claim is closed as sent; no
+    record yet, and the record waits out ``UnconfirmedSendGraceSeconds`` for it; none after that,
+    and the claim is released and the event sent again (or, with ``UnconfirmedSends`` ``give_up``,
+    closed as ``send_unconfirmed``)."""
+    claimed = stored.outcome
+    now = utc_now()
+    if now < claim.lease_expires_at:
         raise SendInProgressError(claimed.business_id)
-    # The invocation that claimed the send is past its timeout and never recorded SES's answer.
-    if mark_unconfirmed(settings.deliveries_table, claimed, token):
-        metrics.add_metric(name="SendUnconfirmed", unit=MetricUnit.Count, value=1)
-        logger.warning(
-            "a send was claimed but never confirmed; it is not sent again",
-            extra={"customer_id": log_safe_id(claimed.customer_id), "trigger": claimed.trigger},
+    table = settings.deliveries_table
+    where = {"customer_id": log_safe_id(claimed.customer_id), "trigger": claimed.trigger}
+    if stored.accepted_message_id is not None:
+        if close_as_sent(table, claimed, claim.token, stored.accepted_message_id):
+            metrics.add_metric(name="SendConfirmedBySes", unit=MetricUnit.Count, value=1)
+            logger.info("a dead invocation's send was accepted by SES: closed as sent", extra=where)
+        return _read_final(settings, claimed)
+    if settings.unconfirmed_sends == "give_up":
+        if mark_unconfirmed(table, claimed, claim.token):
+            metrics.add_metric(name="SendUnconfirmed", unit=MetricUnit.Count, value=1)
+            logger.warning("a send was claimed but never confirmed; it is not sent again", extra=where)
+        return _read_final(settings, claimed)
+    grace_over = claim.lease_expires_at + settings.unconfirmed_send_grace
+    if now < grace_over:
+        raise AwaitingSesRecordError(
+            claimed.business_id, retry_after_seconds=(grace_over - now).total_seconds()
         )
+    if release_unaccepted_claim(table, claimed, claim.token):
+        metrics.add_metric(name="UnconfirmedSendRetried", unit=MetricUnit.Count, value=1)
+        logger.warning("SES has no record of a dead invocation's send: it is sent again", extra=where)
+    raise ClaimReleasedError(claimed.business_id, retry_after_seconds=CLAIM_RELEASED_RETRY_SECONDS)
+
+
+def _read_final(settings: Settings, claimed: Outcome) -> Outcome:
     stored = get_delivery(
         settings.deliveries_table, claimed.customer_id, claimed.trigger, claimed.business_id
     )
     if stored is None or not stored.outcome.decision.is_final:
         raise SendInProgressError(claimed.business_id)
     return stored.outcome
+
+
+class AwaitingSesRecordError(ComesBackLaterError):
+    """A dead invocation's claim SES has not (yet) reported as accepted: the record comes back when
+    the grace period is over, and is decided from what SES has reported by then."""
+
+
+class ClaimReleasedError(ComesBackLaterError):
+    """A dead invocation's claim SES never confirmed was released: the record comes back in seconds
+    and is decided (and sent) anew under a claim of its own."""
 
 
 # The send's profile write is tried again from the profile as it stands when it changed under it
@@ -317,8 +357,9 @@ def _claim_and_send(
     holder = claim_send(
         settings.deliveries_table, claimed, claim, utc_now(), settings.delivery_record_retention
     )
-    if holder is not None:
-        # A twin delivery decided first: its decision, or its claim, is the answer.
+    if holder is not None and not (holder.claim is not None and holder.claim.token == claim.token):
+        # A twin delivery decided first: its decision, or its claim, is the answer. (Our own token
+        # in the way is our own claim: the SDK retried a write whose answer was lost.)
         return _decided_by_twin(settings, claimed, holder)
     # Claimed. A crash from here until SES answers leaves a claim that a retry closes as
     # send_unconfirmed; the profile write below is within that window.
@@ -332,14 +373,16 @@ def _claim_and_send(
     if isinstance(slot, Outcome):
         return slot
     try:
-        return _send(settings, customer, segment, unsubscribe_url, email, claimed, claim, lambda_context)
-    except SendRefusedError:
-        # SES refused (nothing went out): the slot goes back, and the retry takes one again. Not on a
-        # crash or an unknown result: as on AWS, a dying invocation runs no clean-up.
+        return _send(settings, customer, segment, unsubscribe_url, email, claimed, lambda_context, claim)
+    except (SendRefusedError, OutOfTimeError):
+        # Nothing went out (SES refused, or too little time was left to call it): the slot and the
+        # claim go back, and the retry decides anew. Not on a crash or an unknown result: as on
+        # AWS, a dying invocation runs no clean-up.
         if slot.slot is not None:
             frequency_cap.release(
                 settings.customers_table, customer.customer_id, _claimant(trigger, detail), slot.slot
             )
+        release_claim(settings.deliveries_table, claimed, claim)
         raise
 
 
@@ -408,9 +451,13 @@ def _send(
     unsubscribe_url: str,
     email: RenderedEmail,
     claimed: Outcome,
-    claim: Claim,
     lambda_context: LambdaContext | None,
+    claim: Claim,
 ) -> Outcome:
+    if _seconds_left(lambda_context) < SEND_RESERVE_SECONDS:
+        # The profile write took its time: an SES call now might not be answered, or answered
+        # and not recorded, before Lambda ends the invocation.
+        raise OutOfTimeError("too little time left to call SES and record its answer")
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
@@ -420,16 +467,12 @@ def _send(
         sent_at=sent_at,
         unsubscribe_url=unsubscribe_url,
     )
-    try:
-        message_id = send_raw(
-            message,
-            configuration_set=settings.configuration_set,
-            tags=send_tags(claimed),
-            seconds_left=lambda: _seconds_left(lambda_context),
-        )
-    except SendRefusedError:
-        release_claim(settings.deliveries_table, claimed, claim)
-        raise
+    message_id = send_raw(
+        message,
+        configuration_set=settings.configuration_set,
+        tags=send_tags(claimed, claim.token),
+        seconds_left=lambda: _seconds_left(lambda_context),
+    )
     outcome = claimed.model_copy(update={"decision": Decision.SENT, "message_id": message_id})
     metrics.add_metric(name="EmailSent", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -440,8 +483,8 @@ def _send(
             "message_id": message_id,
         },
     )
-    # SES has accepted the email. If this write fails, the claim stays and the retry records the
-    # email as send_unconfirmed: never sent again, which is what matters.
+    # SES has accepted the email. If this write fails, the claim stays, and the retry closes it as
+    # sent from SES's Send event on the record: never sent again.
     complete_send(settings.deliveries_table, outcome, claim, sent_at, settings.delivery_record_retention)
     return outcome
 

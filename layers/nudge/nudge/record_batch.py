@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ NOT_STARTED_DELAY_SECONDS = 5
 # With less than this left of the invocation, a record is not started: it comes back in seconds
 # instead of being cut off by the timeout half-way.
 START_BUDGET_SECONDS = 10
+MAX_VISIBILITY_SECONDS = 12 * 3600
 # The event source mappings' BatchSize: a whole batch at once.
 MAX_CONCURRENT_RECORDS = 10
 
@@ -112,7 +114,7 @@ class SqsBatchProcessor(BatchProcessor):
                 extra={"message_id": message_id, "waiting_for": type(error).__name__},
             )
             metrics.add_metric(name="EventWaiting", unit=MetricUnit.Count, value=1)
-            self._back_off(raw, message_id, not_started=False)
+            self._back_off(raw, message_id, not_started=False, after=error.retry_after_seconds)
             return super().failure_handler(record, exception)
         logger.error(
             "event processing failed; it will be retried",
@@ -159,18 +161,22 @@ class SqsBatchProcessor(BatchProcessor):
         )
         return True
 
-    def _back_off(self, raw: dict[str, Any], message_id: str, *, not_started: bool) -> None:
+    def _back_off(
+        self, raw: dict[str, Any], message_id: str, *, not_started: bool, after: float | None = None
+    ) -> None:
         queue_url = self._queue_url
         if not queue_url or "receiptHandle" not in raw:
             return
         receives = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        delay = NOT_STARTED_DELAY_SECONDS if not_started else backoff_seconds(receives)
+        if after is not None:
+            # A moment the record itself named (a grace period ending): not earlier, so no jitter
+            # below it; SQS caps a message's visibility at 12 hours.
+            visibility = min(MAX_VISIBILITY_SECONDS, math.ceil(after * random.uniform(1.0, 1.1)))  # noqa: S311
+        else:
+            delay = NOT_STARTED_DELAY_SECONDS if not_started else backoff_seconds(receives)
+            visibility = int(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
         try:
-            sqs.change_visibility(
-                queue_url,
-                str(raw["receiptHandle"]),
-                int(delay * random.uniform(0.8, 1.2)),  # noqa: S311 (jitter)
-            )
+            sqs.change_visibility(queue_url, str(raw["receiptHandle"]), visibility)
         except Exception:
             # The queue's own visibility timeout applies instead: a shorter wait, never a lost record.
             logger.warning("could not back off a failed record", extra={"message_id": message_id})

@@ -6,7 +6,7 @@ SES's own (camelCase); unknown fields are kept, so a new SES attribute never bre
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from nudge.envelopes import EventBridgeModel
 
@@ -17,6 +17,8 @@ class SesModel(BaseModel):
 
 class Mail(SesModel):
     message_id: str = Field(alias="messageId")
+    timestamp: AwareDatetime | None = None
+    """When SES accepted the message (every SES event carries it)."""
     tags: dict[str, list[str]] = {}
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from itertools import pairwise
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -87,6 +87,16 @@ class Settings(BaseModel):
     )
     """How long an event for a customer without a profile is retried (with back-off) before it is
     decided ``unknown_customer``: a store's Customer Updated may arrive just after its Order Placed."""
+    unconfirmed_send_grace_seconds: int = Field(
+        default=600, ge=0, le=6 * 3600, validation_alias="UNCONFIRMED_SEND_GRACE_SECONDS"
+    )
+    """How long after a dead invocation's claim expired its retry waits for SES's own record of the
+    send (the ``Send`` event) before it sends again under a new claim."""
+    unconfirmed_sends: Literal["resend", "give_up"] = Field(
+        default="resend", validation_alias="UNCONFIRMED_SENDS"
+    )
+    """What a retry does with a claim SES never confirmed once the grace period is over: send again
+    (``resend``), or close it as ``send_unconfirmed`` and never send (``give_up``)."""
     delivery_record_ttl_days: int = Field(default=400, ge=1, validation_alias="DELIVERY_RECORD_TTL_DAYS")
     frequency_cap_emails: int = Field(
         default=1, ge=0, le=MAX_CAP_SLOTS, validation_alias="FREQUENCY_CAP_EMAILS"
@@ -140,6 +150,10 @@ class Settings(BaseModel):
     @property
     def replay_window(self) -> timedelta:
         return timedelta(days=self.idempotency_ttl_days)
+
+    @property
+    def unconfirmed_send_grace(self) -> timedelta:
+        return timedelta(seconds=self.unconfirmed_send_grace_seconds)
 
     @property
     def unknown_customer_wait(self) -> timedelta:

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
 # The service validates every request anyway, and the requests are ours, built in the dal and the
 # adapters and exercised by the tests against moto (which validates too): the SDK's own walk over
 # every parameter is about 4 % of a send's CPU for nothing.
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 4}, parameter_validation=False)
+# Short timeouts (DynamoDB answers in milliseconds): a hung connection must fail within seconds and
+# be retried, not hold the invocation for the SDK's 60 s defaults while a claimed send waits.
+_RETRIES = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=3,
+    parameter_validation=False,
+)
 # SendEmail has no idempotency key: an SDK retry after a lost answer would send the email twice.
 # One attempt; nudge.adapters.ses retries only what SES refused.
 # Short timeouts: an answer that never comes must end well inside the function's own timeout.

@@ -153,6 +153,48 @@ def release_claim(table: str, claimed: Outcome, claim: Claim) -> None:
             raise
 
 
+def release_unaccepted_claim(table: str, claimed: Outcome, token: str) -> bool:
+    """Remove a dead invocation's claim that SES never reported accepting, so the event is sent
+    again; False if the claim was completed, closed or accepted meanwhile."""
+    try:
+        clients.dynamodb().delete_item(
+            TableName=table,
+            Key=_key(claimed.customer_id, claimed.trigger, claimed.business_id),
+            ConditionExpression="claim_token = :token AND attribute_not_exists(accepted_message_id)",
+            ExpressionAttributeValues=to_item({":token": token}),
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def close_as_sent(table: str, claimed: Outcome, token: str, message_id: str) -> bool:
+    """Close a dead invocation's claim as sent, from SES's own record of the email (its Send event).
+    False if that claim was completed or closed meanwhile."""
+    try:
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key=_key(claimed.customer_id, claimed.trigger, claimed.business_id),
+            UpdateExpression="SET decision = :sent, message_id = :id REMOVE claim_token, lease_expires_at",
+            ConditionExpression="claim_token = :token AND decision = :sending",
+            ExpressionAttributeValues=to_item(
+                {
+                    ":sent": Decision.SENT.value,
+                    ":id": message_id,
+                    ":sending": Decision.SENDING.value,
+                    ":token": token,
+                }
+            ),
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
 def mark_unconfirmed(table: str, claimed: Outcome, token: str) -> bool:
     """Close a claim whose invocation died before it recorded SES's answer: it may have been sent,
     so it is never sent again. False if that claim was completed or closed meanwhile."""
@@ -183,6 +225,9 @@ class Delivery:
 
     outcome: Outcome
     claim: Claim | None
+    accepted_message_id: str | None = None
+    """The message id of SES's ``Send`` event for this delivery, once the engagement function has
+    recorded it: SES accepted an email, whatever the invocation that sent it recorded."""
 
 
 def get_delivery(table: str, customer_id: str, trigger: str, business_id: str) -> Delivery | None:
@@ -197,7 +242,8 @@ def _delivery(values: dict[str, Any]) -> Delivery:
             token=str(values["claim_token"]),
             lease_expires_at=datetime.fromisoformat(str(values["lease_expires_at"])),
         )
-    return Delivery(Outcome.model_validate(values), claim)
+    accepted = values.get("accepted_message_id")
+    return Delivery(Outcome.model_validate(values), claim, str(accepted) if accepted else None)
 
 
 def get_outcome(table: str, customer_id: str, trigger: str, business_id: str) -> Outcome | None:

@@ -63,6 +63,33 @@ def _old_item(error: ClientError) -> dict[str, Any] | None:
     return from_item(item) if item else None
 
 
+def record_accepted(table: str, ref: DeliveryRef, message_id: str, at: datetime) -> int | None:
+    """SES accepted an email of this delivery (its ``Send`` event): the earliest acceptance's time and
+    message id stay (``ses_accepted_at``, ``accepted_message_id``), and every accepted message id
+    joins ``accepted_message_ids``, so two of them mean the customer got two emails. Returns how
+    many distinct emails SES accepted for the delivery; None when there is no such record."""
+    try:
+        response = clients.dynamodb().update_item(
+            TableName=table,
+            Key=_key(ref),
+            UpdateExpression=(
+                "SET ses_accepted_at = if_not_exists(ses_accepted_at, :at), "
+                "accepted_message_id = if_not_exists(accepted_message_id, :id) "
+                "ADD accepted_message_ids :ids"
+            ),
+            ConditionExpression="attribute_exists(delivery_key)",
+            ExpressionAttributeValues=to_item(
+                {":at": to_stored(at), ":id": message_id, ":ids": {message_id}}
+            ),
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return None
+        raise
+    return len(from_item(response["Attributes"]).get("accepted_message_ids", ()))
+
+
 def record_delivered(table: str, ref: DeliveryRef, at: datetime) -> Counted | None:
     """``delivered_at``, the earliest delivery seen. None when there is no such record."""
     try:

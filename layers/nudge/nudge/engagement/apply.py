@@ -16,7 +16,14 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.dal.customers import record_engagement
-from nudge.dal.engagement import Counted, find_by_message_id, record_click, record_delivered, record_open
+from nudge.dal.engagement import (
+    Counted,
+    find_by_message_id,
+    record_accepted,
+    record_click,
+    record_delivered,
+    record_open,
+)
 from nudge.engagement.events import Engagement, EngagementDetail, EngagementRecord
 from nudge.engagement.settings import EngagementSettings
 from nudge.message_tags import DeliveryRef, delivery_ref, first_tag
@@ -27,6 +34,7 @@ NO_VARIANT = "none"
 """The ``variant`` metric dimension of an email sent outside any experiment."""
 
 _METRIC = {
+    Engagement.SEND: "EmailAccepted",
     Engagement.DELIVERY: "EmailDelivered",
     Engagement.OPEN: "EmailOpened",
     Engagement.CLICK: "EmailClicked",
@@ -60,6 +68,9 @@ def apply_engagement(detail: EngagementDetail, settings: EngagementSettings) -> 
         logger.warning("engagement event for no delivery record we know: nothing to update", extra=where)
         return None
     at = detail.timestamp
+    if detail.event_type is Engagement.SEND:
+        _accepted(detail, settings, ref, where)
+        return None
     if detail.event_type is Engagement.DELIVERY:
         counted = record_delivered(settings.deliveries_table, ref, at)
     elif detail.event_type is Engagement.OPEN:
@@ -79,6 +90,23 @@ def apply_engagement(detail: EngagementDetail, settings: EngagementSettings) -> 
         _count_metric(detail, counted)
     logger.info("engagement applied", extra={**extra, "new": counted.new})
     return counted
+
+
+def _accepted(
+    detail: EngagementDetail, settings: EngagementSettings, ref: DeliveryRef, where: dict[str, str]
+) -> None:
+    """SES accepted the email: the delivery record keeps it, so a send whose invocation died before
+    it recorded SES's answer is closed as sent from this, never sent again."""
+    accepted = record_accepted(settings.deliveries_table, ref, detail.mail.message_id, detail.timestamp)
+    extra = {**where, "customer_id": log_safe_id(ref.customer_id)}
+    if accepted is None:
+        logger.warning("SES accepted an email whose delivery record does not exist", extra=extra)
+        return
+    if accepted > 1:
+        # Two emails for one event: a resend after a lost or late Send event (UnconfirmedSends).
+        metrics.add_metric(name="DuplicateSend", unit=MetricUnit.Count, value=1)
+        logger.error("SES accepted a second email for one delivery", extra={**extra, "accepted": accepted})
+    logger.info("send accepted by SES", extra=extra)
 
 
 def _count_metric(detail: EngagementDetail, counted: Counted) -> None:

@@ -1,4 +1,5 @@
-"""SES's ``Email Delivered``, ``Email Opened`` and ``Email Clicked`` events, as EventBridge delivers them.
+"""SES's ``Email Sent``, ``Email Delivered``, ``Email Opened`` and ``Email Clicked`` events, as
+EventBridge delivers them.
 
 Only what engagement needs is read: the event's timestamp and, for a click, the link. The recipient's
 IP address and user agent are never stored (personal data we have no use for).
@@ -18,9 +19,15 @@ from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
 
 
 class Engagement(StrEnum):
+    SEND = "Send"
+    """SES accepted the message: not engagement, but the evidence that the email went out."""
     DELIVERY = "Delivery"
     OPEN = "Open"
     CLICK = "Click"
+
+
+class SendDetail(SesModel):
+    """SES's ``send`` object is empty; the time is the ``mail`` object's."""
 
 
 class DeliveryDetail(SesModel):
@@ -39,6 +46,7 @@ class ClickDetail(SesModel):
 class EngagementDetail(SesModel):
     event_type: Engagement = Field(alias="eventType")
     mail: Mail
+    send: SendDetail | None = None
     delivery: DeliveryDetail | None = None
     open: OpenDetail | None = None
     click: ClickDetail | None = None
@@ -52,13 +60,19 @@ class EngagementDetail(SesModel):
 
     @property
     def timestamp(self) -> datetime:
+        if self.event_type is Engagement.SEND:
+            if self.mail.timestamp is None:
+                raise ValueError("a Send event needs mail.timestamp")
+            return self.mail.timestamp
         section = self.delivery or self.open or self.click
         assert section is not None  # the validator guarantees it
         return section.timestamp
 
 
 class EngagementEvent(SesEventBridgeModel):
-    detail_type: Literal["Email Delivered", "Email Opened", "Email Clicked"] = Field(alias="detail-type")
+    detail_type: Literal["Email Sent", "Email Delivered", "Email Opened", "Email Clicked"] = Field(
+        alias="detail-type"
+    )
     detail: EngagementDetail
 
 
