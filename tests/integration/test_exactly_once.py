@@ -17,11 +17,11 @@ import time_machine
 from local_stack.fault_runs import crash_point_matrix, header, line, throttling_run
 from local_stack.faults import CrashPoint, LostAnswer, Stall, crash_at, losing_answers, stalling
 from local_stack.fresh import fresh_stack
-from local_stack.ses_send_events import dropping
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events, recorded_outcome
 from local_stack.scenario import SampleEvent
+from local_stack.ses_send_events import dropping
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer
 from nudge.outcome import Decision, SkipReason
