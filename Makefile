@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer bench bench-reengagement clean
+.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer redrive bench bench-reengagement clean
 
 help:
 	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
@@ -25,6 +25,9 @@ help:
 	@echo "make export-customer ID=<customer_id> [STACK=<name> REGION=<region>]  everything stored about one"
 	@echo "             customer, as JSON (a subject access request): of a deployed stack, or without STACK of"
 	@echo "             the local stack after the sample day"
+	@echo "make redrive QUEUE=<dead-letter queue or trigger> [STACK=<name> REGION=<region>] [DRY_RUN=1]  list a"
+	@echo "             dead-letter queue (counts, reasons; never a body), then move its messages back to their queue;"
+	@echo "             without STACK, on the local stack after the sample day (docs/redrive.md)"
 	@echo "make bench  one table, measured side by side: render to bytes, handler CPU, calls and units, Lambda time, cost, cold start (about 90 s)"
 	@echo "make reengagement [CUSTOMERS=n] [SEND=0]  one scheduled re-engagement run on the local stack, on the"
 	@echo "             sample day's clock, with a progress bar; SEND=0 publishes the win-backs without sending them"
@@ -75,6 +78,16 @@ ifndef ID
 endif
 	@PYTHONPATH=layers/nudge $(PY) -m privacy export-customer --id $(ID) \
 		$(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
+
+# A dead-letter queue's messages back to their queue, after the cause is fixed (docs/redrive.md): of a
+# deployed stack, or without STACK of the local stack's sample day. DRY_RUN=1 lists only.
+redrive: $(VENV)/.installed
+ifndef QUEUE
+	$(error QUEUE is required: make redrive QUEUE=<dead-letter queue or trigger> [STACK=<name> REGION=<region>] [DRY_RUN=1])
+endif
+	@PYTHONPATH=layers/nudge $(PY) -m operations redrive --queue $(QUEUE) \
+		$(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION)) \
+		$(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(RATE),--max-per-second $(RATE))
 
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed

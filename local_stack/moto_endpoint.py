@@ -19,6 +19,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from local_stack import moto_message_moves
 from local_stack.moto_server import OneRequestAtATime
 from nudge import ttl_cache
 from nudge.adapters import clients as layer_clients
@@ -83,6 +84,8 @@ def running_moto(*, own_process: bool = False) -> Iterator[MotoEndpoint]:
     benchmark's CPU time and memory are the handlers' alone, as they would be in Lambda.
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # SQS's dead-letter redrive, which moto lacks (the own-process server installs it itself).
+    moto_message_moves.install()
     with _server_process() if own_process else _server_thread() as url:
         previous = {key: os.environ.get(key) for key in [*FAKE_AWS_ENVIRONMENT, "AWS_ENDPOINT_URL"]}
         os.environ.update(FAKE_AWS_ENVIRONMENT)

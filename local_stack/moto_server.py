@@ -17,7 +17,8 @@ with per-request costs taken out that do not change what moto answers.
 
 Together about a third of the server's time for a small request, and a long queue costs a few
 microseconds a message per call instead of tens. Only this server is changed: the in-process one the
-tests use is moto as it comes.
+tests use is moto as it comes, except for what moto lacks and both servers add
+(``local_stack.moto_message_moves``: SQS's dead-letter redrive).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import moto.core.utils
 from moto import server
 from moto.core.utils import unix_time, unix_time_millis
 from moto.sqs.models import Message, Queue, SQSBackend
+
+from local_stack import moto_message_moves
 
 _MODULES = tuple(moto.backends.list_of_moto_modules())
 
@@ -87,6 +90,8 @@ class OneRequestAtATime:
 def install() -> None:
     """Patch moto in this process (its server's, never a test's); setattr, as these are private."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Before the method lists below are cached: the redrive actions must be among them.
+    moto_message_moves.install()
     patches: list[tuple[object, str, object]] = [
         (moto.backends, "list_of_moto_modules", lambda: _MODULES),
         (moto.core.responses, "method_names_from_class", cache(moto.core.utils.method_names_from_class)),
