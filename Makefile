@@ -19,6 +19,7 @@ help:
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
 	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 37 min)"
 	@echo "make build  sam build (no Docker needed)"
+	@echo "make deploy [GUIDED=1]  sam deploy: guided the first time (docs/operations.md, First deploy)"
 	@echo "make report  a simulated day with an A/B experiment on the local stack, and its report"
 	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
 	@echo "             the same report of a deployed stack's tables (the stack's outputs name them)"
@@ -122,8 +123,12 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.layer_report
 
+# Guided while samconfig.toml holds no parameter_overrides (the first deploy saves its answers there),
+# plain `sam deploy` after, which asks only to confirm the change set; GUIDED=1 asks everything again.
+# What to answer: docs/operations.md, "First deploy".
+GUIDED ?= $(if $(shell grep -s '^parameter_overrides' samconfig.toml),0,1)
 deploy: build
-	$(SAM) deploy --guided
+	$(SAM) deploy $(if $(filter 1,$(GUIDED)),--guided)
 
 bench: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench
