@@ -20,6 +20,8 @@ help:
 	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 37 min)"
 	@echo "make build  sam build (no Docker needed)"
 	@echo "make deploy [GUIDED=1]  sam deploy: guided the first time (docs/operations.md, First deploy)"
+	@echo "make smoke STACK=<name> [REGION=...] [TO=<address>]  a deployed stack's smoke test: one test customer's"
+	@echo "             cart reminder (to SES's mailbox simulator unless TO), its decision and SES message id"
 	@echo "make report  a simulated day with an A/B experiment on the local stack, and its report"
 	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
 	@echo "             the same report of a deployed stack's tables (the stack's outputs name them)"
@@ -76,6 +78,14 @@ ifndef ID
 endif
 	@PYTHONPATH=layers/nudge $(PY) -m privacy export-customer --id $(ID) \
 		$(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
+
+# A deployed stack's smoke test: one test customer's cart reminder, its decision and SES message id.
+.PHONY: smoke
+smoke: $(VENV)/.installed
+ifndef STACK
+	$(error STACK is required: make smoke STACK=<name> [REGION=<region>] [TO=<address>])
+endif
+	@$(PY) -m smoke --stack $(STACK) $(if $(REGION),--region $(REGION)) $(if $(TO),--to $(TO))
 
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed
