@@ -129,7 +129,7 @@ class LocalStack:
 
 
 def powertools_environment(template_path: Path = TEMPLATE_PATH) -> dict[str, str]:
-    """The POWERTOOLS_* variables every function gets (Globals), with parameter defaults.
+    """The POWERTOOLS_* variables every function gets (Globals), with the local stack's parameters.
 
     Powertools reads them when its objects are created at import; in Lambda the environment is set
     before the import, and a process that imports the layer early (pytest) must do the same.
