@@ -19,6 +19,9 @@ help:
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
 	@echo "make faults  crash points, 30 %/60 % throttling of 1,000 events, 5,000 fuzzed events (about 37 min)"
 	@echo "make build  sam build (no Docker needed)"
+	@echo "make deploy [GUIDED=1]  sam deploy: guided the first time (docs/operations.md, First deploy)"
+	@echo "make smoke STACK=<name> [REGION=...] [TO=<address>]  a deployed stack's smoke test: one test customer's"
+	@echo "             cart reminder (to SES's mailbox simulator unless TO), its decision and SES message id"
 	@echo "make report  a simulated day with an A/B experiment on the local stack, and its report"
 	@echo "make report DELIVERIES_TABLE=... EXPERIMENTS_TABLE=... [REGION=...] [SINCE=2026-11-01]"
 	@echo "             the same report of a deployed stack's tables (the stack's outputs name them)"
@@ -89,6 +92,14 @@ endif
 		$(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION)) \
 		$(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(RATE),--max-per-second $(RATE))
 
+# A deployed stack's smoke test: one test customer's cart reminder, its decision and SES message id.
+.PHONY: smoke
+smoke: $(VENV)/.installed
+ifndef STACK
+	$(error STACK is required: make smoke STACK=<name> [REGION=<region>] [TO=<address>])
+endif
+	@$(PY) -m smoke --stack $(STACK) $(if $(REGION),--region $(REGION)) $(if $(TO),--to $(TO))
+
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed
 	@test -d out/outbox || $(MAKE) demo
@@ -135,8 +146,12 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.layer_report
 
+# Guided while samconfig.toml holds no parameter_overrides (the first deploy saves its answers there),
+# plain `sam deploy` after, which asks only to confirm the change set; GUIDED=1 asks everything again.
+# What to answer: docs/operations.md, "First deploy".
+GUIDED ?= $(if $(shell grep -s '^parameter_overrides' samconfig.toml),0,1)
 deploy: build
-	$(SAM) deploy --guided
+	$(SAM) deploy $(if $(filter 1,$(GUIDED)),--guided)
 
 bench: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from local_stack import clients
@@ -23,6 +24,20 @@ from local_stack.cfn import Resolver, UnsupportedTemplateFeatureError, load_temp
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 ACCOUNT_ID = "123456789012"
+
+# The example shop the local stack, the demo and the tests run as. template.yaml gives these parameters
+# no default and refuses these very values, so that a deploy names a real sender and store; locally
+# they are parameter overrides, as a deploy's answers are.
+LOCAL_PARAMETERS: Mapping[str, str] = MappingProxyType(
+    {
+        "SenderAddress": "Example Shop <hello@shop.example>",
+        "SenderIdentity": "shop.example",
+        "StoreName": "Example Shop",
+        "StoreUrl": "https://shop.example",
+        "StorePostalAddress": "Example Shop Ltd, 1 Market Street, Springfield",
+        "PreferencesUrl": "https://shop.example/account/email-preferences",
+    }
+)
 
 # Present in the template but meaningless locally: IAM-ish wiring, log groups, code packaging.
 _NOT_EMULATED = {
@@ -36,6 +51,9 @@ _NOT_EMULATED = {
     "AWS::IAM::ManagedPolicy",
     # moto has no configuration-set event destinations: tests put SES's events on the bus themselves.
     "AWS::SES::ConfigurationSetEventDestination",
+    # The sender's identity (CreateSenderIdentity): local_stack.seed.verify_sender_identity declares it in
+    # moto whatever the parameter says, as an identity verified by DNS long ago.
+    "AWS::SES::EmailIdentity",
 }
 
 
@@ -111,19 +129,27 @@ class LocalStack:
 
 
 def powertools_environment(template_path: Path = TEMPLATE_PATH) -> dict[str, str]:
-    """The POWERTOOLS_* variables every function gets (Globals), with parameter defaults.
+    """The POWERTOOLS_* variables every function gets (Globals), with the local stack's parameters.
 
     Powertools reads them when its objects are created at import; in Lambda the environment is set
     before the import, and a process that imports the layer early (pytest) must do the same.
     """
     template = load_template(template_path)
     variables = _global_function_properties(template).get("Environment", {}).get("Variables", {})
-    resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
+    resolver = Resolver(parameters=local_parameter_values(template), pseudo={})
     return {
         name: str(resolver.resolve(value))
         for name, value in variables.items()
         if name.startswith("POWERTOOLS_")
     }
+
+
+def local_parameter_values(
+    template: Mapping[str, Any], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The template's parameters as the local stack sets them: the overrides, else the example
+    shop's values (LOCAL_PARAMETERS), else the template's defaults."""
+    return parameter_values(template, {**LOCAL_PARAMETERS, **(overrides or {})})
 
 
 def _global_function_properties(template: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,7 +174,7 @@ def build_stack(
     anew: a test that changes a function's setting needs no new tables and queues."""
     template = load_template(template_path)
     resources: dict[str, dict[str, Any]] = template["Resources"]
-    stack = LocalStack(region=region, parameters=parameter_values(template, parameter_overrides or {}))
+    stack = LocalStack(region=region, parameters=local_parameter_values(template, parameter_overrides))
     resolver = Resolver(
         parameters=stack.parameters,
         pseudo={

@@ -36,8 +36,9 @@ def moto() -> Iterator[MotoEndpoint]:
 
 @pytest.fixture
 def stack(moto: MotoEndpoint) -> LocalStack:
-    """The stack of template.yaml with its default parameters and only the sample data (built once
-    per session, emptied for each test: local_stack.fresh)."""
+    """The stack of template.yaml as the example shop (local_stack.stack.LOCAL_PARAMETERS, the rest
+    defaults) with only the sample data (built once per session, emptied for each test:
+    local_stack.fresh)."""
     return fresh_stack(moto)
 
 

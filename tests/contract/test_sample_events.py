@@ -11,7 +11,7 @@ import pytest
 from moto.events.models import EventPattern
 from pydantic import ValidationError
 
-from local_stack.cfn import Resolver, load_template, parameter_values
+from local_stack.cfn import Resolver, load_template
 from local_stack.scenario import (
     ATTRIBUTION,
     CATALOG,
@@ -21,7 +21,7 @@ from local_stack.scenario import (
     load_follow_ups,
     load_sample_events,
 )
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.stack import TEMPLATE_PATH, local_parameter_values
 from nudge.catalog.events import CATALOG_DETAIL_TYPES, CatalogRecord, ProductUpdatedEvent
 from nudge.customers.events import PROFILE_DETAIL_TYPES
 from nudge.reengagement.models import RunRequest
@@ -38,7 +38,7 @@ def rules_by_trigger() -> dict[str, dict[str, Any]]:
     ``catalog``, the catalog function's, ``attribution``, the attribution function's)."""
     template = load_template(TEMPLATE_PATH)
     resources = template["Resources"]
-    resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
+    resolver = Resolver(parameters=local_parameter_values(template), pseudo={})
     function_by_queue = {
         event["Properties"]["Queue"]["Fn::GetAtt"][0]: resource["Properties"]["CodeUri"]
         .strip("/")
@@ -154,7 +154,7 @@ def test_the_schedule_input_in_the_template_is_what_the_planner_reads() -> None:
     """The sample payload and the template's Input (context attributes filled in) both parse, with
     the same fields: a renamed field on either side would fail here, not at 9:00 on a deploy day."""
     template = load_template(TEMPLATE_PATH)
-    resolver = Resolver(parameters=parameter_values(template, {}), pseudo={})
+    resolver = Resolver(parameters=local_parameter_values(template), pseudo={})
     planner = template["Resources"]["ReengagementPlannerFunction"]["Properties"]
     (schedule,) = [e for e in planner["Events"].values() if e["Type"] == "ScheduleV2"]
     filled = (

@@ -11,9 +11,9 @@ from typing import Any, cast
 import pytest
 from moto.events.models import EventPattern
 
-from local_stack.cfn import Resolver, load_template, parameter_values
+from local_stack.cfn import Resolver, load_template
 from local_stack.scenario import EVENTS_DIR
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.stack import TEMPLATE_PATH, local_parameter_values
 from nudge.engagement.events import EngagementEvent
 from nudge.feedback import SesFeedbackEvent
 from nudge.message_tags import delivery_ref
@@ -27,7 +27,7 @@ MODELS: dict[str, type[SesFeedbackEvent] | type[EngagementEvent]] = {
 
 def _patterns() -> dict[str, Any]:
     template = load_template(TEMPLATE_PATH)
-    resolver = Resolver(parameters=parameter_values(template, {}), pseudo={"AWS::StackName": "nudge-local"})
+    resolver = Resolver(parameters=local_parameter_values(template), pseudo={"AWS::StackName": "nudge-local"})
     resolver.refs["MarketingConfigurationSet"] = lambda: "nudge-local-marketing"
     resources = template["Resources"]
     return {name: resolver.resolve(resources[name]["Properties"]["EventPattern"]) for name in MODELS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local_stack.cfn import Resolver, UnsupportedTemplateFeatureError, load_template, parameter_values
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.stack import LOCAL_PARAMETERS, TEMPLATE_PATH, local_parameter_values
 
 
 def resolver() -> Resolver:
@@ -44,8 +44,21 @@ def test_anything_the_local_stack_cannot_emulate_is_refused_loudly() -> None:
 
 def test_parameters_take_defaults_and_reject_unknown_overrides() -> None:
     template = load_template(TEMPLATE_PATH)
-    values = parameter_values(template, {"EventSource": "com.other"})
+    values = parameter_values(template, {**LOCAL_PARAMETERS, "EventSource": "com.other"})
     assert values["EventSource"] == "com.other"
     assert values["MaxSendConcurrency"] == "2"
     with pytest.raises(KeyError, match="Typo"):
-        parameter_values(template, {"Typo": "x"})
+        parameter_values(template, {**LOCAL_PARAMETERS, "Typo": "x"})
+
+
+def test_a_parameter_without_a_default_needs_a_value() -> None:
+    template = load_template(TEMPLATE_PATH)
+    with pytest.raises(KeyError, match="SenderAddress has no default"):
+        parameter_values(template, {})
+
+
+def test_the_local_stack_sets_the_example_shop_and_takes_overrides_over_it() -> None:
+    template = load_template(TEMPLATE_PATH)
+    values = local_parameter_values(template, {"StoreName": "Other Shop"})
+    assert values["SenderIdentity"] == "shop.example" and values["StoreName"] == "Other Shop"
+    assert values["LogLevel"] == "INFO"
