@@ -157,10 +157,11 @@ def test_sixty_percent_throttling_duplicates_nothing_and_what_waits_stays_retrya
     row = throttling_run(moto, clock, rate=0.6, events=THROTTLED_EVENTS, window=timedelta(hours=1))
     table = "\n".join([header(), line(row), *row.notes])
     assert (row.duplicates, row.double_counts, row.in_dlq) == (0, 0, 0), table
-    # Once the throttling ends, everything that waited in the queue goes out, once; an email can be
-    # missing only where a claim was left unanswered (send_unconfirmed: the protocol's trade-off)
-    assert row.sent_once + row.not_sent == row.events, table
-    assert row.not_sent <= row.unconfirmed, table
+    # Once the throttling ends, everything that waited in the queue goes out, once: a claim an
+    # invocation left unanswered (cut off at its timeout) is closed from SES's Send event or sent
+    # again after the grace period. This holds however many invocations a slow machine cuts off.
+    assert row.sent_once == row.events, table
+    assert row.unconfirmed == 0, table
 
 
 def test_a_crash_in_one_record_of_a_concurrent_batch_ends_the_whole_invocation_and_sends_each_once(
