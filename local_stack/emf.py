@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -27,15 +30,27 @@ class EmittedMetric:
 
 def emitted_metrics(printed: str) -> Iterator[EmittedMetric]:
     """Every metric in the EMF documents among these lines; other lines (logs) are skipped."""
-    for line in printed.splitlines():
-        stripped = line.strip()
-        if not stripped.startswith("{") or '"_aws"' not in stripped:
-            continue
-        document = json.loads(stripped)
-        for directive in document["_aws"]["CloudWatchMetrics"]:
+    for document in _json_documents(printed):
+        directives = document.get("_aws", {}).get("CloudWatchMetrics", [])
+        for directive in directives:
             for dimension_set in directive["Dimensions"]:
                 dimensions = tuple(sorted((name, str(document[name])) for name in dimension_set))
                 for metric in directive["Metrics"]:
                     value = document[metric["Name"]]
                     values = tuple(float(v) for v in value) if isinstance(value, list) else (float(value),)
                     yield EmittedMetric(directive["Namespace"], metric["Name"], dimensions, values)
+
+
+def _json_documents(printed: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects on each line. ``print`` writes a document and its newline separately, so two
+    threads printing at once can leave two documents on one line: each is read in turn."""
+    for line in printed.splitlines():
+        position = line.find("{")
+        while position != -1:
+            try:
+                document, end = _DECODER.raw_decode(line, position)
+            except json.JSONDecodeError:
+                break
+            if isinstance(document, dict):
+                yield document
+            position = line.find("{", end)
