@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
 from nudge.triggers import TRIGGER_NAMES
 
 TEMPLATE = load_template(TEMPLATE_PATH)
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 ALARM_TOPIC = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+# CloudWatch's us-east-1 list price of a standard-resolution alarm, per metric it reads and month.
+ALARM_METRIC_MONTH_USD = 0.10
 
 
 def alarms(resources: Mapping[str, dict[str, Any]] = RESOURCES) -> dict[str, dict[str, Any]]:
@@ -199,3 +201,15 @@ def test_the_run_deadline_alarm_s_day_ends_at_the_default_start_plus_each_allowe
     for minutes, row in windows.items():
         midnight_in_utc = -utc_offset(row["WallClockTimezone"]) % timedelta(days=1)
         assert midnight_in_utc == start + timedelta(minutes=int(minutes)), minutes
+
+
+def test_the_documented_alarm_count_and_monthly_cost_are_the_template_s() -> None:
+    # CloudWatch bills an alarm per metric it reads (an expression's metrics each count)
+    count = len(alarms())
+    metrics_read = sum(
+        1 if "MetricName" in alarm else sum("MetricStat" in query for query in alarm["Metrics"])
+        for alarm in alarms().values()
+    )
+    doc = (REPO_ROOT / "docs" / "alarms-and-dashboard.md").read_text(encoding="utf-8")
+    assert f"**{count} alarms**" in doc
+    assert f"USD {metrics_read * ALARM_METRIC_MONTH_USD:.2f} a month" in doc
