@@ -44,7 +44,11 @@ _NOT_EMULATED = {
     "AWS::SQS::QueuePolicy",
     "AWS::Logs::LogGroup",
     "AWS::Serverless::LayerVersion",
+    # Monitoring: moto would store them, and nothing local reads them back.
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
     "AWS::Lambda::Permission",
     # moto does not enforce IAM, as it does not for the roles SAM generates: only the ARN is used.
     "AWS::IAM::Role",

@@ -1,16 +1,22 @@
 """A whole day of the stack, every function and every path, checked for what moto cannot check:
-that IAM in template.yaml allows each AWS call, and that no log line carries personal data."""
+that IAM in template.yaml allows each AWS call, that no log line carries personal data, and that the
+dashboard and the alarms watch metrics the code emits."""
 
 from __future__ import annotations
 
 import io
 import json
 import re
+from contextlib import redirect_stdout
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import time_machine
 
+from local_stack.cfn import load_template
+from local_stack.emf import EmittedMetric, emitted_metrics
+from local_stack.faults import Refusal, refusing
 from local_stack.iam_check import AwsCall, is_allowed, recording_aws_calls, required_permissions
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.moto_endpoint import MotoEndpoint
@@ -24,7 +30,8 @@ from local_stack.scenario import (
     load_follow_ups,
     load_sample_rows,
 )
-from local_stack.stack import LocalStack
+from local_stack.stack import TEMPLATE_PATH, LocalStack
+from local_stack.watched_metrics import alarm_metrics, dashboard_metrics, never_emitted, resolver_for
 from tests.conftest import sent_emails
 
 TOKEN = re.compile(r"v1\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}")
@@ -37,6 +44,8 @@ class FullDay:
     """Every AWS call a handler made, with the function that made it."""
     logs: str
     """Everything the service logged."""
+    metrics: list[EmittedMetric]
+    """Every metric the handlers emitted (the EMF documents Powertools prints)."""
 
 
 @pytest.fixture
@@ -48,11 +57,18 @@ def a_full_day(
     clock: time_machine.Traveller,
     service_logs: io.StringIO,
 ) -> FullDay:
-    """Every sample event (one twice), a second email for the same customer (capped), her order
-    from the reminder (attributed to it), the scheduled run, the night passing (deferred emails), a
-    one-click unsubscribe and SES's feedback and engagement events."""
-    with recording_aws_calls() as calls:
-        run_samples(stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]])
+    """Every sample event (one twice; the first email SES refuses, as a paused account would, and
+    its retry sends), a second email for the same customer (capped), her order from the reminder
+    (attributed to it), the scheduled run, the night passing (deferred emails), a one-click
+    unsubscribe and SES's feedback and engagement events."""
+    printed = io.StringIO()
+    with recording_aws_calls() as calls, redirect_stdout(printed):
+        refused = Refusal(service="sesv2", operation="SendEmail", code="SendingPausedException")
+        with refusing(refused):
+            run_samples(
+                stack, mappings, list(samples.values()), repeat=[samples["cart_abandoned/vip_ada.json"]]
+            )
+        assert refused.fired
         second_cart = samples["cart_abandoned/vip_ada.json"].varied(
             "second cart", cart_id="cart_second_today"
         )
@@ -74,7 +90,7 @@ def a_full_day(
         # The store's profile events, valid and invalid, and an erasure, at the end of the day
         put_events(stack, load_customer_events())
         mappings.drain()
-    return FullDay(calls, service_logs.getvalue())
+    return FullDay(calls, service_logs.getvalue(), list(emitted_metrics(printed.getvalue())))
 
 
 def test_every_aws_call_of_a_full_day_is_allowed_by_its_functions_policy(
@@ -115,3 +131,42 @@ def test_the_logs_of_a_full_day_hold_no_email_address_name_or_token(a_full_day: 
     assert {value for value in personal if re.search(rf"\b{re.escape(value)}\b", logs)} == set()
     assert EMAIL_ADDRESS.findall(logs.replace("hello@shop.example", "")) == []
     assert TOKEN.findall(logs) == []
+
+
+# AWS's own metrics the dashboard and the alarms may name, with their dimensions.
+AWS_METRICS = {
+    ("AWS/SQS", "ApproximateAgeOfOldestMessage"): frozenset({"QueueName"}),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): frozenset({"QueueName"}),
+    ("AWS/SES", "Reputation.BounceRate"): frozenset({"ses:configuration-set"}),
+    ("AWS/SES", "Reputation.ComplaintRate"): frozenset({"ses:configuration-set"}),
+}
+
+
+def test_the_dashboard_and_the_alarms_watch_only_metrics_the_code_emits_with_those_dimensions(
+    stack: LocalStack, a_full_day: FullDay
+) -> None:
+    # Given the dashboard and the alarms as CloudFormation resolves them for this stack
+    template = load_template(TEMPLATE_PATH)
+    resolver = resolver_for(stack, template)
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    body = json.loads(resolver.resolve(resources["Dashboard"]["Properties"]["DashboardBody"]))
+    watched = list(dashboard_metrics(body))
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            metric_keys = ("Namespace", "MetricName", "Dimensions", "Metrics")
+            properties = {key: value for key, value in resource["Properties"].items() if key in metric_keys}
+            watched += alarm_metrics(logical_id, resolver.resolve(properties))
+    assert {metric.name for metric in watched} >= {
+        "EmailSent",
+        "EmailSkipped",
+        "EmailFailed",
+        "ReengagementRunFinished",
+    }
+    # Then each is a metric the full day emitted, with exactly its dimensions, or one of AWS's
+    problems = never_emitted(watched, a_full_day.metrics, AWS_METRICS, stack.names.values())
+    assert problems == [], "\n".join(["watched metrics nothing emits:", *problems])
+    # And the dashboard shows every alarm's state
+    (alarm_widget,) = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
+    alarms = {name for name, resource in resources.items() if resource["Type"] == "AWS::CloudWatch::Alarm"}
+    shown = {arn.rsplit(":", 1)[-1] for arn in alarm_widget["properties"]["alarms"]}
+    assert {logical_id for logical_id, name in stack.names.items() if name in shown} == alarms

@@ -21,6 +21,7 @@ import pytest
 import time_machine
 
 from local_stack import clients
+from local_stack.emf import emitted_metrics
 from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.moto_endpoint import MotoEndpoint
@@ -37,6 +38,7 @@ from nudge.dal.segments import list_definitions, put_segment
 from nudge.profiles import Customer, Segment
 from nudge.reengagement.selection import due_winback
 from nudge.segmentation import assign_segment
+from nudge.timeutil import utc_now
 from tests.conftest import sent_emails
 
 AS_OF = sample_scheduled_time()
@@ -233,6 +235,64 @@ def test_a_duplicate_work_item_for_a_finished_segment_does_nothing(
     assert "duplicate work item dropped" in service_logs.getvalue()
     again = run_schedule(run_stack, run_mappings, AS_OF, send_emails=False)
     assert again.tally == report.tally
+
+
+def run_finished_metrics(printed: str) -> list[tuple[tuple[tuple[str, str], ...], tuple[float, ...]]]:
+    return [(m.dimensions, m.values) for m in emitted_metrics(printed) if m.name == "ReengagementRunFinished"]
+
+
+def test_a_run_reports_its_finish_once_in_seconds_since_it_was_scheduled(
+    run_stack: LocalStack, run_mappings: EventSourceMappings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When the schedule fires and every shard is worked through
+    report = run_schedule(run_stack, run_mappings, AS_OF, send_emails=False)
+    # Then the worker that finished the last shard said so, once, with the time since the schedule fired
+    finished = run_finished_metrics(capsys.readouterr().out)
+    assert report.finished
+    assert [dimensions for dimensions, _ in finished] == [(("service", "nudge"),)]
+    ((seconds,),) = [values for _, values in finished]
+    assert 0 < seconds <= (utc_now() - AS_OF).total_seconds()
+    # And a duplicate work item for a finished shard does not report the run a second time
+    work_item = {"run_id": report.run_id, "as_of": AS_OF.isoformat(), "shard": 2, "total_shards": 3}
+    clients.sqs(run_stack.region).send_message(
+        QueueUrl=run_stack.queue_url("ReengagementWorkQueue"), MessageBody=json.dumps(work_item)
+    )
+    run_mappings.drain(only=("ReengagementWorkerFunction",))
+    assert run_finished_metrics(capsys.readouterr().out) == []
+
+
+@pytest.fixture
+def counting_a_finished_shard_fails_once_per_shard() -> Iterator[set[int]]:
+    """The write that counts a done shard among its run's finished shards fails once for each shard,
+    as a write still throttled after the SDK's retries would: the shard's row already says done."""
+    failed: set[int] = set()
+
+    def fail(params: dict[str, Any], **_: Any) -> None:
+        if not str(params.get("UpdateExpression", "")).startswith("ADD finished_shards"):
+            return
+        (shard,) = from_item(params["ExpressionAttributeValues"])[":shard"]
+        if shard not in failed:
+            failed.add(int(shard))
+            raise RuntimeError("finished shard not counted")
+
+    events = handler_clients.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.UpdateItem", fail, unique_id="fail-count")
+    yield failed
+    events.unregister("provide-client-params.dynamodb.UpdateItem", unique_id="fail-count")
+
+
+def test_a_run_whose_last_shard_was_not_counted_still_reports_its_finish_once(
+    run_stack: LocalStack,
+    run_mappings: EventSourceMappings,
+    capsys: pytest.CaptureFixture[str],
+    counting_a_finished_shard_fails_once_per_shard: set[int],
+) -> None:
+    # When every shard's worker fails between finishing its shard and counting it, and SQS redelivers
+    report = run_schedule(run_stack, run_mappings, AS_OF, send_emails=False)
+    # Then the redelivered work items, refused their done shards, counted them: the run finished once
+    assert len(counting_a_finished_shard_fails_once_per_shard) == 3
+    assert report.finished
+    assert len(run_finished_metrics(capsys.readouterr().out)) == 1
 
 
 def test_invalid_segment_definitions_pause_resegmentation_but_not_the_winbacks(

@@ -4,6 +4,9 @@ A row moves ``pending`` -> ``running`` (claimed by one work-item message, with a
 again when a worker hands over to a continuation, and finally ``done``. The scan position
 (``last_evaluated_key``) and the running totals are saved after every page, only ever forwards, so a
 worker that dies resumes from its last finished page when its message is redelivered.
+
+The run's own row is shard 0's: besides that shard's progress it holds ``finished_shards``, the set of
+shards that are done, so exactly one worker learns that it finished the whole run.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -101,8 +104,17 @@ def _checkpoint(row: dict[str, Any]) -> Checkpoint:
     )
 
 
-def claim(table: str, item: WorkItem, owner: str, now: datetime, lease: timedelta) -> Checkpoint | None:
-    """Take the shard for this message, or None if it is done or another live message holds it.
+@dataclass(frozen=True)
+class ClaimRefused:
+    """The work item may not take its shard: it is done, or another live message holds it."""
+
+    shard_done: bool
+
+
+def claim(
+    table: str, item: WorkItem, owner: str, now: datetime, lease: timedelta
+) -> Checkpoint | ClaimRefused:
+    """Take the shard for this message, or say why not.
 
     The same message (redelivered after its worker died) may always take it back.
     """
@@ -126,10 +138,13 @@ def claim(table: str, item: WorkItem, owner: str, now: datetime, lease: timedelt
                 }
             ),
             ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
         if is_condition_failure(error):
-            return None
+            # ReturnValuesOnConditionCheckFailure puts the row as it stood in the error; its types omit it.
+            refused_row = from_item(cast(dict[str, Any], error.response).get("Item", {}))
+            return ClaimRefused(shard_done=refused_row.get("status") == DONE)
         raise
     return _checkpoint(from_item(response["Attributes"]))
 
@@ -182,3 +197,19 @@ def release(table: str, item: WorkItem, owner: str) -> None:
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues=to_item({":pending": PENDING, ":owner": owner}),
     )
+
+
+def count_finished_shard(table: str, item: WorkItem) -> bool:
+    """Add a done shard to its run's ``finished_shards``; True only for the one call that completes
+    the set: that caller finished the run. Adding to a set is idempotent, so a redelivered work item
+    may count its shard again without the run being counted twice."""
+    response = clients.dynamodb().update_item(
+        TableName=table,
+        Key=_key(item.run_id, 0),
+        UpdateExpression="ADD finished_shards :shard",
+        ConditionExpression="attribute_exists(run_id)",
+        ExpressionAttributeValues=to_item({":shard": {item.shard}}),
+        ReturnValues="ALL_OLD",
+    )
+    finished_before: set[Any] = from_item(response.get("Attributes", {})).get("finished_shards", set())
+    return item.shard not in finished_before and len(finished_before) + 1 == item.total_shards

@@ -3,7 +3,8 @@ publishes ``Customer Lapsed`` events for the ones due a win-back.
 
 Memory is bounded by one page. Progress is checkpointed after every page; with too little time left
 for another page the worker hands its shard to a fresh invocation (a continuation message), and a
-worker that dies is resumed from its last checkpoint when SQS redelivers its message.
+worker that dies is resumed from its last checkpoint when SQS redelivers its message. The worker that
+finishes a run's last shard emits ``ReengagementRunFinished``: the run-deadline alarm waits for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from nudge.adapters import eventbridge, sqs
 from nudge.dal.customers import FactsPage, scan_facts
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.profiles import CustomerFacts
-from nudge.reengagement.checkpoints import claim, release, save_progress
+from nudge.reengagement.checkpoints import ClaimRefused, claim, count_finished_shard, release, save_progress
 from nudge.reengagement.models import Tally, WorkItem, WorkItemRecord
 from nudge.reengagement.publishing import publish
 from nudge.reengagement.selection import due_winback, winback_detail
@@ -69,7 +70,11 @@ def run_shard(item: WorkItem, owner: str, settings: RunSettings, context: Lambda
     lease = timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
     checkpoint = claim(settings.runs_table, item, owner, utc_now(), lease)
     where = {"run_id": item.run_id, "shard": item.shard, "total_shards": item.total_shards}
-    if checkpoint is None:
+    if isinstance(checkpoint, ClaimRefused):
+        if checkpoint.shard_done:
+            # Its worker may have failed after the shard's last checkpoint and before counting it
+            # among the run's finished shards: counting again is harmless, and completes the run.
+            _count_finished_shard(item, settings)
         logger.info("shard already done or being worked on; duplicate work item dropped", extra=where)
         return None
     pages, tally, start_key = checkpoint.pages, checkpoint.tally, checkpoint.last_evaluated_key
@@ -99,6 +104,7 @@ def run_shard(item: WorkItem, owner: str, settings: RunSettings, context: Lambda
             _report_page(where, pages, page_tally, tally)
             if start_key is None:
                 logger.info("shard finished", extra={**where, "pages": pages, **tally.as_dict()})
+                _count_finished_shard(item, settings)
                 return tally
             if context.get_remaining_time_in_millis() < settings.time_reserve_ms:
                 _hand_over(item, owner, settings)
@@ -159,6 +165,19 @@ def _report_page(where: dict[str, Any], pages: int, page: Tally, total: Tally) -
         metrics.add_metric(name=_METRIC_NAMES[name], unit=MetricUnit.Count, value=value)
     logger.info(
         "page done", extra={**where, "page": pages, **page.as_dict(), "shard_totals": total.as_dict()}
+    )
+
+
+def _count_finished_shard(item: WorkItem, settings: RunSettings) -> None:
+    """Emit ``ReengagementRunFinished`` once per run, valued in seconds since the run's scheduled
+    time: the alarm compares it with the deadline, and a run that never finishes emits nothing."""
+    if not count_finished_shard(settings.runs_table, item):
+        return
+    seconds = (utc_now() - item.as_of).total_seconds()
+    metrics.add_metric(name="ReengagementRunFinished", unit=MetricUnit.Seconds, value=seconds)
+    logger.info(
+        "re-engagement run finished",
+        extra={"run_id": item.run_id, "total_shards": item.total_shards, "seconds_since_scheduled": seconds},
     )
 
 
