@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import time_machine
 
+from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, refusing, throttled
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.run import dead_lettered_details, publish_as_ses, put_events
@@ -138,10 +139,31 @@ def test_an_event_for_an_email_we_keep_no_record_of_changes_no_delivery(
     publish_as_ses(stack, ses_sample("opened_ada.json"))
     mappings.drain()
     assert get_record(stack.names["DeliveriesTable"], ADA, "cart_abandoned", "cart_7f3a") is None
-    # ...the profile still learns she opens our emails, and nothing is dead-lettered
+    # ...and the profile is not touched either (an event naming a delivery that never was may be
+    # forged), and nothing is dead-lettered
     ada = get_customer(stack.names["CustomersTable"], ADA)
-    assert ada is not None and ada.last_opened_at is not None
+    assert ada is not None and ada.last_opened_at is None
     assert all(details == [] for details in dead_lettered_details(stack).values())
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+def test_an_event_of_another_configuration_set_changes_nothing(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    # Given a message on the engagement queue that names Ada's delivery but another stack's
+    # configuration set (forged, or another stack's event routed here)
+    forged = ses_sample("opened_ada.json")
+    forged["detail"]["mail"]["tags"]["ses:configuration-set"] = ["another-stack-marketing"]
+    # (the rule would not route it: put straight on the queue, as anyone allowed to send there can)
+    clients.sqs(stack.region).send_message(
+        QueueUrl=stack.queue_url("EngagementQueue"), MessageBody=json.dumps(forged)
+    )
+    mappings.drain()
+    # Then neither the delivery nor the profile records an open
+    record = get_record(stack.names["DeliveriesTable"], ADA, "cart_abandoned", "cart_7f3a")
+    assert record is not None and not record.get("opens")
+    ada = get_customer(stack.names["CustomersTable"], ADA)
+    assert ada is not None and ada.last_opened_at is None
 
 
 def test_an_event_without_its_section_is_dead_lettered_naming_the_field(

@@ -62,6 +62,14 @@ def _delivery_of(detail: EngagementDetail, settings: EngagementSettings) -> Deli
 def apply_engagement(detail: EngagementDetail, settings: EngagementSettings) -> Counted | None:
     """Apply one event; None when it belongs to no delivery record we keep."""
     where = {"ses_message_id": detail.mail.message_id, "event_type": detail.event_type.value}
+    if settings.configuration_set and first_tag(detail.mail.tags, "ses:configuration-set") != (
+        settings.configuration_set
+    ):
+        # The rule matches this stack's configuration set; anything else reached the queue another
+        # way (a forged message, another stack's event): it changes nothing here.
+        metrics.add_metric(name="ForeignSesEvent", unit=MetricUnit.Count, value=1)
+        logger.warning("SES event of another configuration set ignored", extra=where)
+        return None
     ref = _delivery_of(detail, settings)
     if ref is None:
         metrics.add_metric(name="EngagementWithoutDelivery", unit=MetricUnit.Count, value=1)
@@ -74,18 +82,22 @@ def apply_engagement(detail: EngagementDetail, settings: EngagementSettings) -> 
     if detail.event_type is Engagement.DELIVERY:
         counted = record_delivered(settings.deliveries_table, ref, at)
     elif detail.event_type is Engagement.OPEN:
-        record_engagement(settings.customers_table, ref.customer_id, "opened", at)
         counted = record_open(settings.deliveries_table, ref, at)
     else:
         assert detail.click is not None  # the model requires it on a Click
-        record_engagement(settings.customers_table, ref.customer_id, "clicked", at)
         counted = record_click(settings.deliveries_table, ref, at, utm_content(detail.click.link))
     extra = {**where, "customer_id": log_safe_id(ref.customer_id)}
     if counted is None:
-        # The record expired (DELIVERY_RECORD_TTL_DAYS) or never existed: the profile still learns.
+        # No such email of ours (expired after DELIVERY_RECORD_TTL_DAYS, or a forged event naming a
+        # delivery that never was): the profile is not touched either.
         metrics.add_metric(name="EngagementWithoutDelivery", unit=MetricUnit.Count, value=1)
         logger.warning("engagement for a delivery record that does not exist", extra=extra)
         return None
+    if detail.event_type is not Engagement.DELIVERY:
+        # After the delivery's own write, and whether or not that write was new: a retry after a
+        # crash between the two still brings the profile up to date (the write is repeatable).
+        kind = "opened" if detail.event_type is Engagement.OPEN else "clicked"
+        record_engagement(settings.customers_table, ref.customer_id, kind, at)
     if counted.new:
         _count_metric(detail, counted)
     logger.info("engagement applied", extra={**extra, "new": counted.new})

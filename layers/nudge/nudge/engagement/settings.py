@@ -15,6 +15,8 @@ class EngagementSettings(BaseModel):
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
+    configuration_set: str | None = Field(default=None, validation_alias="SES_CONFIGURATION_SET")
+    """This stack's configuration set: events of any other (another stack's, or forged) are ignored."""
     queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
 
