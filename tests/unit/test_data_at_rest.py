@@ -33,9 +33,9 @@ def test_tables_with_personal_data_have_point_in_time_recovery_and_encryption() 
     missing = [
         name
         for name in PERSONAL_DATA
-        if not tables()[name]["Properties"].get("PointInTimeRecoverySpecification", {}).get(
-            "PointInTimeRecoveryEnabled"
-        )
+        if not tables()[name]["Properties"]
+        .get("PointInTimeRecoverySpecification", {})
+        .get("PointInTimeRecoveryEnabled")
         or not tables()[name]["Properties"].get("SSESpecification", {}).get("SSEEnabled")
     ]
     assert missing == []
