@@ -1,6 +1,6 @@
 """`make faults`: the crash-point matrix, 30 % and 60 % throttling (and 60 % with 1 % of SES's Send
-events lost), and a fuzz run, as one table. By default the crash points after writes and SES, 300
-throttled events, 1,000 fuzzed; ``--full`` (``make faults FULL=1``) every crash point, 1,000 and 5,000.
+events lost), and a fuzz run, as one table. By default the crash points after writes and SES, 100
+throttled events, 500 fuzzed; ``--full`` (``make faults FULL=1``) every crash point, 1,000 and 5,000.
 
 Runs on the sample day's clock; every wait (visibility timeouts, SDK back-off) moves that clock
 instead of sleeping, so simulated hours take seconds.
@@ -26,11 +26,11 @@ def main() -> int:
     parser.add_argument(
         "--full", action="store_true", help="every crash point, 1,000 throttled events, 5,000 fuzzed"
     )
-    parser.add_argument("--events", type=int, help="events per throttling run (300; --full 1,000)")
-    parser.add_argument("--fuzz", type=int, help="generated events in the fuzz run (1,000; --full 5,000)")
+    parser.add_argument("--events", type=int, help="events per throttling run (100; --full 1,000)")
+    parser.add_argument("--fuzz", type=int, help="generated events in the fuzz run (500; --full 5,000)")
     args = parser.parse_args()
-    events = args.events or (1000 if args.full else 300)
-    fuzz = args.fuzz or (5000 if args.full else 1000)
+    events = args.events or (1000 if args.full else 100)
+    fuzz = args.fuzz or (5000 if args.full else 500)
     started = time.perf_counter()
     lines: list[str] = []
     with (
