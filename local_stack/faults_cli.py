@@ -33,13 +33,20 @@ def main() -> int:
     fuzz = args.fuzz or (5000 if args.full else 500)
     started = time.perf_counter()
     lines: list[str] = []
+
+    def say(line: str) -> None:
+        # Each row as soon as it is measured (on stderr: stdout is the handlers' log meanwhile), so a
+        # long run shows its progress; the whole table is printed again at the end.
+        lines.append(line)
+        print(line, file=sys.stderr, flush=True)
+
     with (
         time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as clock,
         running_moto() as moto,
         stdout_to(REPO_ROOT / "out" / "logs" / "faults.jsonl"),
     ):
         rows = run_all(
-            moto, clock, throttled_events=events, fuzz_examples=fuzz, sampled=not args.full, say=lines.append
+            moto, clock, throttled_events=events, fuzz_examples=fuzz, sampled=not args.full, say=say
         )
     print("\n".join(lines))
     for row in rows:
