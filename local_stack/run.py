@@ -181,15 +181,16 @@ def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:
     )
 
 
-def sqs_event(*events: dict[str, Any], message_ids: list[str] | None = None) -> dict[str, Any]:
-    """The SQS batch Lambda would hand a trigger function for these EventBridge events."""
+def sqs_event(*events: dict[str, Any] | str, message_ids: list[str] | None = None) -> dict[str, Any]:
+    """The SQS batch Lambda would hand a trigger function for these EventBridge events (each a dict,
+    or its JSON text as it is: a body ``json.dumps`` cannot write, such as one nested too deep)."""
     ids = message_ids or [f"msg-{number}" for number in range(len(events))]
     return {
         "Records": [
             {
                 "messageId": message_id,
                 "receiptHandle": f"receipt-{message_id}",
-                "body": json.dumps(event),
+                "body": event if isinstance(event, str) else json.dumps(event),
                 "attributes": {
                     "ApproximateReceiveCount": "1",
                     "SentTimestamp": "1763884800000",
