@@ -9,6 +9,7 @@ no send claimed, and put what can never succeed on the dead-letter queue rather 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,6 +242,18 @@ def fuzz_run(
         handler_clients.sesv2().meta.events.unregister("after-call.sesv2.SendEmail", count)
         handler_clients.sqs().meta.events.unregister("after-call.sqs.SendMessage", count)
     return tally
+
+
+DEEP_NESTING_LEVELS = 990
+"""Deeper than Python's ``json`` reads within its default recursion limit of 1,000 frames, once a
+handler's own frames are on the stack; EventBridge and SQS carry it."""
+
+
+def deeply_nested(event: dict[str, Any], levels: int = DEEP_NESTING_LEVELS) -> str:
+    """``event`` as JSON text with ``levels`` of nested lists in an extra detail field
+    (``detail.nested``), written without ``json.dumps``, which cannot write it either."""
+    text = json.dumps({**event, "detail": {**event["detail"], "nested": None}})
+    return text.replace('"nested": null', '"nested": ' + "[" * levels + "]" * levels, 1)
 
 
 def _seeded(test: Callable[[], None], seed: int) -> Callable[[], None]:

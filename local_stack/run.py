@@ -128,6 +128,25 @@ def dead_lettered_details(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def dead_letter_problems(stack: LocalStack, logical_id: str) -> list[list[dict[str, str]]]:
+    """Why each message in this dead-letter queue was put there, as the batch processor says it
+    (``nudge_problems``: fields and error types, never values); bodies are not read."""
+    messages = (
+        clients.sqs(stack.region)
+        .receive_message(
+            QueueUrl=stack.queue_url(logical_id),
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
+    return [
+        json.loads(message.get("MessageAttributes", {}).get("nudge_problems", {}).get("StringValue", "[]"))
+        for message in messages
+    ]
+
+
 def run_samples(
     stack: LocalStack,
     mappings: EventSourceMappings,
