@@ -78,3 +78,17 @@ def test_the_template_accepts_every_trigger_as_exempt_and_refuses_a_typo() -> No
     assert all(allowed.fullmatch(name) for name in names)
     assert not allowed.fullmatch("order_place")
     assert not allowed.fullmatch("order_placed,")
+
+
+def test_the_replay_window_stays_within_the_delivery_records_that_recognise_a_replay() -> None:
+    # A replay older than the delivery record that would recognise it would send again
+    assert Settings.from_environment({**COMPLETE, "IDEMPOTENCY_TTL_DAYS": "400"}).replay_window.days == 400
+    with pytest.raises(ValidationError, match="IDEMPOTENCY_TTL_DAYS") as raised:
+        Settings.from_environment({**COMPLETE, "IDEMPOTENCY_TTL_DAYS": "401"})
+    assert "delivery records" in str(raised.value)
+
+
+def test_the_template_bounds_the_replay_window_by_the_delivery_records_retention() -> None:
+    parameter = load_template(TEMPLATE_PATH)["Parameters"]["IdempotencyTtlDays"]
+    retention = Settings.from_environment(COMPLETE).delivery_record_ttl_days
+    assert 1 <= int(parameter["Default"]) <= int(parameter["MaxValue"]) <= retention

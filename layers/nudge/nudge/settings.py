@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from nudge.quiet_hours import QuietHours
 
@@ -81,7 +81,8 @@ class Settings(BaseModel):
     """For customers whose profile has no valid timezone: dates in emails and quiet hours."""
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
     """The replay window: an event older than this (by its EventBridge ``time``) is refused as
-    ``event_too_old``; anything younger is recognised as a duplicate by its delivery record."""
+    ``event_too_old``; anything younger is recognised as a duplicate by its delivery record, so it is
+    at most ``delivery_record_ttl_days`` (checked below)."""
     unknown_customer_wait_seconds: int = Field(
         default=600, ge=0, le=3600, validation_alias="UNKNOWN_CUSTOMER_WAIT_SECONDS"
     )
@@ -141,6 +142,16 @@ class Settings(BaseModel):
     store: StoreSettings
     quiet_hours: QuietHours
     deferral: DeferralSettings
+
+    @model_validator(mode="after")
+    def _replays_are_recognised(self) -> Self:
+        if self.idempotency_ttl_days > self.delivery_record_ttl_days:
+            raise ValueError(
+                f"IDEMPOTENCY_TTL_DAYS ({self.idempotency_ttl_days}) must be at most "
+                f"DELIVERY_RECORD_TTL_DAYS ({self.delivery_record_ttl_days}): a replay older than the "
+                "delivery records that recognise it would be sent again"
+            )
+        return self
 
     @property
     def store_domains(self) -> frozenset[str]:
