@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from local_stack import clients
+from local_stack.fuzz import deeply_nested
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import dead_lettered_details, put_events, run_samples, sqs_event
+from local_stack.run import dead_letter_problems, dead_lettered_details, put_events, run_samples, sqs_event
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
@@ -375,4 +376,20 @@ def test_an_envelope_time_without_an_offset_is_read_as_utc(
     event = {**samples["cart_abandoned/vip_ada.json"].event, "time": "2026-11-23T14:00:00"}
     response = mappings.function("CartAbandonedFunction").invoke(sqs_event(event))
     assert response == {"batchItemFailures": []}
+    assert len(sent_emails(moto)) == 1
+
+
+def test_a_record_nested_too_deep_to_read_is_dead_lettered_alone_and_its_siblings_are_sent(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given a batch with Ada's cart and another cart whose detail is nested 990 levels deep
+    deep = deeply_nested(samples["cart_abandoned/new_customer_jonas.json"].event)
+    event = sqs_event(samples["cart_abandoned/vip_ada.json"].event, deep, message_ids=["good", "deep"])
+    # When the function gets the batch
+    response = mappings.function("CartAbandonedFunction").invoke(event)
+    # Then the deep one is dead-lettered at once saying why, and Ada's reminder is sent
+    assert response == {"batchItemFailures": []}
+    assert dead_letter_problems(stack, "CartAbandonedDLQ") == [
+        [{"field": "body", "error": "too_deeply_nested"}]
+    ]
     assert len(sent_emails(moto)) == 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 
+from local_stack.fuzz import deeply_nested
 from local_stack.run import sqs_event
 from nudge.record_batch import MAX_CONCURRENT_RECORDS, process_queue_batch
 
@@ -27,7 +29,7 @@ def _event(customer_id: str, n: int) -> dict[str, Any]:
     return {"detail-type": "Cart Abandoned", "detail": {"customer_id": customer_id, "n": n}}
 
 
-def _run(events: list[dict[str, Any]], handle: Any) -> dict[str, Any]:
+def _run(events: Sequence[dict[str, Any] | str], handle: Any) -> dict[str, Any]:
     return dict(
         process_queue_batch(
             sqs_event(*events),
@@ -100,3 +102,26 @@ def test_a_record_without_a_customer_runs_on_its_own(body: str) -> None:
     from nudge.record_batch import _serial_key
 
     assert _serial_key({"body": body}, 3) == "record:3"
+
+
+def test_a_record_too_deeply_nested_to_read_runs_on_its_own_and_the_batch_goes_on() -> None:
+    # Given a batch whose second record's detail is nested deeper than json reads
+    seen: list[str] = []
+    events: list[dict[str, Any] | str] = [
+        _event("cus_ada", 0),
+        deeply_nested(_event("cus_deep", 1)),
+        _event("cus_bo", 2),
+    ]
+    # When the records are put in lanes by customer, the deep one cannot be read for its customer
+    response = _run(events, lambda record: seen.append(record.messageId))
+    # Then it runs on its own, and every record ran
+    assert response == {"batchItemFailures": []}
+    assert sorted(seen) == ["msg-0", "msg-1", "msg-2"]
+
+
+def test_whatever_a_record_handler_raises_is_that_records_failure() -> None:
+    def handle(record: Any) -> None:
+        json.loads(record.body)  # a RecursionError for the deep one
+
+    events: list[dict[str, Any] | str] = [_event("cus_ada", 0), deeply_nested(_event("cus_deep", 1))]
+    assert _run(events, handle) == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}

@@ -3,7 +3,8 @@ function's record handler, report failures as SQS's partial batch response.
 
 - A record that can never succeed (the event fails validation, or the stored data it needs does)
   is put on the function's dead-letter queue at once, with the error's type and fields (never the
-  data) as message attributes, and removed from the queue: it is not retried as if it might.
+  data) as message attributes, and removed from the queue: it is not retried as if it might. A body
+  nested too deeply to read is refused as ``body: too_deeply_nested``.
 - A record that may succeed later (a throttled call, SES refusing, a twin still in flight) is
   reported in ``batchItemFailures`` and comes back after a back-off that grows with its receive
   count (30 s, 1, 2, 4, 8 min, then every 15 min), so a struggling dependency gets hours, not
@@ -13,7 +14,8 @@ function's record handler, report failures as SQS's partial batch response.
   spends most of its time waiting for DynamoDB and SES, so ten records take about as long as one
   (boto3 clients are thread-safe; nudge.adapters.clients creates them under a lock). Records of one
   customer run one after another, in the batch's order, so two events of one customer never race
-  each other within an invocation.
+  each other within an invocation. A record whose customer cannot be read runs on its own: whatever
+  a record is, it fails alone, never its batch.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from nudge.adapters import sqs
 from nudge.observability import logger, metrics
@@ -75,6 +78,16 @@ class SqsBatchProcessor(BatchProcessor):
         self._raw = {str(record.get("messageId")): record for record in raw_records}
         self._queue_url = queue_url
         self._dead_letter_queue_url = dead_letter_queue_url
+
+    def _to_batch_type(self, record: dict[str, Any], event_type: EventType, model: Any = None) -> Any:
+        """The record as ``model`` reads it; one too deeply nested to read fails validation, naming
+        the body."""
+        if model is None:
+            return super()._to_batch_type(record=record, event_type=event_type)
+        try:
+            return model.model_validate(record)
+        except RecursionError:
+            raise _too_deeply_nested(model) from None
 
     def process(self) -> list[tuple[Any, ...]]:
         """Every record, each customer's in order on one thread, up to ``MAX_CONCURRENT_RECORDS``
@@ -135,7 +148,7 @@ class SqsBatchProcessor(BatchProcessor):
         if not queue_url or "body" not in raw:
             return False
         problems = [
-            {"field": ".".join(str(part) for part in problem["loc"]), "error": problem["type"]}
+            {"field": ".".join(str(part) for part in problem["loc"]), "error": _error_type(problem)}
             for problem in error.errors(include_input=False, include_url=False)
         ]
         invalid_event = error.title == getattr(self.model, "__name__", None)
@@ -227,12 +240,35 @@ def process_queue_batch(
 
 def _serial_key(record: dict[str, Any], index: int) -> str:
     """Records with the same key run one after another: the customer an EventBridge event names
-    (``detail.customer_id``); a record without one (or unreadable) runs on its own."""
+    (``detail.customer_id``); a record without one, or one that cannot be read at all (not JSON, too
+    deeply nested for ``json``), runs on its own, and fails there alone if it must."""
     try:
         customer_id = json.loads(record.get("body") or "{}").get("detail", {}).get("customer_id")
-    except (ValueError, AttributeError):
+    except Exception:  # whatever the body is, the batch goes on (a RecursionError too)
         customer_id = None
     return f"customer:{customer_id}" if isinstance(customer_id, str) else f"record:{index}"
+
+
+def _too_deeply_nested(model: Any) -> ValidationError:
+    """The validation error of a record whose body is nested too deeply to read: it never will be."""
+    return ValidationError.from_exception_data(
+        title=getattr(model, "__name__", "record"),
+        line_errors=[
+            {
+                "type": PydanticCustomError("too_deeply_nested", "nested too deeply to read"),
+                "loc": ("body",),
+                "input": None,
+            }
+        ],
+    )
+
+
+def _error_type(problem: Any) -> str:
+    """A validation problem's type; JSON too deeply nested for the parser's recursion limit is
+    ``too_deeply_nested``, not a mere ``json_invalid``."""
+    if problem["type"] == "json_invalid" and "recursion limit" in str(problem.get("ctx", {}).get("error")):
+        return "too_deeply_nested"
+    return str(problem["type"])
 
 
 def _aws_error_code(error: BaseException | None) -> str | None:
