@@ -141,10 +141,11 @@ def dead_letter_problems(stack: LocalStack, logical_id: str) -> list[list[dict[s
         )
         .get("Messages", [])
     )
-    return [
-        json.loads(message.get("MessageAttributes", {}).get("nudge_problems", {}).get("StringValue", "[]"))
-        for message in messages
-    ]
+    problems: list[list[dict[str, str]]] = []
+    for message in messages:
+        attribute = message.get("MessageAttributes", {}).get("nudge_problems")
+        problems.append(json.loads(attribute.get("StringValue", "[]")) if attribute else [])
+    return problems
 
 
 def run_samples(

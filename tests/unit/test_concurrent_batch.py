@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ def _run(events: Sequence[dict[str, Any] | str], handle: Any) -> dict[str, Any]:
             model=SqsRecordModel,
             queue_url=None,
             dead_letter_queue_url=None,
+            max_clock_skew=timedelta(days=1),
             handle_record=handle,
         )
     )

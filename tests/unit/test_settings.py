@@ -92,3 +92,12 @@ def test_the_template_bounds_the_replay_window_by_the_delivery_records_retention
     parameter = load_template(TEMPLATE_PATH)["Parameters"]["IdempotencyTtlDays"]
     retention = Settings.from_environment(COMPLETE).delivery_record_ttl_days
     assert 1 <= int(parameter["Default"]) <= int(parameter["MaxValue"]) <= retention
+
+
+def test_every_function_gets_the_clock_skew_bounded_by_the_template() -> None:
+    template = load_template(TEMPLATE_PATH)
+    parameter = template["Parameters"]["MaxClockSkewSeconds"]
+    assert int(parameter["Default"]) == 86_400
+    assert 0 < int(parameter["MinValue"]) <= 86_400 <= int(parameter["MaxValue"]) <= 7 * 86_400
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["MAX_CLOCK_SKEW_SECONDS"] == {"Ref": "MaxClockSkewSeconds"}

@@ -3,8 +3,10 @@ function's record handler, report failures as SQS's partial batch response.
 
 - A record that can never succeed (the event fails validation, or the stored data it needs does)
   is put on the function's dead-letter queue at once, with the error's type and fields (never the
-  data) as message attributes, and removed from the queue: it is not retried as if it might. A body
-  nested too deeply to read is refused as ``body: too_deeply_nested``.
+  data) as message attributes, and removed from the queue: it is not retried as if it might. Event
+  times are validated against the clock (``nudge.event_times``): none may be further ahead of it than
+  the function's ``MAX_CLOCK_SKEW_SECONDS``. A body nested too deeply to read is refused as
+  ``body: too_deeply_nested``.
 - A record that may succeed later (a throttled call, SES refusing, a twin still in flight) is
   reported in ``batchItemFailures`` and comes back after a back-off that grows with its receive
   count (30 s, 1, 2, 4, 8 min, then every 15 min), so a struggling dependency gets hours, not
@@ -26,6 +28,7 @@ import math
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -38,7 +41,9 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from nudge.adapters import sqs
+from nudge.event_times import validation_context
 from nudge.observability import logger, metrics
+from nudge.timeutil import utc_now
 from nudge.waiting import ComesBackLaterError
 
 BACKOFF_BASE_SECONDS = 30
@@ -73,19 +78,21 @@ class SqsBatchProcessor(BatchProcessor):
         raw_records: list[dict[str, Any]],
         queue_url: str | None = None,
         dead_letter_queue_url: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(event_type=EventType.SQS, model=model)
         self._raw = {str(record.get("messageId")): record for record in raw_records}
         self._queue_url = queue_url
         self._dead_letter_queue_url = dead_letter_queue_url
+        self._context = context
 
     def _to_batch_type(self, record: dict[str, Any], event_type: EventType, model: Any = None) -> Any:
-        """The record as ``model`` reads it; one too deeply nested to read fails validation, naming
-        the body."""
+        """The record as ``model`` reads it, validated with this batch's context (the clock event
+        times are bounded by); one too deeply nested to read fails validation, naming the body."""
         if model is None:
             return super()._to_batch_type(record=record, event_type=event_type)
         try:
-            return model.model_validate(record)
+            return model.model_validate(record, context=self._context)
         except RecursionError:
             raise _too_deeply_nested(model) from None
 
@@ -207,11 +214,13 @@ def process_queue_batch(
     model: Any,
     queue_url: str | None,
     dead_letter_queue_url: str | None,
+    max_clock_skew: timedelta,
     handle_record: Callable[[Any], None],
 ) -> PartialItemFailureResponse:
     """A queue-fed function's batch: counted as ``EventsReceived`` under ``dimension`` (``("trigger",
-    "cart_abandoned")``), each record parsed with ``model`` and handed to ``handle_record`` (none
-    started with too little time left), failures dead-lettered or backed off on ``queue_url``."""
+    "cart_abandoned")``), each record parsed with ``model`` (no event time more than ``max_clock_skew``
+    ahead of the clock) and handed to ``handle_record`` (none started with too little time left),
+    failures dead-lettered or backed off on ``queue_url``."""
     metrics.add_dimension(name=dimension[0], value=dimension[1])
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     processor = SqsBatchProcessor(
@@ -219,6 +228,7 @@ def process_queue_batch(
         raw_records=event.get("Records", []),
         queue_url=queue_url,
         dead_letter_queue_url=dead_letter_queue_url,
+        context=validation_context(utc_now(), max_clock_skew),
     )
 
     def within_budget(record: Any) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from nudge.event_times import EventTimeSettings
 from nudge.quiet_hours import QuietHours
 
 # Each allowed email is a pair of attributes on the profile (see nudge.dal.frequency_cap).
@@ -60,7 +61,7 @@ class DeferralSettings(BaseModel):
     dead_letter_queue_arn: str = Field(validation_alias="DEFERRAL_DLQ_ARN", pattern=r"^arn:")
 
 
-class Settings(BaseModel):
+class Settings(EventTimeSettings):
     """Everything a trigger function needs to know about its environment.
 
     The field aliases are the environment variable names set in ``template.yaml``.
