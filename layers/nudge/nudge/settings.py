@@ -203,3 +203,19 @@ class UnsubscribeSettings(BaseModel):
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> UnsubscribeSettings:
         return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+class FeedbackSettings(EventTimeSettings):
+    """What the SES feedback function needs: where profiles live, and its queues."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
+    queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
+    """The feedback queue: failed records are backed off on it by receive count."""
+    dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
+    """Where a record that can never succeed goes at once, instead of being retried."""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> FeedbackSettings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
