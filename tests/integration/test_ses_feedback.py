@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from local_stack.faults import Refusal, refusing
+from local_stack.iam_check import is_allowed, recording_aws_calls, required_permissions
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import dead_letter_problems, publish_as_ses, put_events, sqs_event
@@ -126,3 +127,25 @@ def test_a_failed_write_comes_back_after_a_back_off_and_suppresses_once(
     assert report.waited_seconds < 60
     jonas = get_customer(stack.names["CustomersTable"], "cus_new_jonas")
     assert jonas is not None and jonas.suppressed_reason == "permanent_bounce"
+
+
+def test_the_feedback_functions_policy_allows_it_to_back_off_and_dead_letter(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    # Given an invalid complaint (dead-lettered) and a bounce whose write is refused once (backed off)
+    complaint = ses_sample("complaint_maria.json")
+    del complaint["detail"]["complaint"]
+    with recording_aws_calls() as calls, refusing(Refusal(service="dynamodb", operation="UpdateItem")):
+        publish_as_ses(stack, complaint)
+        publish_as_ses(stack, ses_sample("bounce_permanent_jonas.json"))
+        mappings.drain()
+    # Then both calls were made, and template.yaml's statements allow each on its exact resource
+    mine = [call for call in calls if call.function.logical_id == "SesFeedbackFunction"]
+    assert {"SendMessage", "ChangeMessageVisibility"} <= {call.operation for call in mine}
+    denied = [
+        f"{permission.action} on {permission.resource}"
+        for call in mine
+        for permission in required_permissions(call)
+        if not is_allowed(call.function.policy_statements, permission)
+    ]
+    assert denied == []
