@@ -24,6 +24,7 @@ def test_settings_come_from_the_environment_with_defaults() -> None:
     assert settings.default_timezone == "UTC"
     assert (settings.quiet_hours.start.hour, settings.quiet_hours.end.hour) == (21, 8)
     assert (settings.frequency_cap_emails, settings.frequency_cap_window.days) == (1, 1)
+    assert settings.max_clock_skew.total_seconds() == 86_400
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,8 @@ def test_settings_come_from_the_environment_with_defaults() -> None:
         ("QUIET_HOURS_START", "25:00", "quiet_hours.start"),
         ("FREQUENCY_CAP_EMAILS", "11", "FREQUENCY_CAP_EMAILS"),
         ("FREQUENCY_CAP_HOURS", "0", "FREQUENCY_CAP_HOURS"),
+        ("MAX_CLOCK_SKEW_SECONDS", "59", "MAX_CLOCK_SKEW_SECONDS"),
+        ("MAX_CLOCK_SKEW_SECONDS", "604801", "MAX_CLOCK_SKEW_SECONDS"),
     ],
 )
 def test_an_impossible_value_is_named_in_the_error(variable: str, value: str, named: str) -> None:
