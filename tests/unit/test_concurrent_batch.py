@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import ValidationError, field_validator
 
 from local_stack.fuzz import deeply_nested
 from local_stack.run import sqs_event
-from nudge.record_batch import MAX_CONCURRENT_RECORDS, process_queue_batch
+from nudge.record_batch import MAX_CONCURRENT_RECORDS, SqsBatchProcessor, process_queue_batch
 
 
 class _Context:
@@ -127,3 +129,22 @@ def test_whatever_a_record_handler_raises_is_that_records_failure() -> None:
 
     events: list[dict[str, Any] | str] = [_event("cus_ada", 0), deeply_nested(_event("cus_deep", 1))]
     assert _run(events, handle) == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+
+
+def test_a_model_that_recurses_too_deep_to_read_a_record_refuses_it_as_too_deeply_nested() -> None:
+    # Given a model whose own parsing runs out of stack on a deep body (pydantic's JSON parser stops
+    # at its own limit; a validator in Python may not)
+    class ReadsTheBody(SqsRecordModel):
+        @field_validator("body")
+        @classmethod
+        def _read(cls, body: Any) -> Any:
+            json.loads(str(body))
+            return body
+
+    record = sqs_event(deeply_nested(_event("cus_deep", 1)))["Records"][0]
+    processor = SqsBatchProcessor(model=ReadsTheBody, raw_records=[record])
+    # Then the record fails validation naming the body, which dead-letters it at once
+    with pytest.raises(ValidationError) as raised:
+        processor._to_batch_type(record, EventType.SQS, ReadsTheBody)
+    assert raised.value.title == "ReadsTheBody"
+    assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [(("body",), "too_deeply_nested")]
