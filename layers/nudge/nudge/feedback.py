@@ -54,14 +54,8 @@ class SesEvent(SesModel):
         """A Bounce carries its ``bounce`` object and a Complaint its ``complaint``: without it there
         is nothing to act on, whatever the retries."""
         if section is None and str(info.data.get("event_type", "")).lower() == info.field_name:
-            raise PydanticCustomError(
-                "missing",
-                "a {event_type} event needs its `{section}` object",
-                {
-                    "event_type": info.data["event_type"],
-                    "section": info.field_name,
-                },
-            )
+            context = {"event_type": info.data["event_type"], "section": info.field_name}
+            raise PydanticCustomError("missing", "a {event_type} event needs its `{section}` object", context)
         return section
 
     @property
