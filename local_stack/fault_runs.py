@@ -19,7 +19,7 @@ from typing import Any
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, recording_calls, refusing, throttled
 from local_stack.fresh import fresh_stack
-from local_stack.fuzz import fuzz_run
+from local_stack.fuzz import fuzz_run, refused_shapes_run
 from local_stack.lambda_runtime import Clock, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.outbox import parse_email
@@ -62,11 +62,18 @@ class FaultRow:
     duplicates_expected: bool = False
     """A row that measures the residual risk (lost Send events): its duplicates are reported, not
     a failure."""
+    broken_promises: int = 0
+    """What a row's case promises besides once-only, and did not keep (a record that can never
+    succeed retried, a valid record stopped by its batch's bad data, an unhandled error)."""
     notes: list[str] = field(default_factory=list)
 
     @property
     def safe(self) -> bool:
-        return (self.duplicates == 0 or self.duplicates_expected) and self.double_counts == 0
+        return (
+            (self.duplicates == 0 or self.duplicates_expected)
+            and self.double_counts == 0
+            and self.broken_promises == 0
+        )
 
 
 def header() -> str:
@@ -336,12 +343,37 @@ def fuzz_row(moto: MotoEndpoint, clock: Clock, *, examples: int) -> FaultRow:
     )
 
 
+def refused_row(moto: MotoEndpoint, clock: Clock, *, batches: int) -> FaultRow:
+    """Records that can never succeed (990-deep JSON, far-future times in every time field) in
+    batches with valid events, to every queue-fed function (local_stack/fuzz.py)."""
+    stack = fresh_stack(moto)
+    tally = refused_shapes_run(stack, EventSourceMappings(stack, clock), batches=batches)
+    return FaultRow(
+        "refused: deep JSON, far-future times, beside valid events",
+        events=tally.refused + tally.valid,
+        sent_once=tally.emails_sent,
+        in_dlq=tally.dead_lettered_at_once,
+        crashes=tally.unhandled_errors,
+        retryable=tally.retried,
+        not_sent=tally.stopped,
+        broken_promises=tally.unhandled_errors + tally.retried + tally.stopped,
+        notes=[
+            *tally.problems,
+            f"{tally.batches} batches: {tally.refused} records that can never succeed, "
+            f"{tally.dead_lettered_at_once} dead-lettered on their first receive, {tally.retried} retried; "
+            f"{tally.valid} valid records beside them, {tally.stopped} stopped; "
+            f"{len(tally.shapes)} shapes",
+        ],
+    )
+
+
 def run_all(
     moto: MotoEndpoint,
     clock: Clock,
     *,
     throttled_events: int,
     fuzz_examples: int,
+    refused_batches: int = 200,
     sampled: bool = False,
     say: Callable[[str], None] = print,
 ) -> list[FaultRow]:
@@ -356,6 +388,9 @@ def run_all(
         )
         say(line(row))
         rows.append(row)
+    row = refused_row(moto, clock, batches=refused_batches)
+    say(line(row))
+    rows.append(row)
     row = fuzz_row(moto, clock, examples=fuzz_examples)
     say(line(row))
     rows.append(row)

@@ -144,9 +144,11 @@ class Throttling:
 @dataclass(kw_only=True)
 class Refusal(_NthCall):
     """Answer that call with this error, as the caller sees it once the SDK's own retries are spent
-    (a throttled write that stays throttled)."""
+    (a throttled write that stays throttled), with this HTTP status (5xx: the service failed, and the
+    request may have been carried out)."""
 
     code: str = "ProvisionedThroughputExceededException"
+    status: int = 400
 
 
 @dataclass(kw_only=True)
@@ -231,7 +233,10 @@ def _call_within_invocation(
             raise SimulatedCrash(f"died before {service}.{operation}")
     for refusal in _faults.refusals:
         if refusal.hit(service, operation):
-            error = {"Error": {"Code": refusal.code, "Message": "Rate exceeded (injected)"}}
+            error = {
+                "Error": {"Code": refusal.code, "Message": f"{refusal.code} (injected)"},
+                "ResponseMetadata": {"HTTPStatusCode": refusal.status},
+            }
             raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
     token = _current_call.set((service, operation))
     try:

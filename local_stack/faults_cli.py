@@ -1,6 +1,7 @@
 """`make faults`: the crash-point matrix, 30 % and 60 % throttling (and 60 % with 1 % of SES's Send
-events lost), and a fuzz run, as one table. By default the crash points after writes and SES, 100
-throttled events, 500 fuzzed; ``--full`` (``make faults FULL=1``) every crash point, 1,000 and 5,000.
+events lost), records that can never succeed beside valid ones, and a fuzz run, as one table. By
+default the crash points after writes and SES, 100 throttled events, 100 batches with refused
+records, 500 fuzzed; ``--full`` (``make faults FULL=1``) every crash point, 1,000, 1,000 and 5,000.
 
 Runs on the sample day's clock; every wait (visibility timeouts, SDK back-off) moves that clock
 instead of sleeping, so simulated hours take seconds.
@@ -28,9 +29,13 @@ def main() -> int:
     )
     parser.add_argument("--events", type=int, help="events per throttling run (100; --full 1,000)")
     parser.add_argument("--fuzz", type=int, help="generated events in the fuzz run (500; --full 5,000)")
+    parser.add_argument(
+        "--refused", type=int, help="batches with records that can never succeed (100; --full 1,000)"
+    )
     args = parser.parse_args()
     events = args.events or (1000 if args.full else 100)
     fuzz = args.fuzz or (5000 if args.full else 500)
+    refused = args.refused or (1000 if args.full else 100)
     started = time.perf_counter()
     lines: list[str] = []
 
@@ -46,17 +51,28 @@ def main() -> int:
         stdout_to(REPO_ROOT / "out" / "logs" / "faults.jsonl"),
     ):
         rows = run_all(
-            moto, clock, throttled_events=events, fuzz_examples=fuzz, sampled=not args.full, say=say
+            moto,
+            clock,
+            throttled_events=events,
+            fuzz_examples=fuzz,
+            refused_batches=refused,
+            sampled=not args.full,
+            say=say,
         )
     print("\n".join(lines))
     for row in rows:
         for note in row.notes:
             print(f"  {row.case}: {note}")
-    # A fuzz row's "crashes" are unhandled errors: there must be none either.
+    # A fuzz row's "crashes" are unhandled errors: there must be none either. The refused row's
+    # promises (nothing retried that can never succeed, nothing valid stopped) are in its `safe`.
     safe = all(row.safe for row in rows) and rows[-1].crashes == 0
     print(
         f"faults finished in {time.perf_counter() - started:.0f} s: "
-        + ("no duplicate email, no order counted twice" if safe else "DUPLICATES OR DOUBLE COUNTS")
+        + (
+            "no duplicate email, no order counted twice, nothing refused retried or stopping its batch"
+            if safe
+            else "DUPLICATES, DOUBLE COUNTS OR BROKEN PROMISES"
+        )
     )
     return 0 if safe else 1
 

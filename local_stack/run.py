@@ -128,6 +128,26 @@ def dead_lettered_details(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def dead_letter_problems(stack: LocalStack, logical_id: str) -> list[list[dict[str, str]]]:
+    """Why each message in this dead-letter queue was put there, as the batch processor says it
+    (``nudge_problems``: fields and error types, never values); bodies are not read."""
+    messages = (
+        clients.sqs(stack.region)
+        .receive_message(
+            QueueUrl=stack.queue_url(logical_id),
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
+    problems: list[list[dict[str, str]]] = []
+    for message in messages:
+        attribute = message.get("MessageAttributes", {}).get("nudge_problems")
+        problems.append(json.loads(attribute.get("StringValue", "[]")) if attribute else [])
+    return problems
+
+
 def run_samples(
     stack: LocalStack,
     mappings: EventSourceMappings,
@@ -181,15 +201,16 @@ def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:
     )
 
 
-def sqs_event(*events: dict[str, Any], message_ids: list[str] | None = None) -> dict[str, Any]:
-    """The SQS batch Lambda would hand a trigger function for these EventBridge events."""
+def sqs_event(*events: dict[str, Any] | str, message_ids: list[str] | None = None) -> dict[str, Any]:
+    """The SQS batch Lambda would hand a trigger function for these EventBridge events (each a dict,
+    or its JSON text as it is: a body ``json.dumps`` cannot write, such as one nested too deep)."""
     ids = message_ids or [f"msg-{number}" for number in range(len(events))]
     return {
         "Records": [
             {
                 "messageId": message_id,
                 "receiptHandle": f"receipt-{message_id}",
-                "body": json.dumps(event),
+                "body": event if isinstance(event, str) else json.dumps(event),
                 "attributes": {
                     "ApproximateReceiveCount": "1",
                     "SentTimestamp": "1763884800000",

@@ -12,7 +12,7 @@ import time_machine
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, crash_at, recording_calls, refusing
 from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.run import put_events, run_samples
+from local_stack.run import dead_letter_problems, put_events, run_samples
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
 from nudge.catalog.models import BESTSELLERS_KEY, Bestsellers, TopPartners, top_key
@@ -81,6 +81,38 @@ def test_the_newest_product_update_wins_whatever_the_arrival_order(
     mappings.drain(only=CATALOG)
     stored = get_product(table, "SKU-LAMP-09")
     assert stored is not None and stored.in_stock is False
+
+
+def test_a_product_update_dated_decades_ahead_is_dead_lettered_and_does_not_freeze_the_product(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    lamp = samples["product_updated/table_lamp.json"]
+    # Given an update of the lamp that says it was made in 2099
+    put_events(stack, [lamp.varied("2099", price="1.00", updated_at="2099-06-01T00:00:00Z")])
+    report = mappings.drain(only=CATALOG)
+    # Then it is dead-lettered at once naming the field...
+    assert report.failed_records == 0
+    (problems,) = dead_letter_problems(stack, "CatalogDLQ")
+    assert [(p["field"].rsplit(".", 1)[-1], p["error"]) for p in problems] == [
+        ("updated_at", "timestamp_in_future")
+    ]
+    # ...and a real update still replaces the row
+    put_events(stack, [lamp.varied("now", in_stock=False, updated_at=to_stored(utc_now()))])
+    mappings.drain(only=CATALOG)
+    stored = get_product(stack.names["ProductsTable"], "SKU-LAMP-09")
+    assert stored is not None and stored.in_stock is False and str(stored.price) != "1.00"
+
+
+def test_an_order_placed_decades_ahead_is_not_learned(
+    stack: LocalStack, mappings: EventSourceMappings, maria: SampleEvent
+) -> None:
+    put_events(stack, [maria.varied("2099", placed_at="2099-06-01T00:00:00Z")])
+    mappings.drain(only=CATALOG)
+    (problems,) = dead_letter_problems(stack, "CatalogDLQ")
+    assert [(p["field"].rsplit(".", 1)[-1], p["error"]) for p in problems] == [
+        ("placed_at", "timestamp_in_future")
+    ]
+    assert model_row(stack, BESTSELLERS_KEY) is None
 
 
 def test_an_order_fills_in_unknown_skus_and_never_overwrites_the_catalog(

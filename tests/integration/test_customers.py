@@ -218,6 +218,29 @@ def test_an_invalid_event_is_dead_lettered_naming_the_field_and_changes_nothing(
     assert table_rows(stack, "ConsentHistoryTable") == []
 
 
+def test_an_update_dated_decades_ahead_is_dead_lettered_and_does_not_freeze_the_profile(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    # Given a customer, and an update of her name that says it was made in 2099
+    handle(stack, mappings, customer_updated("cus_ahead", "2026-11-20T09:00:00Z", email="a@example.com"))
+    handle(stack, mappings, customer_updated("cus_ahead", "2099-06-01T00:00:00Z", first_name="Future"))
+    # Then it is refused naming the field, and a real update of the name still applies
+    (dead,) = dead_letters(stack, "CustomerUpdatedDLQ")
+    assert dead["problems"] == [{"field": "body.detail.updated_at", "error": "timestamp_in_future"}]
+    handle(stack, mappings, customer_updated("cus_ahead", "2026-11-23T09:00:00Z", first_name="Present"))
+    stored = profile(stack, "cus_ahead")
+    assert stored is not None and stored["first_name"] == "Present"
+
+
+def test_an_erasure_requested_decades_ahead_is_dead_lettered_naming_the_field(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    handle(stack, mappings, customer_deleted("cus_vip_ada", "2099-06-01T00:00:00Z"))
+    (dead,) = dead_letters(stack, "CustomerDeletedDLQ")
+    assert dead["problems"] == [{"field": "body.detail.requested_at", "error": "timestamp_in_future"}]
+    assert profile(stack, "cus_vip_ada") is not None
+
+
 def test_the_failure_log_never_holds_the_address(
     stack: LocalStack, mappings: EventSourceMappings, service_logs: Any
 ) -> None:

@@ -14,7 +14,7 @@ import time_machine
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, refusing, throttled
 from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.run import dead_lettered_details, publish_as_ses, put_events
+from local_stack.run import dead_letter_problems, dead_lettered_details, publish_as_ses, put_events
 from local_stack.scenario import EVENTS_DIR, SampleEvent
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer
@@ -174,6 +174,42 @@ def test_an_event_without_its_section_is_dead_lettered_naming_the_field(
     publish_as_ses(stack, broken)
     mappings.drain()
     assert dead_lettered_details(stack)["EngagementDLQ"] == [broken["detail"]]
+
+
+@pytest.mark.usefixtures("ada_was_sent_her_reminder")
+@pytest.mark.parametrize("name", ["delivered_ada.json", "opened_ada.json", "clicked_ada.json"])
+def test_an_engagement_dated_decades_ahead_is_dead_lettered_and_changes_nothing(
+    stack: LocalStack, mappings: EventSourceMappings, name: str
+) -> None:
+    # Given SES's event says it happened in 2099
+    publish_as_ses(stack, at(ses_sample(name), "2099-06-01T00:00:00.000Z"))
+    report = mappings.drain()
+    # Then it is dead-lettered at once naming the field, and neither the email nor Ada learns it
+    section = ses_sample(name)["detail"]["eventType"].lower()
+    assert report.failed_records == 0
+    assert dead_letter_problems(stack, "EngagementDLQ") == [
+        [{"field": f"body.detail.{section}.timestamp", "error": "timestamp_in_future"}]
+    ]
+    record = ada_record(stack)
+    assert not {"delivered_at", "first_opened_at", "first_clicked_at"} & set(record)
+    ada = get_customer(stack.names["CustomersTable"], ADA)
+    assert ada is not None and ada.last_opened_at is None and ada.last_clicked_at is None
+
+
+def test_a_send_event_dated_decades_ahead_is_dead_lettered_naming_the_field(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    sent = ses_sample("delivered_ada.json")
+    sent["detail-type"] = "Email Sent"
+    sent["detail"]["eventType"] = "Send"
+    sent["detail"]["send"] = {}
+    del sent["detail"]["delivery"]
+    sent["detail"]["mail"]["timestamp"] = "2099-06-01T00:00:00.000Z"
+    publish_as_ses(stack, sent)
+    mappings.drain()
+    assert dead_letter_problems(stack, "EngagementDLQ") == [
+        [{"field": "body.detail.mail.timestamp", "error": "timestamp_in_future"}]
+    ]
 
 
 @pytest.mark.usefixtures("ada_was_sent_her_reminder")

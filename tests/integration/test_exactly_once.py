@@ -12,12 +12,22 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 import time_machine
 
 from local_stack.fault_runs import crash_point_matrix, header, line, throttling_run
-from local_stack.faults import CrashPoint, LostAnswer, Stall, crash_at, losing_answers, stalling
+from local_stack.faults import (
+    CrashPoint,
+    LostAnswer,
+    Refusal,
+    Stall,
+    crash_at,
+    losing_answers,
+    refusing,
+    stalling,
+)
 from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events, recorded_outcome
 from local_stack.scenario import SampleEvent
@@ -276,3 +286,33 @@ def test_a_lost_send_event_after_a_crash_is_the_one_way_to_a_duplicate(
     # measures. Nothing in the account can see it (SES's record of the first email was lost).
     assert len(sent_emails(moto)) == 2
     assert "SES accepted a second email for one delivery" not in service_logs.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("InternalFailure", 500), ("ServiceUnavailable", 503), ("BadGateway", 502), ("InternalFailure", 400)],
+)
+def test_an_ses_server_error_keeps_the_claim_and_the_email_goes_out_once(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    code: str,
+    status: int,
+) -> None:
+    # Given SES answers Ada's send with a server error: it may have carried the request out
+    cart = samples["cart_abandoned/vip_ada.json"]
+    with refusing(Refusal(service="sesv2", operation="SendEmail", code=code, status=status)) as (refusal,):
+        put_events(stack, [cart])
+        report = DrainReport()
+        mappings.poll_once(report)
+    assert refusal.fired and report.failed_records == 1
+    # Then the claim stays: the send is not taken back as if SES had refused it
+    outcome = recorded_outcome(stack, cart)
+    assert outcome is not None and outcome.decision is Decision.SENDING
+    # And the retry, finding no record of it at SES once the grace period is over, sends it once
+    report = mappings.drain()
+    assert report.waited_seconds >= int(stack.parameters["UnconfirmedSendGraceSeconds"])
+    assert len(sent_emails(moto)) == 1
+    outcome = recorded_outcome(stack, cart)
+    assert outcome is not None and outcome.decision is Decision.SENT

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from local_stack.fuzz import fuzz_run
+from local_stack.fuzz import (
+    DEEP_NESTING_LEVELS,
+    REFUSED_FUNCTIONS,
+    TIME_FIELDS,
+    fuzz_run,
+    refused_shapes_run,
+)
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.stack import LocalStack
 
 # `make faults` runs 5,000.
 EXAMPLES = 300
+# Batches of valid events with ones that can never succeed; `make faults` runs 200 (1,000 with FULL).
+REFUSED_BATCHES = 40
 
 
 def test_no_generated_event_crashes_a_handler_sends_twice_or_counts_twice(
@@ -21,3 +29,18 @@ def test_no_generated_event_crashes_a_handler_sends_twice_or_counts_twice(
     # The run exercised every path: sends, skips, and invalid events dead-lettered at once
     assert tally.sent > 0 and tally.skipped_or_deferred > 0 and tally.dead_lettered > 0
     assert tally.sent + tally.skipped_or_deferred + tally.dead_lettered == tally.events
+
+
+def test_records_that_can_never_succeed_are_dead_lettered_at_once_and_their_batches_go_on(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    tally = refused_shapes_run(stack, mappings, batches=REFUSED_BATCHES)
+    assert tally.problems == []
+    # No invocation raised, no record that can never succeed was retried, no valid record stopped
+    assert (tally.unhandled_errors, tally.retried, tally.stopped) == (0, 0, 0)
+    assert tally.dead_lettered_at_once == tally.refused > 0
+    # Every time field of every function was sent from the far future, and every function deep JSON
+    assert {time_field.name for time_field in TIME_FIELDS} <= set(tally.shapes)
+    assert tally.shapes[f"nested {DEEP_NESTING_LEVELS} levels deep"] >= len(REFUSED_FUNCTIONS)
+    # And the valid events beside them were handled, emails sent
+    assert tally.valid > tally.batches and tally.emails_sent > 0

@@ -6,16 +6,27 @@ import io
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 import pytest
+import time_machine
 
 from local_stack import clients
+from local_stack.fresh import fresh_stack
+from local_stack.fuzz import deeply_nested
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import dead_lettered_details, put_events, run_samples, sqs_event
+from local_stack.run import (
+    dead_letter_problems,
+    dead_lettered_details,
+    put_events,
+    recorded_outcome,
+    run_samples,
+    sqs_event,
+)
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
@@ -25,6 +36,7 @@ from nudge.message_tags import DeliveryRef, delivery_ref
 from nudge.outcome import Decision, Outcome
 from nudge.pipeline import SendInProgressError, process_event
 from nudge.settings import Settings
+from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED
 from tests.conftest import sent_emails
 
@@ -375,4 +387,110 @@ def test_an_envelope_time_without_an_offset_is_read_as_utc(
     event = {**samples["cart_abandoned/vip_ada.json"].event, "time": "2026-11-23T14:00:00"}
     response = mappings.function("CartAbandonedFunction").invoke(sqs_event(event))
     assert response == {"batchItemFailures": []}
+    assert len(sent_emails(moto)) == 1
+
+
+# ---------------------------------------------------------------- what is refused: times ahead, deep nesting
+
+FAR_FUTURE = "2099-06-01T00:00:00Z"
+TIME_FIELDS = [
+    ("cart_abandoned/vip_ada.json", "abandoned_at", "CartAbandonedDLQ"),
+    ("order_placed/repeat_order_maria.json", "placed_at", "OrderPlacedDLQ"),
+    ("customer_lapsed/at_risk_sam.json", "last_order_at", "CustomerLapsedDLQ"),
+]
+
+
+@pytest.mark.parametrize(("name", "field", "queue"), TIME_FIELDS)
+def test_an_event_time_beyond_the_clock_skew_is_dead_lettered_at_once_naming_the_field(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    name: str,
+    field: str,
+    queue: str,
+) -> None:
+    # Given a store whose clock is decades ahead for one event
+    put_events(stack, [samples[name].varied("far future", **{field: FAR_FUTURE})])
+    report = mappings.drain()
+    # Then it is received once by each consumer and dead-lettered, naming the field, never retried
+    assert report.failed_records == 0
+    assert dead_letter_problems(stack, queue) == [
+        [{"field": f"body.detail.{field}", "error": "timestamp_in_future"}]
+    ]
+    assert sent_emails(moto) == []
+
+
+def test_a_cart_dated_decades_ahead_does_not_supersede_the_customers_real_cart(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    # Given one of Ada's carts says it was abandoned in 2099
+    cart = samples["cart_abandoned/vip_ada.json"]
+    put_events(stack, [cart.varied("2099", cart_id="cart_2099", abandoned_at=FAR_FUTURE)])
+    mappings.drain()
+    # When her real cart is abandoned
+    put_events(stack, [cart])
+    mappings.drain()
+    # Then its reminder goes out: the 2099 cart was refused, so it supersedes nothing
+    outcome = recorded_outcome(stack, cart)
+    assert outcome is not None and outcome.decision is Decision.SENT
+
+
+def test_an_order_dated_decades_ahead_does_not_end_the_customers_win_back(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    # Given an order of Sam's says it was placed in 2099
+    order = samples["order_placed/repeat_order_maria.json"].varied(
+        "2099", customer_id="cus_atrisk_sam", order_id="ord_2099", currency="USD", placed_at=FAR_FUTURE
+    )
+    put_events(stack, [order])
+    mappings.drain()
+    # When his lapse arrives
+    results, _ = run_samples(stack, mappings, [samples["customer_lapsed/at_risk_sam.json"]])
+    # Then the win-back goes out: he has not ordered since
+    outcome = results[0].outcome
+    assert outcome is not None and outcome.decision is Decision.SENT
+
+
+def test_an_event_time_within_the_clock_skew_is_accepted(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # A store's clock an hour fast is not an error: the default skew allows a day
+    ahead = to_stored(utc_now() + timedelta(hours=1))
+    put_events(stack, [samples["cart_abandoned/vip_ada.json"].varied("an hour ahead", abandoned_at=ahead)])
+    report = mappings.drain()
+    assert report.failed_records == 0
+    assert dead_letter_problems(stack, "CartAbandonedDLQ") == []
+    assert len(sent_emails(moto)) == 1
+
+
+def test_the_clock_skew_is_a_parameter(
+    moto: MotoEndpoint, clock: time_machine.Traveller, samples: dict[str, SampleEvent]
+) -> None:
+    # Given a stack that allows a store's clock to be ten minutes ahead
+    stack = fresh_stack(moto, MaxClockSkewSeconds="600")
+    mappings = EventSourceMappings(stack, clock)
+    # When a cart is dated an hour ahead
+    ahead = to_stored(utc_now() + timedelta(hours=1))
+    put_events(stack, [samples["cart_abandoned/vip_ada.json"].varied("an hour ahead", abandoned_at=ahead)])
+    mappings.drain()
+    # Then it is refused
+    assert dead_letter_problems(stack, "CartAbandonedDLQ") == [
+        [{"field": "body.detail.abandoned_at", "error": "timestamp_in_future"}]
+    ]
+
+
+def test_a_record_nested_too_deep_to_read_is_dead_lettered_alone_and_its_siblings_are_sent(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given a batch with Ada's cart and another cart whose detail is nested 990 levels deep
+    deep = deeply_nested(samples["cart_abandoned/new_customer_jonas.json"].event)
+    event = sqs_event(samples["cart_abandoned/vip_ada.json"].event, deep, message_ids=["good", "deep"])
+    # When the function gets the batch
+    response = mappings.function("CartAbandonedFunction").invoke(event)
+    # Then the deep one is dead-lettered at once saying why, and Ada's reminder is sent
+    assert response == {"batchItemFailures": []}
+    assert dead_letter_problems(stack, "CartAbandonedDLQ") == [
+        [{"field": "body", "error": "too_deeply_nested"}]
+    ]
     assert len(sent_emails(moto)) == 1

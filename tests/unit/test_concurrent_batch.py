@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import ValidationError, field_validator
 
+from local_stack.fuzz import deeply_nested
 from local_stack.run import sqs_event
-from nudge.record_batch import MAX_CONCURRENT_RECORDS, process_queue_batch
+from nudge.record_batch import MAX_CONCURRENT_RECORDS, SqsBatchProcessor, process_queue_batch
 
 
 class _Context:
@@ -27,7 +32,7 @@ def _event(customer_id: str, n: int) -> dict[str, Any]:
     return {"detail-type": "Cart Abandoned", "detail": {"customer_id": customer_id, "n": n}}
 
 
-def _run(events: list[dict[str, Any]], handle: Any) -> dict[str, Any]:
+def _run(events: Sequence[dict[str, Any] | str], handle: Any) -> dict[str, Any]:
     return dict(
         process_queue_batch(
             sqs_event(*events),
@@ -36,6 +41,7 @@ def _run(events: list[dict[str, Any]], handle: Any) -> dict[str, Any]:
             model=SqsRecordModel,
             queue_url=None,
             dead_letter_queue_url=None,
+            max_clock_skew=timedelta(days=1),
             handle_record=handle,
         )
     )
@@ -100,3 +106,45 @@ def test_a_record_without_a_customer_runs_on_its_own(body: str) -> None:
     from nudge.record_batch import _serial_key
 
     assert _serial_key({"body": body}, 3) == "record:3"
+
+
+def test_a_record_too_deeply_nested_to_read_runs_on_its_own_and_the_batch_goes_on() -> None:
+    # Given a batch whose second record's detail is nested deeper than json reads
+    seen: list[str] = []
+    events: list[dict[str, Any] | str] = [
+        _event("cus_ada", 0),
+        deeply_nested(_event("cus_deep", 1)),
+        _event("cus_bo", 2),
+    ]
+    # When the records are put in lanes by customer, the deep one cannot be read for its customer
+    response = _run(events, lambda record: seen.append(record.messageId))
+    # Then it runs on its own, and every record ran
+    assert response == {"batchItemFailures": []}
+    assert sorted(seen) == ["msg-0", "msg-1", "msg-2"]
+
+
+def test_whatever_a_record_handler_raises_is_that_records_failure() -> None:
+    def handle(record: Any) -> None:
+        json.loads(record.body)  # a RecursionError for the deep one
+
+    events: list[dict[str, Any] | str] = [_event("cus_ada", 0), deeply_nested(_event("cus_deep", 1))]
+    assert _run(events, handle) == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+
+
+def test_a_model_that_recurses_too_deep_to_read_a_record_refuses_it_as_too_deeply_nested() -> None:
+    # Given a model whose own parsing runs out of stack on a deep body (pydantic's JSON parser stops
+    # at its own limit; a validator in Python may not)
+    class ReadsTheBody(SqsRecordModel):
+        @field_validator("body")
+        @classmethod
+        def _read(cls, body: Any) -> Any:
+            json.loads(str(body))
+            return body
+
+    record = sqs_event(deeply_nested(_event("cus_deep", 1)))["Records"][0]
+    processor = SqsBatchProcessor(model=ReadsTheBody, raw_records=[record])
+    # Then the record fails validation naming the body, which dead-letters it at once
+    with pytest.raises(ValidationError) as raised:
+        processor._to_batch_type(record, EventType.SQS, ReadsTheBody)
+    assert raised.value.title == "ReadsTheBody"
+    assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [(("body",), "too_deeply_nested")]

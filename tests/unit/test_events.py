@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from pydantic import TypeAdapter, ValidationError
 
+from nudge.event_times import validation_context
 from nudge.events import CartAbandoned, CustomerLapsed, Money, OrderPlaced
 
 
@@ -190,6 +191,38 @@ def test_timestamps_outside_2000_to_2099_are_rejected_naming_the_field(
     # When it is validated
     # Then exactly that field fails, with a stable error type
     assert errors_of(model, detail(**{field: moment})) == {(field, "timestamp_out_of_range")}
+
+
+NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+A_DAY = validation_context(NOW, timedelta(days=1))
+
+
+@pytest.mark.parametrize(("model", "detail", "field"), TIMESTAMP_FIELDS)
+@pytest.mark.parametrize(
+    "moment", ["2026-11-24T14:30:01Z", "2026-11-25T00:00:00+02:00", "2099-12-31T23:59:59Z"]
+)
+def test_a_time_more_than_the_skew_ahead_of_the_clock_is_refused_naming_the_field(
+    model: type[Any], detail: Callable[..., dict[str, Any]], field: str, moment: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        model.model_validate(detail(**{field: moment}), context=A_DAY)
+    assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [((field,), "timestamp_in_future")]
+    # The message names the skew, never the value
+    assert "86400 seconds ahead of the clock" in str(raised.value.errors()[0]["msg"])
+
+
+@pytest.mark.parametrize(("model", "detail", "field"), TIMESTAMP_FIELDS)
+@pytest.mark.parametrize("moment", ["2026-11-24T14:30:00Z", "2026-11-23T15:30:00Z", "2001-01-01T00:00:00Z"])
+def test_a_time_up_to_the_skew_ahead_of_the_clock_is_accepted(
+    model: type[Any], detail: Callable[..., dict[str, Any]], field: str, moment: str
+) -> None:
+    parsed = model.model_validate(detail(**{field: moment}), context=A_DAY)
+    assert getattr(parsed, field) == datetime.fromisoformat(moment)
+
+
+def test_without_the_clock_only_the_years_are_checked() -> None:
+    # A sample file or a contract test validates without the batch processor's clock
+    assert CartAbandoned.model_validate(cart(abandoned_at="2099-12-31T23:59:59Z")).cart_id == "cart1"
 
 
 @pytest.mark.parametrize(

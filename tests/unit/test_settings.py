@@ -24,6 +24,7 @@ def test_settings_come_from_the_environment_with_defaults() -> None:
     assert settings.default_timezone == "UTC"
     assert (settings.quiet_hours.start.hour, settings.quiet_hours.end.hour) == (21, 8)
     assert (settings.frequency_cap_emails, settings.frequency_cap_window.days) == (1, 1)
+    assert settings.max_clock_skew.total_seconds() == 86_400
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,8 @@ def test_settings_come_from_the_environment_with_defaults() -> None:
         ("QUIET_HOURS_START", "25:00", "quiet_hours.start"),
         ("FREQUENCY_CAP_EMAILS", "11", "FREQUENCY_CAP_EMAILS"),
         ("FREQUENCY_CAP_HOURS", "0", "FREQUENCY_CAP_HOURS"),
+        ("MAX_CLOCK_SKEW_SECONDS", "59", "MAX_CLOCK_SKEW_SECONDS"),
+        ("MAX_CLOCK_SKEW_SECONDS", "604801", "MAX_CLOCK_SKEW_SECONDS"),
     ],
 )
 def test_an_impossible_value_is_named_in_the_error(variable: str, value: str, named: str) -> None:
@@ -78,3 +81,26 @@ def test_the_template_accepts_every_trigger_as_exempt_and_refuses_a_typo() -> No
     assert all(allowed.fullmatch(name) for name in names)
     assert not allowed.fullmatch("order_place")
     assert not allowed.fullmatch("order_placed,")
+
+
+def test_the_replay_window_stays_within_the_delivery_records_that_recognise_a_replay() -> None:
+    # A replay older than the delivery record that would recognise it would send again
+    assert Settings.from_environment({**COMPLETE, "IDEMPOTENCY_TTL_DAYS": "400"}).replay_window.days == 400
+    with pytest.raises(ValidationError, match="IDEMPOTENCY_TTL_DAYS") as raised:
+        Settings.from_environment({**COMPLETE, "IDEMPOTENCY_TTL_DAYS": "401"})
+    assert "delivery records" in str(raised.value)
+
+
+def test_the_template_bounds_the_replay_window_by_the_delivery_records_retention() -> None:
+    parameter = load_template(TEMPLATE_PATH)["Parameters"]["IdempotencyTtlDays"]
+    retention = Settings.from_environment(COMPLETE).delivery_record_ttl_days
+    assert 1 <= int(parameter["Default"]) <= int(parameter["MaxValue"]) <= retention
+
+
+def test_every_function_gets_the_clock_skew_bounded_by_the_template() -> None:
+    template = load_template(TEMPLATE_PATH)
+    parameter = template["Parameters"]["MaxClockSkewSeconds"]
+    assert int(parameter["Default"]) == 86_400
+    assert 0 < int(parameter["MinValue"]) <= 86_400 <= int(parameter["MaxValue"]) <= 7 * 86_400
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["MAX_CLOCK_SKEW_SECONDS"] == {"Ref": "MaxClockSkewSeconds"}

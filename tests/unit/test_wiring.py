@@ -230,3 +230,76 @@ def test_a_trigger_block_that_drifted_is_named() -> None:
         "order_placed: its Logs differs from cart_abandoned's (copy CartAbandonedLogs and rename)",
         "customer_lapsed: its Queue differs from cart_abandoned's (copy CartAbandonedQueue and rename)",
     ]
+
+
+# The re-engagement worker's queue carries work items of its own run, retried by its own rules
+# (nudge.reengagement.worker); every other queue-fed function runs on nudge.record_batch.
+OWN_RETRIES = ("ReengagementWorkerFunction",)
+BATCH_RECEIVES = 16
+BATCH_VISIBILITY_SECONDS = 180
+
+
+def _statements(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in properties.get("Policies", [])
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+    ]
+
+
+def _allows(statements: list[dict[str, Any]], action: str, logical_id: str) -> bool:
+    return any(
+        action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        and logical_id in _refs(s["Resource"])
+        for s in statements
+    )
+
+
+def batch_processor_problems(template: dict[str, Any]) -> list[str]:
+    """What a function on the batch processor needs to dead-letter at once and back off: its queue's
+    and dead-letter queue's URLs, the right to change a message's visibility and to send to the
+    dead-letter queue, and the receive limit and visibility every such queue has."""
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    problems: list[str] = []
+    for function_id, function in resources.items():
+        if function["Type"] != "AWS::Serverless::Function" or function_id in OWN_RETRIES:
+            continue
+        properties = function["Properties"]
+        for event in properties.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue_id = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            queue = resources[queue_id]["Properties"]
+            redrive = queue.get("RedrivePolicy", {})
+            dlq_id = next(iter(_refs(redrive)), "")
+            if redrive.get("maxReceiveCount") != BATCH_RECEIVES:
+                problems.append(f"{function_id}: {queue_id}'s maxReceiveCount is not {BATCH_RECEIVES}")
+            if queue.get("VisibilityTimeout") != BATCH_VISIBILITY_SECONDS:
+                problems.append(
+                    f"{function_id}: {queue_id}'s VisibilityTimeout is not {BATCH_VISIBILITY_SECONDS}"
+                )
+            variables = properties.get("Environment", {}).get("Variables", {})
+            for variable, needed in [("QUEUE_URL", queue_id), ("DEAD_LETTER_QUEUE_URL", dlq_id)]:
+                if needed not in _refs(variables.get(variable)):
+                    problems.append(f"{function_id}: {variable} does not name {needed}")
+            statements = _statements(properties)
+            if not _allows(statements, "sqs:ChangeMessageVisibility", queue_id):
+                problems.append(f"{function_id}: may not change the visibility of {queue_id}'s messages")
+            if not _allows(statements, "sqs:SendMessage", dlq_id):
+                problems.append(f"{function_id}: may not send to {dlq_id}")
+    return problems
+
+
+def test_every_function_on_the_batch_processor_can_dead_letter_and_back_off() -> None:
+    assert batch_processor_problems(load_template(TEMPLATE_PATH)) == []
+
+
+def test_a_function_that_cannot_back_off_is_named() -> None:
+    template = copy.deepcopy(load_template(TEMPLATE_PATH))
+    del template["Resources"]["EngagementFunction"]["Properties"]["Environment"]["Variables"]["QUEUE_URL"]
+    template["Resources"]["CatalogQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] = 5
+    assert batch_processor_problems(template) == [
+        "EngagementFunction: QUEUE_URL does not name EngagementQueue",
+        "CatalogFunction: CatalogQueue's maxReceiveCount is not 16",
+    ]

@@ -32,5 +32,6 @@ def process_trigger_batch(
         model=trigger.record_model,
         queue_url=settings.queue_url,
         dead_letter_queue_url=settings.dead_letter_queue_url,
+        max_clock_skew=settings.max_clock_skew,
         handle_record=handle_record,
     )

@@ -4,22 +4,22 @@ Unknown extra fields are allowed so stores can send more than we read; a missing
 required field fails validation with an error that names it. Money is ``Decimal`` end to end.
 
 Values are bounded, not just typed: money is 0 to 1,000,000,000 with at most 4 decimal places,
-quantities 1 to 10,000, timestamps from 2000 up to (not including) 2100, at most 100 items: an event
-that could never be stored (DynamoDB numbers hold 38 digits) or sent fails validation, not every retry.
+quantities 1 to 10,000, timestamps from 2000 up to (not including) 2100 and not more than the clock
+skew ahead of the clock (``nudge.event_times``), at most 100 items: an event that could never be
+stored (DynamoDB numbers hold 38 digits) or sent fails validation, not every retry.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Literal
 
 from babel.numbers import list_currencies
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, Json
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Json
 
 from nudge.envelopes import EventBridgeModel, SqsRecordModel
+from nudge.event_times import EventTime
 from nudge.timeutil import to_stored
 
 
@@ -43,9 +43,6 @@ MAX_MONEY = Decimal(1_000_000_000)
 MONEY_DECIMAL_PLACES = 4
 MAX_QUANTITY = 10_000
 MAX_DAYS_SINCE_LAST_ORDER = 36_600
-EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-END_OF_EVENT_TIMES = datetime(2100, 1, 1, tzinfo=UTC)
-"""Exclusive: every event time is before it."""
 
 
 def _without_excess_zeros(amount: Decimal) -> Decimal:
@@ -57,23 +54,11 @@ def _without_excess_zeros(amount: Decimal) -> Decimal:
     return amount
 
 
-def _within_event_times(moment: datetime) -> datetime:
-    if not EARLIEST_EVENT_TIME <= moment < END_OF_EVENT_TIMES:
-        raise PydanticCustomError(
-            "timestamp_out_of_range",
-            "timestamp must be from {earliest} up to, not including, {end}",
-            {"earliest": to_stored(EARLIEST_EVENT_TIME), "end": to_stored(END_OF_EVENT_TIMES)},
-        )
-    return moment
-
-
 Money = Annotated[
     Decimal,
     Field(ge=0, le=MAX_MONEY, decimal_places=MONEY_DECIMAL_PLACES, allow_inf_nan=False),
     AfterValidator(_without_excess_zeros),
 ]
-EventTime = Annotated[AwareDatetime, AfterValidator(_within_event_times)]
-"""Every timestamp in an event detail: timezone-aware and within the years an event can be about."""
 
 
 class _Detail(BaseModel):

@@ -3,7 +3,10 @@ function's record handler, report failures as SQS's partial batch response.
 
 - A record that can never succeed (the event fails validation, or the stored data it needs does)
   is put on the function's dead-letter queue at once, with the error's type and fields (never the
-  data) as message attributes, and removed from the queue: it is not retried as if it might.
+  data) as message attributes, and removed from the queue: it is not retried as if it might. Event
+  times are validated against the clock (``nudge.event_times``): none may be further ahead of it than
+  the function's ``MAX_CLOCK_SKEW_SECONDS``. A body nested too deeply to read is refused as
+  ``body: too_deeply_nested``.
 - A record that may succeed later (a throttled call, SES refusing, a twin still in flight) is
   reported in ``batchItemFailures`` and comes back after a back-off that grows with its receive
   count (30 s, 1, 2, 4, 8 min, then every 15 min), so a struggling dependency gets hours, not
@@ -13,7 +16,8 @@ function's record handler, report failures as SQS's partial batch response.
   spends most of its time waiting for DynamoDB and SES, so ten records take about as long as one
   (boto3 clients are thread-safe; nudge.adapters.clients creates them under a lock). Records of one
   customer run one after another, in the batch's order, so two events of one customer never race
-  each other within an invocation.
+  each other within an invocation. A record whose customer cannot be read runs on its own: whatever
+  a record is, it fails alone, never its batch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import math
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -33,9 +38,12 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from nudge.adapters import sqs
+from nudge.event_times import validation_context
 from nudge.observability import logger, metrics
+from nudge.timeutil import utc_now
 from nudge.waiting import ComesBackLaterError
 
 BACKOFF_BASE_SECONDS = 30
@@ -70,11 +78,23 @@ class SqsBatchProcessor(BatchProcessor):
         raw_records: list[dict[str, Any]],
         queue_url: str | None = None,
         dead_letter_queue_url: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(event_type=EventType.SQS, model=model)
         self._raw = {str(record.get("messageId")): record for record in raw_records}
         self._queue_url = queue_url
         self._dead_letter_queue_url = dead_letter_queue_url
+        self._context = context
+
+    def _to_batch_type(self, record: dict[str, Any], event_type: EventType, model: Any = None) -> Any:
+        """The record as ``model`` reads it, validated with this batch's context (the clock event
+        times are bounded by); one too deeply nested to read fails validation, naming the body."""
+        if model is None:
+            return super()._to_batch_type(record=record, event_type=event_type)
+        try:
+            return model.model_validate(record, context=self._context)
+        except RecursionError:
+            raise _too_deeply_nested(model) from None
 
     def process(self) -> list[tuple[Any, ...]]:
         """Every record, each customer's in order on one thread, up to ``MAX_CONCURRENT_RECORDS``
@@ -135,7 +155,7 @@ class SqsBatchProcessor(BatchProcessor):
         if not queue_url or "body" not in raw:
             return False
         problems = [
-            {"field": ".".join(str(part) for part in problem["loc"]), "error": problem["type"]}
+            {"field": ".".join(str(part) for part in problem["loc"]), "error": _error_type(problem)}
             for problem in error.errors(include_input=False, include_url=False)
         ]
         invalid_event = error.title == getattr(self.model, "__name__", None)
@@ -194,11 +214,13 @@ def process_queue_batch(
     model: Any,
     queue_url: str | None,
     dead_letter_queue_url: str | None,
+    max_clock_skew: timedelta,
     handle_record: Callable[[Any], None],
 ) -> PartialItemFailureResponse:
     """A queue-fed function's batch: counted as ``EventsReceived`` under ``dimension`` (``("trigger",
-    "cart_abandoned")``), each record parsed with ``model`` and handed to ``handle_record`` (none
-    started with too little time left), failures dead-lettered or backed off on ``queue_url``."""
+    "cart_abandoned")``), each record parsed with ``model`` (no event time more than ``max_clock_skew``
+    ahead of the clock) and handed to ``handle_record`` (none started with too little time left),
+    failures dead-lettered or backed off on ``queue_url``."""
     metrics.add_dimension(name=dimension[0], value=dimension[1])
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     processor = SqsBatchProcessor(
@@ -206,6 +228,7 @@ def process_queue_batch(
         raw_records=event.get("Records", []),
         queue_url=queue_url,
         dead_letter_queue_url=dead_letter_queue_url,
+        context=validation_context(utc_now(), max_clock_skew),
     )
 
     def within_budget(record: Any) -> None:
@@ -227,12 +250,35 @@ def process_queue_batch(
 
 def _serial_key(record: dict[str, Any], index: int) -> str:
     """Records with the same key run one after another: the customer an EventBridge event names
-    (``detail.customer_id``); a record without one (or unreadable) runs on its own."""
+    (``detail.customer_id``); a record without one, or one that cannot be read at all (not JSON, too
+    deeply nested for ``json``), runs on its own, and fails there alone if it must."""
     try:
         customer_id = json.loads(record.get("body") or "{}").get("detail", {}).get("customer_id")
-    except (ValueError, AttributeError):
+    except Exception:  # whatever the body is, the batch goes on (a RecursionError too)
         customer_id = None
     return f"customer:{customer_id}" if isinstance(customer_id, str) else f"record:{index}"
+
+
+def _too_deeply_nested(model: Any) -> ValidationError:
+    """The validation error of a record whose body is nested too deeply to read: it never will be."""
+    return ValidationError.from_exception_data(
+        title=getattr(model, "__name__", "record"),
+        line_errors=[
+            {
+                "type": PydanticCustomError("too_deeply_nested", "nested too deeply to read"),
+                "loc": ("body",),
+                "input": None,
+            }
+        ],
+    )
+
+
+def _error_type(problem: Any) -> str:
+    """A validation problem's type; JSON too deeply nested for the parser's recursion limit is
+    ``too_deeply_nested``, not a mere ``json_invalid``."""
+    if problem["type"] == "json_invalid" and "recursion limit" in str(problem.get("ctx", {}).get("error")):
+        return "too_deeply_nested"
+    return str(problem["type"])
 
 
 def _aws_error_code(error: BaseException | None) -> str | None:

@@ -6,9 +6,10 @@ SES's own (camelCase); unknown fields are kept, so a new SES attribute never bre
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from nudge.envelopes import EventBridgeModel
+from nudge.event_times import EventTime
 
 
 class SesModel(BaseModel):
@@ -17,8 +18,8 @@ class SesModel(BaseModel):
 
 class Mail(SesModel):
     message_id: str = Field(alias="messageId")
-    timestamp: AwareDatetime | None = None
-    """When SES accepted the message (every SES event carries it)."""
+    timestamp: EventTime | None = None
+    """When SES accepted the message (every SES event carries it); bounded like every event time."""
     tags: dict[str, list[str]] = {}
 
 

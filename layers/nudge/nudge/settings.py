@@ -6,11 +6,12 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from nudge.event_times import EventTimeSettings
 from nudge.quiet_hours import QuietHours
 
 # Each allowed email is a pair of attributes on the profile (see nudge.dal.frequency_cap).
@@ -60,7 +61,7 @@ class DeferralSettings(BaseModel):
     dead_letter_queue_arn: str = Field(validation_alias="DEFERRAL_DLQ_ARN", pattern=r"^arn:")
 
 
-class Settings(BaseModel):
+class Settings(EventTimeSettings):
     """Everything a trigger function needs to know about its environment.
 
     The field aliases are the environment variable names set in ``template.yaml``.
@@ -81,7 +82,8 @@ class Settings(BaseModel):
     """For customers whose profile has no valid timezone: dates in emails and quiet hours."""
     idempotency_ttl_days: int = Field(default=30, ge=1, validation_alias="IDEMPOTENCY_TTL_DAYS")
     """The replay window: an event older than this (by its EventBridge ``time``) is refused as
-    ``event_too_old``; anything younger is recognised as a duplicate by its delivery record."""
+    ``event_too_old``; anything younger is recognised as a duplicate by its delivery record, so it is
+    at most ``delivery_record_ttl_days`` (checked below)."""
     unknown_customer_wait_seconds: int = Field(
         default=600, ge=0, le=3600, validation_alias="UNKNOWN_CUSTOMER_WAIT_SECONDS"
     )
@@ -142,6 +144,16 @@ class Settings(BaseModel):
     quiet_hours: QuietHours
     deferral: DeferralSettings
 
+    @model_validator(mode="after")
+    def _replays_are_recognised(self) -> Self:
+        if self.idempotency_ttl_days > self.delivery_record_ttl_days:
+            raise ValueError(
+                f"IDEMPOTENCY_TTL_DAYS ({self.idempotency_ttl_days}) must be at most "
+                f"DELIVERY_RECORD_TTL_DAYS ({self.delivery_record_ttl_days}): a replay older than the "
+                "delivery records that recognise it would be sent again"
+            )
+        return self
+
     @property
     def store_domains(self) -> frozenset[str]:
         host = urlsplit(self.store.url).hostname
@@ -190,4 +202,20 @@ class UnsubscribeSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> UnsubscribeSettings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+class FeedbackSettings(EventTimeSettings):
+    """What the SES feedback function needs: where profiles live, and its queues."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
+    queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
+    """The feedback queue: failed records are backed off on it by receive count."""
+    dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
+    """Where a record that can never succeed goes at once, instead of being retried."""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> FeedbackSettings:
         return cls.model_validate(dict(os.environ if environ is None else environ))

@@ -88,5 +88,6 @@ def process_attribution_batch(event: dict[str, Any], context: LambdaContext) -> 
         model=OrderPlacedRecord,
         queue_url=settings.queue_url,
         dead_letter_queue_url=settings.dead_letter_queue_url,
+        max_clock_skew=settings.max_clock_skew,
         handle_record=handle_record,
     )

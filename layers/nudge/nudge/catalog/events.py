@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, Json
 
 from nudge.envelopes import EventBridgeModel, SqsRecordModel
-from nudge.events import CurrencyCode, EventTime, Identifier, Money, OrderPlacedEvent
+from nudge.event_times import EventTime
+from nudge.events import CurrencyCode, Identifier, Money, OrderPlacedEvent
 
 Name = Annotated[str, Field(min_length=1, max_length=500)]
 Category = Annotated[str, Field(min_length=1, max_length=256)]

@@ -6,10 +6,12 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from nudge.event_times import EventTimeSettings
 
 
-class CatalogSettings(BaseModel):
+class CatalogSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)

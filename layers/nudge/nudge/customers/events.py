@@ -19,7 +19,8 @@ from pydantic import AfterValidator, ConfigDict, Field, Json, ValidationInfo, fi
 from pydantic_core import PydanticCustomError
 
 from nudge.envelopes import SqsRecordModel
-from nudge.events import EventTime, Identifier, _Detail, _StoreEvent
+from nudge.event_times import EventTime
+from nudge.events import Identifier, _Detail, _StoreEvent
 from nudge.text import one_line
 
 # RFC 5321 caps a path at 256 octets, so an address is at most 254 characters.

@@ -44,6 +44,7 @@ def process_customer_updated_batch(
         model=CustomerUpdatedRecord,
         queue_url=settings.queue_url,
         dead_letter_queue_url=settings.dead_letter_queue_url,
+        max_clock_skew=settings.max_clock_skew,
         handle_record=handle_record,
     )
 
@@ -68,5 +69,6 @@ def process_customer_deleted_batch(
         model=CustomerDeletedRecord,
         queue_url=settings.queue_url,
         dead_letter_queue_url=settings.dead_letter_queue_url,
+        max_clock_skew=settings.max_clock_skew,
         handle_record=handle_record,
     )

@@ -146,5 +146,6 @@ def process_engagement_batch(event: dict[str, Any], context: LambdaContext) -> P
         model=EngagementRecord,
         queue_url=settings.queue_url,
         dead_letter_queue_url=settings.dead_letter_queue_url,
+        max_clock_skew=settings.max_clock_skew,
         handle_record=handle_record,
     )

@@ -14,7 +14,7 @@ from typing import Literal, Self
 from pydantic import Field, Json, model_validator
 
 from nudge.envelopes import SqsRecordModel
-from nudge.events import EventTime
+from nudge.event_times import EventTime
 from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
 
 

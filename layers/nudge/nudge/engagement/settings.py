@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from nudge.event_times import EventTimeSettings
 
 
-class EngagementSettings(BaseModel):
+class EngagementSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
