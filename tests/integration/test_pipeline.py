@@ -31,7 +31,7 @@ from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
-from nudge.dal.deliveries import get_outcome
+from nudge.dal.deliveries import get_outcome, get_record
 from nudge.message_tags import DeliveryRef, delivery_ref
 from nudge.outcome import Decision, Outcome
 from nudge.pipeline import SendInProgressError, process_event
@@ -311,7 +311,10 @@ def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags
     assert delivery_ref({name: [value] for name, value in tags.items()}) == DeliveryRef(
         "cus_vip_ada", "cart_abandoned#cart_7f3a"
     )
-    assert {name: value for name, value in tags.items() if name != "delivery"} == {
+    # ...and which attempt SES accepted: the claim the email was sent under
+    record = get_record(stack.names["DeliveriesTable"], "cus_vip_ada", "cart_abandoned", "cart_7f3a")
+    assert record is not None and tags["claim"] and len(tags["claim"]) == 32
+    assert {name: value for name, value in tags.items() if name not in ("delivery", "claim")} == {
         "trigger": "cart_abandoned",
         "segment": "vip",
         "customer_id": "cus_vip_ada",

@@ -61,7 +61,8 @@ def test_a_sent_cart_reminder_costs_five_calls_and_its_next_schedule_once_the_fu
     before = len(sent_emails(moto))
     with recording_calls() as calls:
         put_events(stack, [_cart(samples, _shopper(stack, 2))])
-        mappings.drain()
+        # The send path's own calls (SES's Send event is recorded later, by the engagement function)
+        mappings.drain(only=["CartAbandonedFunction"])
     assert len(sent_emails(moto)) == before + 1
     assert "YOU MIGHT ALSO LIKE" in str(sent_emails(moto)[-1].get_body(("plain",)).get_content())  # type: ignore[union-attr]
     assert Counter(calls) == Counter(
