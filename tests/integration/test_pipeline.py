@@ -312,8 +312,8 @@ def test_ses_is_asked_for_the_configuration_set_and_the_trigger_and_segment_tags
         "cus_vip_ada", "cart_abandoned#cart_7f3a"
     )
     # ...and which attempt SES accepted: the claim the email was sent under
-    record = get_record(stack.names["DeliveriesTable"], "cus_vip_ada", "cart_abandoned", "cart_7f3a")
-    assert record is not None and tags["claim"] and len(tags["claim"]) == 32
+    stored = get_record(stack.names["DeliveriesTable"], "cus_vip_ada", "cart_abandoned", "cart_7f3a")
+    assert stored is not None and tags["claim"] and len(tags["claim"]) == 32
     assert {name: value for name, value in tags.items() if name not in ("delivery", "claim")} == {
         "trigger": "cart_abandoned",
         "segment": "vip",
