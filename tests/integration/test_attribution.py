@@ -17,7 +17,7 @@ from local_stack.scenario import SampleEvent, load_follow_ups, load_sample_rows
 from local_stack.ses_events import engagement_event, mail_object
 from local_stack.stack import LocalStack
 from nudge.dal.deliveries import get_outcome, get_record
-from nudge.timeutil import to_stored
+from nudge.timeutil import to_stored, utc_now
 
 ADA = "cus_vip_ada"
 
@@ -45,6 +45,14 @@ def order(placed_at: datetime, order_id: str = "ord_7001", cart_id: str | None =
     return follow_up.varied(
         order_id, order_id=order_id, cart_id=cart_id, placed_at=to_stored(placed_at)
     ).sent_at(placed_at)
+
+
+def place(stack: LocalStack, clock: time_machine.Traveller, event: SampleEvent, at: datetime) -> None:
+    """Put the order on the bus when the store would: at ``at`` (times ahead of the clock by more than
+    MaxClockSkewSeconds are refused as from the future)."""
+    if at > utc_now():
+        clock.move_to(at)
+    put_events(stack, [event])
 
 
 def engage(stack: LocalStack, mappings: EventSourceMappings, event_type: str, moment: datetime) -> None:
@@ -75,10 +83,12 @@ def test_an_order_without_a_cart_goes_to_the_email_clicked_within_five_days(
     reminder_sent_at: datetime,
     clicked_days_before: float,
     converted: bool,
+    clock: time_machine.Traveller,
 ) -> None:
     clicked_at = reminder_sent_at + timedelta(hours=1)
     engage(stack, mappings, "Click", clicked_at)
-    put_events(stack, [order(clicked_at + timedelta(days=clicked_days_before))])
+    placed_at = clicked_at + timedelta(days=clicked_days_before)
+    place(stack, clock, order(placed_at), placed_at)
     mappings.drain()
     assert ada_reminder(stack).get("converted_order_id") == ("ord_7001" if converted else None)
 
@@ -90,10 +100,12 @@ def test_without_a_click_an_order_goes_to_the_email_delivered_within_a_day(
     reminder_sent_at: datetime,
     hours_after_delivery: int,
     converted: bool,
+    clock: time_machine.Traveller,
 ) -> None:
     delivered_at = reminder_sent_at + timedelta(seconds=4)
     engage(stack, mappings, "Delivery", delivered_at)
-    put_events(stack, [order(delivered_at + timedelta(hours=hours_after_delivery))])
+    placed_at = delivered_at + timedelta(hours=hours_after_delivery)
+    place(stack, clock, order(placed_at), placed_at)
     mappings.drain()
     assert ada_reminder(stack).get("converted_order_id") == ("ord_7001" if converted else None)
 
