@@ -157,8 +157,34 @@ def test_a_customer_stays_in_their_arm_on_a_redelivery_and_on_the_next_step(
             "variants.0.subject",
         ),
         (experiment(holdout_percent="ten"), "holdout_percent"),
+        (
+            experiment(
+                variants=[
+                    {
+                        "variant_id": "a",
+                        "weight": 100,
+                        "subject": "{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}"
+                        "{% endfor %}",
+                    }
+                ]
+            ),
+            "variants.0.subject",
+        ),
+        # A 500 KB subject would not fit the delivery record's claim (400 KB an item)
+        (
+            experiment(variants=[{"variant_id": "a", "weight": 100, "subject": "{{ 'x' * 500000 }}"}]),
+            "variants.0.subject",
+        ),
     ],
-    ids=["weights", "trigger", "undefined-variable", "does-not-compile", "holdout"],
+    ids=[
+        "weights",
+        "trigger",
+        "undefined-variable",
+        "does-not-compile",
+        "holdout",
+        "subject-nested-huge-ranges",
+        "subject-past-the-claims-size",
+    ],
 )
 def test_an_invalid_experiment_is_ignored_with_a_metric_and_the_emails_go_out_as_before(
     stack: LocalStack,
