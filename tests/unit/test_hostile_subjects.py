@@ -179,3 +179,12 @@ def test_an_experiment_with_a_hostile_subject_is_ignored_naming_the_subject() ->
 )
 def test_an_ordinary_subject_renders_as_before(source: str, subject: str) -> None:
     assert render_subject(TEMPLATES_DIR, "en", source, CONTEXT) == subject
+
+
+def test_a_subject_is_text_so_nothing_in_it_is_html_escaped() -> None:
+    # A subject line is no HTML: "Tom & Jerry" must not arrive as "Tom &amp; Jerry"
+    customer = Customer(customer_id="c2", email="tj@example.com", first_name="Tom & Jerry <3")
+    subject = render_subject(
+        TEMPLATES_DIR, "en", "{{ customer.first_name }}, 20% off", {"customer": customer}
+    )
+    assert subject == "Tom & Jerry <3, 20% off"

@@ -108,7 +108,10 @@ def build_environment(
     kind: type[Environment] = MeteredSandbox if metered else Sandbox if sandboxed else Environment
     env = kind(
         loader=loader,
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        # HTML is escaped by file name; a metered template given as a string is a subject: text.
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=not metered, default=False
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
