@@ -4,7 +4,9 @@ hash, the holdout is sent nothing, and a bad row never stops an email."""
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -155,8 +157,34 @@ def test_a_customer_stays_in_their_arm_on_a_redelivery_and_on_the_next_step(
             "variants.0.subject",
         ),
         (experiment(holdout_percent="ten"), "holdout_percent"),
+        (
+            experiment(
+                variants=[
+                    {
+                        "variant_id": "a",
+                        "weight": 100,
+                        "subject": "{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}"
+                        "{% endfor %}",
+                    }
+                ]
+            ),
+            "variants.0.subject",
+        ),
+        # A 500 KB subject would not fit the delivery record's claim (400 KB an item)
+        (
+            experiment(variants=[{"variant_id": "a", "weight": 100, "subject": "{{ 'x' * 500000 }}"}]),
+            "variants.0.subject",
+        ),
     ],
-    ids=["weights", "trigger", "undefined-variable", "does-not-compile", "holdout"],
+    ids=[
+        "weights",
+        "trigger",
+        "undefined-variable",
+        "does-not-compile",
+        "holdout",
+        "subject-nested-huge-ranges",
+        "subject-past-the-claims-size",
+    ],
 )
 def test_an_invalid_experiment_is_ignored_with_a_metric_and_the_emails_go_out_as_before(
     stack: LocalStack,
@@ -178,6 +206,72 @@ def test_an_invalid_experiment_is_ignored_with_a_metric_and_the_emails_go_out_as
     metrics = capsys.readouterr().out
     assert f'"experiment":"cart-subject-nov","field":"{field}"' in metrics
     assert '"InvalidExperiment":[1.0]' in metrics
+
+
+@pytest.mark.parametrize(
+    ("hostile", "field", "label"),
+    [
+        # A list where the trigger's name belongs (the console's JSON editor makes it one click away)
+        (
+            {**experiment(experiment_id="cart-typo"), "trigger": ["cart_abandoned"]},
+            "trigger",
+            "cart-typo",
+        ),
+        # An id as long as a key may be, variants as a map of garbage, a 300 KB holdout
+        (
+            {
+                **experiment(experiment_id="é" * 1000, holdout_percent="9" * 300_000),
+                "variants": {"a": {"weight": [Decimal(1), {"deep": [None, True]}]}},
+            },
+            "experiment_id",
+            None,
+        ),
+        # Ten thousand variants
+        (
+            experiment(
+                experiment_id="cart-many",
+                variants=[{"variant_id": f"v{n}", "weight": 0} for n in range(10_000)],
+            ),
+            "variants",
+            "cart-many",
+        ),
+    ],
+    ids=["trigger-list", "huge-values", "ten-thousand-variants"],
+)
+def test_a_hostile_row_beside_a_valid_one_is_ignored_and_the_valid_experiment_still_runs(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    shoppers: list[SampleEvent],
+    service_logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+    hostile: dict[str, Any],
+    field: str,
+    label: str | None,
+) -> None:
+    put_experiment(stack.names["ExperimentsTable"], experiment())
+    put_experiment(stack.names["ExperimentsTable"], hostile)
+    put_events(stack, shoppers[:10])
+    report = mappings.drain()
+    # Every record decided at once, in the valid experiment; every customer outside its holdout emailed
+    assert (report.failed_records, report.died) == (0, 0)
+    decided = records(stack, 10)
+    assert all(record["experiment_id"] == "cart-subject-nov" for record in decided)
+    emailed = [record for record in decided if record["variant_id"] != "holdout"]
+    assert emailed and len(sent_emails(moto)) == len(emailed)
+    subject_of = {"a": "Robin, your cart misses you", "b": "Still thinking it over, Robin?"}
+    assert all(record["subject"] == subject_of[record["variant_id"]] for record in emailed)
+    # The hostile row is named by its field, under a short label, and none of its data is logged
+    metrics = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if "InvalidExperiment" in line
+    ]
+    assert metrics and {(metric["field"], len(metric["experiment"]) <= 64) for metric in metrics} == {
+        (field, True)
+    }
+    if label is not None:
+        assert {metric["experiment"] for metric in metrics} == {label}
+    logs = service_logs.getvalue()
+    assert f'"field":"{field}"' in logs and "é" * 100 not in logs and "9" * 100 not in logs
 
 
 def test_two_running_experiments_on_one_trigger_are_an_error_naming_both(

@@ -24,9 +24,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pas
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from nudge import formatting
+from nudge import formatting, sandbox
 from nudge.inlined_css import InlinedCssLoader, styled_messages
 from nudge.link_tracking import LinkTracking, track_email, without_markers
+from nudge.sandbox import Budget, MeteredSandbox, Sandbox
 from nudge.text import one_line
 
 SOURCE_LANGUAGE = "en"
@@ -34,6 +35,9 @@ SOURCE_LANGUAGE = "en"
 CATALOG_DOMAIN = "messages"
 LAYOUT = "_layouts/base.html.j2"
 """The layout whose ``<style>`` every HTML template is inlined with (nudge.inlined_css)."""
+SUBJECT_BUDGET = Budget(output=1_000, value=10_000, range=1_000, steps=50_000, depth=20, seconds=0.05)
+"""What an experiment variant's subject may use on each render (nudge.sandbox): a subject past it is
+refused, and its experiment ignored. A subject that greets by name takes about 50 steps."""
 
 
 @dataclass(frozen=True)
@@ -67,24 +71,6 @@ def language_for(templates_dir: str, locale: Locale) -> str:
     return language if language in shipped_languages(templates_dir) else SOURCE_LANGUAGE
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, remembering its answers: whether an attribute is safe depends only
-    on the object's type and the attribute's name (jinja2.sandbox: a leading underscore, the internals
-    of functions, frames, code and generators, the mutating methods of known mutable types), and
-    asking again for each of the ~180 attribute reads of an email was a quarter of its render."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._safe_attributes: dict[tuple[type, str], bool] = {}
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        key = (type(obj), attr)
-        safe = self._safe_attributes.get(key)
-        if safe is None:
-            safe = self._safe_attributes[key] = bool(super().is_safe_attribute(obj, attr, value))
-        return safe
-
-
 @cache
 def environment(templates_dir: str, language: str = SOURCE_LANGUAGE) -> ImmutableSandboxedEnvironment:
     """The sandboxed environment of every send: built once per warm function and language, so each
@@ -94,22 +80,38 @@ def environment(templates_dir: str, language: str = SOURCE_LANGUAGE) -> Immutabl
     return env
 
 
+@cache
+def metered_environment(templates_dir: str, language: str = SOURCE_LANGUAGE) -> MeteredSandbox:
+    """The environment of the templates a marketer edits without a deploy (experiment subjects),
+    rendered only within a budget (``nudge.sandbox.render``); built once per warm function and
+    language, so each source is compiled once."""
+    env = build_environment(templates_dir, language, inline_css_at_load=False, metered=True)
+    assert isinstance(env, MeteredSandbox)
+    return env
+
+
 def build_environment(
     templates_dir: str,
     language: str = SOURCE_LANGUAGE,
     *,
     inline_css_at_load: bool = True,
     sandboxed: bool = True,
+    metered: bool = False,
 ) -> Environment:
     """A new environment; ``environment`` is the one every send uses. Without ``inline_css_at_load``
     the HTML keeps its ``<style>`` (what the equivalence test and the benchmark inline per email);
     ``sandboxed=False`` is for the benchmark's plain-Jinja floor only: marketers edit the templates'
-    wording and experiment subjects, so every send renders in the sandbox."""
+    wording and experiment subjects, so every send renders in the sandbox. ``metered`` builds the
+    metered sandbox of ``metered_environment``."""
     files = FileSystemLoader(templates_dir)
     loader = InlinedCssLoader(files, LAYOUT) if inline_css_at_load else files
-    env = (_Sandbox if sandboxed else Environment)(
+    kind: type[Environment] = MeteredSandbox if metered else Sandbox if sandboxed else Environment
+    env = kind(
         loader=loader,
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        # HTML is escaped by file name; a metered template given as a string is a subject: text.
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=not metered, default=False
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -148,14 +150,15 @@ def _compiled(templates_dir: str) -> frozenset[str]:
 
 @cache
 def _subject_template(templates_dir: str, language: str, source: str) -> Template:
-    return environment(templates_dir, language).from_string(source)
+    return metered_environment(templates_dir, language).from_string(source)
 
 
 def render_subject(templates_dir: str, language: str, source: str, context: Mapping[str, Any]) -> str:
     """A subject given as Jinja source (an experiment variant's), with the context of
-    ``subject.txt.j2``. Raises jinja2's TemplateError if it does not compile or uses an undefined name."""
-    rendered = _subject_template(templates_dir, language, source).render({**context, "language": language})
-    return one_line(rendered)
+    ``subject.txt.j2``, within ``SUBJECT_BUDGET``. Raises jinja2's TemplateError if it does not
+    compile, uses an undefined name, or goes past the budget (``nudge.sandbox.BudgetExceeded``)."""
+    template = _subject_template(templates_dir, language, source)
+    return one_line(sandbox.render(template, {**context, "language": language}, SUBJECT_BUDGET))
 
 
 def render_email(
