@@ -34,6 +34,7 @@ from local_stack.scenario import SampleEvent
 from local_stack.ses_send_events import dropping
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer
+from nudge.dal.deliveries import get_record
 from nudge.outcome import Decision, SkipReason
 from nudge.timeutil import utc_now
 from tests.conftest import sent_emails
@@ -316,3 +317,20 @@ def test_an_ses_server_error_keeps_the_claim_and_the_email_goes_out_once(
     assert len(sent_emails(moto)) == 1
     outcome = recorded_outcome(stack, cart)
     assert outcome is not None and outcome.decision is Decision.SENT
+
+
+def test_ses_s_send_event_records_its_acceptance_and_message_id_on_the_delivery(
+    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, samples: dict[str, SampleEvent]
+) -> None:
+    # Given the function dies right after SES accepted Ada's reminder, before recording the answer
+    cart = samples["cart_abandoned/vip_ada.json"]
+    with crash_at(CrashPoint(service="sesv2", operation="SendEmail")):
+        put_events(stack, [cart])
+        mappings.drain(only=["CartAbandonedFunction"], max_wait_seconds=0)
+    # When SES's Send event reaches the engagement function
+    mappings.drain(only=["EngagementFunction"])
+    # Then the claimed record holds when SES accepted it and SES's message id
+    (message_id,) = moto.sent_raw_emails()
+    record = get_record(stack.names["DeliveriesTable"], "cus_vip_ada", "cart_abandoned", "cart_7f3a")
+    assert record is not None and record["decision"] == "sending"
+    assert record["ses_accepted_at"] and record["message_id"] == message_id

@@ -65,7 +65,8 @@ def _old_item(error: ClientError) -> dict[str, Any] | None:
 
 def record_accepted(table: str, ref: DeliveryRef, message_id: str, at: datetime) -> int | None:
     """SES accepted an email of this delivery (its ``Send`` event): the earliest acceptance's time and
-    message id stay (``ses_accepted_at``, ``accepted_message_id``), and every accepted message id
+    message id stay (``ses_accepted_at``, ``accepted_message_id``, and ``message_id`` until the
+    sending invocation records its own answer), and every accepted message id
     joins ``accepted_message_ids``, so two of them mean the customer got two emails. Returns how
     many distinct emails SES accepted for the delivery; None when there is no such record."""
     try:
@@ -74,7 +75,8 @@ def record_accepted(table: str, ref: DeliveryRef, message_id: str, at: datetime)
             Key=_key(ref),
             UpdateExpression=(
                 "SET ses_accepted_at = if_not_exists(ses_accepted_at, :at), "
-                "accepted_message_id = if_not_exists(accepted_message_id, :id) "
+                "accepted_message_id = if_not_exists(accepted_message_id, :id), "
+                "message_id = if_not_exists(message_id, :id) "
                 "ADD accepted_message_ids :ids"
             ),
             ConditionExpression="attribute_exists(delivery_key)",
