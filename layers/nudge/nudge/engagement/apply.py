@@ -34,7 +34,6 @@ NO_VARIANT = "none"
 """The ``variant`` metric dimension of an email sent outside any experiment."""
 
 _METRIC = {
-    Engagement.SEND: "EmailAccepted",
     Engagement.DELIVERY: "EmailDelivered",
     Engagement.OPEN: "EmailOpened",
     Engagement.CLICK: "EmailClicked",
