@@ -339,6 +339,9 @@ def fuzz_row(moto: MotoEndpoint, clock: Clock, *, examples: int) -> FaultRow:
         notes=[
             *tally.problems,
             f"{tally.deliveries} deliveries; not sent = skipped by a rule or deferred; DLQ = invalid",
+            f"{tally.experiment_rows} generated Experiments rows, ignored {tally.invalid_experiments} "
+            f"times; {tally.probes} probes after each change: {tally.probes_sent} sent, "
+            f"{tally.probes_held_out} held out, {tally.stopped_by_bad_data} stopped by bad data",
         ],
     )
 

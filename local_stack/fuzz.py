@@ -5,16 +5,25 @@ and fractional money, timestamps from year 1 to 9999, control characters and lon
 customers, ids that are email addresses), delivered once or twice. Whatever it is, the handler must
 answer without an unhandled error, send at most one email for it, count an order at most once, leave
 no send claimed, and put what can never succeed on the dead-letter queue rather than retry it.
+
+While the events run, the Experiments table is rewritten every ``REWRITE_EVERY`` events with
+generated rows a marketer might leave there: wrong types in every attribute, keys left out or added,
+300 KB values, 10,000 variants, and subjects that loop, multiply or recurse without end
+(``experiment_rows``). After each rewrite one sendable probe event per trigger, for a fresh copy of
+a sample customer, must be sent (or held out by a valid experiment): no email is stopped by bad data.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -24,15 +33,18 @@ from local_stack.faults import recording_requests
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import sqs_event
-from local_stack.scenario import EVENTS_DIR, load_customer_events, load_sample_events
+from local_stack.scenario import EVENTS_DIR, SampleEvent, load_customer_events, load_sample_events
 from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
-from nudge.dal.customers import get_customer
+from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_delivery
+from nudge.dal.experiments import put_experiment, running_rows
 from nudge.events import TriggerDetail
-from nudge.outcome import Decision
+from nudge.observability import logger
+from nudge.outcome import Decision, SkipReason
 from nudge.timeutil import utc_now
 from nudge.triggers import TRIGGERS
+from nudge.ttl_cache import forget_all
 
 KNOWN_CUSTOMERS = (
     "cus_vip_ada",
@@ -174,14 +186,34 @@ class FuzzTally:
     duplicates: int = 0
     double_counts: int = 0
     unhandled_errors: int = 0
+    experiment_rows: int = 0
+    """Generated Experiments rows put in the table during the run."""
+    invalid_experiments: int = 0
+    """Times a function ignored an Experiments row (its InvalidExperiment metric)."""
+    probes: int = 0
+    """Sendable events delivered right after a rewrite of the Experiments table."""
+    probes_sent: int = 0
+    probes_held_out: int = 0
+    stopped_by_bad_data: int = 0
+    """Probes neither sent nor held out, and valid events that failed, were dead-lettered or left
+    a send claimed: must be none."""
     problems: list[str] = field(default_factory=list)
 
 
 def fuzz_run(
-    stack: LocalStack, mappings: EventSourceMappings, moto: MotoEndpoint, *, examples: int, seed: int = 7
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    *,
+    examples: int,
+    seed: int = 7,
+    experiments: bool = True,
 ) -> FuzzTally:
-    """``examples`` generated events, each delivered once or twice, straight to its function."""
+    """``examples`` generated events, each delivered once or twice, straight to its function; with
+    ``experiments``, every ``REWRITE_EVERY`` events the Experiments table's rows are replaced with
+    generated ones, and a probe per trigger follows."""
     tally = FuzzTally()
+    probes = _probe_samples()
     customers_table = stack.names["CustomersTable"]
     deliveries_table = stack.names["DeliveriesTable"]
     counts = Counter[str]()
@@ -195,6 +227,7 @@ def fuzz_run(
 
     def one(event: dict[str, Any], times: int) -> None:
         tally.events += 1
+        failed_before = tally.unhandled_errors + len(tally.problems)
         function = mappings.function(_FUNCTION[event["detail-type"]])
         customer_id = event["detail"].get("customer_id")
         customer_id = customer_id if isinstance(customer_id, str) else ""
@@ -228,6 +261,9 @@ def fuzz_run(
             tally.problems.append(f"{event['detail-type']}: a send left claimed")
         if new_emails == 0 and dead == 0:
             tally.skipped_or_deferred += 1
+        if _parses(event) and (dead > 0 or tally.unhandled_errors + len(tally.problems) > failed_before):
+            tally.stopped_by_bad_data += 1
+            tally.problems.append(f"{event['detail-type']}: a valid event was not decided")
 
     @settings(
         max_examples=examples,
@@ -236,12 +272,19 @@ def fuzz_run(
         derandomize=False,
         suppress_health_check=list(HealthCheck),
     )
-    @given(event=events(), times=st.sampled_from([1, 1, 2]))
-    def check(event: dict[str, Any], times: int) -> None:
+    # Rows are drawn for every example, whether or not it rewrites the table: what an example draws
+    # must not depend on the run's state, or hypothesis cannot replay it.
+    @given(event=events(), times=st.sampled_from([1, 1, 2]), rows=experiment_sets())
+    def check(event: dict[str, Any], times: int, rows: list[dict[str, Any]]) -> None:
+        if experiments and tally.events % REWRITE_EVERY == 0:
+            tally.experiment_rows += replace_experiments(stack, rows)
+            for sample in probes:
+                _probe(stack, mappings, sample, f"probe{tally.experiment_rows}", tally)
         one(event, times)
 
     try:
-        _seeded(check, seed)()
+        with _counting_invalid_experiments(tally):
+            _seeded(check, seed)()
     finally:
         handler_clients.sesv2().meta.events.unregister("after-call.sesv2.SendEmail", count)
         handler_clients.sqs().meta.events.unregister("after-call.sqs.SendMessage", count)
@@ -263,6 +306,15 @@ def _order_count(table: str, customer_id: str) -> int | None:
     except Exception:
         return None
     return customer.order_count if customer else None
+
+
+def _parses(event: dict[str, Any]) -> bool:
+    trigger = next(t for t in TRIGGERS if t.detail_type == event["detail-type"])
+    try:
+        trigger.parse(event)
+    except Exception:
+        return False
+    return True
 
 
 def _delivery_of(table: str, event: dict[str, Any]) -> Any:
@@ -484,3 +536,199 @@ def _fresh(event: dict[str, Any], suffix: str) -> dict[str, Any]:
 def _decided(stack: LocalStack, event: dict[str, Any]) -> bool:
     record = _delivery_of(stack.names["DeliveriesTable"], event)
     return record is not None and record.outcome.decision is not Decision.SENDING
+
+
+# Hostile Experiments rows ---------------------------------------------------------------------
+# What a marketer can leave in the table by hand, and what a DynamoDB item can hold: every value is
+# storable (Decimals, no floats; sets of one type, never empty), the key a non-empty string.
+
+REWRITE_EVERY = 15
+"""The Experiments table's rows are replaced before every this many generated events."""
+PROBE_SAMPLES = (
+    "cart_abandoned/vip_ada.json",
+    "order_placed/repeat_order_maria.json",
+    "customer_lapsed/at_risk_sam.json",
+)
+_IDENTITY_FIELD = {"Cart Abandoned": "cart_id", "Order Placed": "order_id", "Customer Lapsed": None}
+
+_TRIGGER_NAMES = ("cart_abandoned", "order_placed", "customer_lapsed")
+_utf8 = st.characters(codec="utf-8")
+_storable_scalars = st.one_of(
+    st.booleans(),
+    st.integers(-(10**6), 10**6).map(Decimal),
+    st.decimals(min_value=-1000, max_value=1000, places=3),
+    st.text(_utf8, max_size=30),
+    st.binary(min_size=1, max_size=8),
+    st.sampled_from(["", "running", "draft", "holdout", "a", "100", "cart_abandoned", "{{", "{% for %}"]),
+)
+storable = st.recursive(
+    st.one_of(
+        st.none(),
+        _storable_scalars,
+        st.sets(st.text(_utf8, min_size=1, max_size=8), min_size=1, max_size=3),
+        st.sets(st.integers(0, 100).map(Decimal), min_size=1, max_size=3),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(_utf8, min_size=1, max_size=10), inner, max_size=4),
+    ),
+    max_leaves=10,
+)
+experiment_ids = st.one_of(
+    st.from_regex(r"fuzz-[a-z0-9]{1,8}", fullmatch=True),
+    st.sampled_from(["x" * 2000, "é" * 1000, "has space", "line\nbreak", "holdout", " "]),
+    st.text(_utf8, min_size=1, max_size=40).filter(lambda text: len(text.encode()) <= 2048),
+)
+# Subjects that are valid Jinja and valid rows, and that would loop, grow or recurse without end.
+hostile_subjects = st.sampled_from(
+    [
+        "{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}{% endfor %}",
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+        "{{ 'x' * 300000000 }}",
+        "{{ 'x' * 500000 }}",
+        "{{ 10 ** (10 ** 10) }}",
+        "{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+        "{{ ('x' * 5000).join('y' * 5000) }}",
+        "{{ '%0999999999d' % 1 }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ [1]|batch(999999999, 'x')|list }}",
+        "{% set ns = namespace(s='x') %}{% for i in range(99) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+        "{{ lipsum(999999) }}",
+        "{{ coupon.code }}",
+        "{% if %}",
+        "{{ customer.first_name }}, your cart misses you",
+    ]
+)
+
+
+# A 300 KB value and 10,000 variants (about 300 KB as an item); DynamoDB's limit is 400 KB an item.
+_HUGE: tuple[Any, ...] = (
+    "x" * 300_000,
+    [{"variant_id": f"v{number}", "weight": Decimal(0)} for number in range(10_000)],
+)
+
+
+def _valid_row(experiment_id: str, trigger: str, subjects: tuple[Any, Any]) -> dict[str, Any]:
+    return {
+        "experiment_id": experiment_id,
+        "trigger": trigger,
+        "status": "running",
+        "holdout_percent": Decimal(10),
+        "variants": [
+            {"variant_id": "a", "weight": Decimal(50), "subject": subjects[0]},
+            {"variant_id": "b", "weight": Decimal(50), "subject": subjects[1]},
+        ],
+    }
+
+
+@st.composite
+def experiment_rows(draw: st.DrawFn) -> dict[str, Any]:
+    """One Experiments row: valid but for a hostile subject, valid but for one attribute (replaced
+    or left out), garbage through and through, or huge."""
+    experiment_id = draw(experiment_ids)
+    trigger = draw(st.sampled_from(_TRIGGER_NAMES))
+    subjects = (draw(st.one_of(st.none(), hostile_subjects)), draw(st.one_of(st.none(), hostile_subjects)))
+    row = _valid_row(experiment_id, trigger, subjects)
+    shape = draw(st.sampled_from([*["subject"] * 3, *["attribute", "variant", "garbage"] * 2, "huge"]))
+    if shape == "attribute":
+        name = draw(st.sampled_from(["trigger", "status", "holdout_percent", "variants", "extra"]))
+        if draw(st.booleans()) and name != "extra":
+            del row[name]
+        else:
+            row[name] = draw(storable)
+    elif shape == "variant":
+        name = draw(st.sampled_from(["variant_id", "weight", "subject", "extra"]))
+        row["variants"][0][name] = draw(storable)
+    elif shape == "garbage":
+        row = {
+            **draw(st.dictionaries(st.text(_utf8, min_size=1, max_size=12), storable, max_size=6)),
+            "experiment_id": experiment_id,
+            "status": "running",
+        }
+    elif shape == "huge":
+        row[draw(st.sampled_from(["trigger", "holdout_percent", "variants"]))] = draw(st.sampled_from(_HUGE))
+    # A None at the top is no attribute (to_item leaves it out): the key stays.
+    return row
+
+
+def experiment_sets() -> st.SearchStrategy[list[dict[str, Any]]]:
+    """What the table holds after a rewrite: one to three rows, each with its own id."""
+    return st.lists(experiment_rows(), min_size=1, max_size=3, unique_by=lambda row: row["experiment_id"])
+
+
+def replace_experiments(stack: LocalStack, rows: list[dict[str, Any]]) -> int:
+    """The Experiments table holds exactly ``rows`` (as a marketer's console would save them), and
+    every function reads them afresh, as new containers would."""
+    table = stack.names["ExperimentsTable"]
+    dynamodb = handler_clients.dynamodb()
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table, ProjectionExpression="experiment_id"
+    ):
+        for item in page.get("Items", []):
+            dynamodb.delete_item(TableName=table, Key={"experiment_id": item["experiment_id"]})
+    for row in rows:
+        put_experiment(table, row)
+    forget_all()
+    # Read once here, as the first function to read it would: moto takes seconds to scan a 300 KB
+    # item (DynamoDB, milliseconds), which would eat the probe's invocation time instead of testing it.
+    running_rows(table)
+    return len(rows)
+
+
+@contextmanager
+def _counting_invalid_experiments(tally: FuzzTally) -> Iterator[None]:
+    """Counts the functions' "experiment ignored" log lines (each with its InvalidExperiment metric)."""
+
+    class Counting(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "experiment ignored: its row is invalid":
+                tally.invalid_experiments += 1
+
+    handler = Counting()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)  # type: ignore[attr-defined]
+
+
+def _probe_samples() -> list[SampleEvent]:
+    by_name = {sample.name: sample for sample in load_sample_events()}
+    return [by_name[name] for name in PROBE_SAMPLES]
+
+
+def _probe(
+    stack: LocalStack, mappings: EventSourceMappings, sample: SampleEvent, suffix: str, tally: FuzzTally
+) -> None:
+    """A sendable event for a fresh copy of the sample's customer, straight to its function: it is
+    sent, or held out by a valid experiment, whatever the Experiments table holds."""
+    customers = stack.names["CustomersTable"]
+    original = get_customer(customers, str(sample.event["detail"]["customer_id"]))
+    assert original is not None, "the fuzz runs on the sample data"
+    customer_id = f"{original.customer_id}_{suffix}"
+    put_customer(
+        customers,
+        original.model_copy(update={"customer_id": customer_id, "email": f"{customer_id}@example.com"}),
+    )
+    detail: dict[str, Any] = {"customer_id": customer_id}
+    identity = _IDENTITY_FIELD[sample.detail_type]
+    if identity:
+        detail[identity] = f"{sample.event['detail'][identity]}_{suffix}"
+    event = sample.varied(f"{sample.name}#{suffix}", **detail).event
+    tally.probes += 1
+    function = mappings.function(_FUNCTION[event["detail-type"]])
+    try:
+        response = function.invoke(sqs_event(event, message_ids=[f"{suffix}-{event['detail-type']}"])) or {}
+        failed = bool(response.get("batchItemFailures"))
+    except Exception:
+        failed = True
+    record = _delivery_of(stack.names["DeliveriesTable"], event)
+    outcome = record.outcome if record is not None else None
+    if not failed and outcome is not None and outcome.decision is Decision.SENT:
+        tally.probes_sent += 1
+    elif not failed and outcome is not None and outcome.reason is SkipReason.HOLDOUT:
+        tally.probes_held_out += 1
+    else:
+        tally.stopped_by_bad_data += 1
+        decided = outcome.decision if outcome is not None else "nothing"
+        tally.problems.append(f"probe {event['detail-type']}: not sent ({decided})")

@@ -37,7 +37,7 @@ LAYOUT = "_layouts/base.html.j2"
 """The layout whose ``<style>`` every HTML template is inlined with (nudge.inlined_css)."""
 SUBJECT_BUDGET = Budget(output=1_000, value=10_000, range=1_000, steps=50_000, depth=20, seconds=0.05)
 """What an experiment variant's subject may use on each render (nudge.sandbox): a subject past it is
-refused, and its experiment ignored. A subject that greets by name takes about 50 steps."""
+refused, and its experiment ignored. A subject that greets by name takes about 100 steps."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Jinja's sandbox, and the metered sandbox every template a marketer edits renders in.
 
 Jinja's sandbox keeps a template away from Python's internals, but not from the machine: a valid
-subject of 120 characters can loop ten billion times, build a 300 MB string or recurse until the
-stack runs out. ``MeteredSandbox`` renders within a ``Budget`` that bounds, whatever the template:
+subject of under 100 characters can loop ten billion times, build a 300 MB string or recurse until
+the stack runs out. ``MeteredSandbox`` renders within a ``Budget`` that bounds, whatever the
+template:
 
 - its output (``output`` characters): rendering stops as soon as the output passes it;
 - every value it makes (``value``: characters of a string, elements of a list or dict counted down
