@@ -379,11 +379,39 @@ TIME_FIELDS = (
 REFUSED_FUNCTIONS = tuple(dict.fromkeys(time_field.function for time_field in TIME_FIELDS))
 
 
+@dataclass(frozen=True)
+class IdField(TimeField):
+    """An id an event names, where a function reads it (``path`` within the event's ``detail``)."""
+
+
+ID_FIELDS = (
+    IdField("CartAbandonedFunction", "Cart Abandoned", ("cart_id",)),
+    IdField("CartAbandonedFunction", "Cart Abandoned", ("customer_id",)),
+    IdField("CartAbandonedFunction", "Cart Abandoned", ("items", "0", "sku")),
+    IdField("OrderPlacedFunction", "Order Placed", ("order_id",)),
+    IdField("CustomerLapsedFunction", "Customer Lapsed", ("customer_id",)),
+    IdField("CatalogFunction", "Product Updated", ("sku",)),
+    IdField("AttributionFunction", "Order Placed", ("order_id",)),
+    IdField("CustomerUpdatedFunction", "Customer Updated", ("customer_id",)),
+    IdField("CustomerDeletedFunction", "Customer Deleted", ("customer_id",)),
+)
+"""Ids of store events that reach a key or a message tag."""
+
+REFUSED_IDS = (
+    "😀" * 256,  # 256 characters, 1,024 bytes: DynamoDB's whole key limit
+    "ü" * 200,  # 400 bytes
+    "cart_91#2",  # would be taken for step 2 of cart_91's series
+    "a\x00b",
+)
+"""Ids that can never be stored or sent: too many bytes, a key separator, a control character."""
+
+
 @dataclass
 class RefusedTally:
     batches: int = 0
     refused: int = 0
-    """Records that can never succeed (too deeply nested, a time from the far future)."""
+    """Records that can never succeed (too deeply nested, a time from the far future, an id that
+    cannot be stored)."""
     dead_lettered_at_once: int = 0
     """Of those, dead-lettered on their first receive and not reported for a retry."""
     retried: int = 0
@@ -409,10 +437,11 @@ def refused_shapes_run(
     skew = timedelta(seconds=int(stack.parameters["MaxClockSkewSeconds"]))
     tally = RefusedTally()
     plan: list[tuple[str, list[TimeField | None]]] = [(f.function, [f]) for f in TIME_FIELDS]
+    plan += [(f.function, [f]) for f in ID_FIELDS]
     plan += [(function, [None]) for function in REFUSED_FUNCTIONS]
     while len(plan) < batches:
         function = rng.choice(REFUSED_FUNCTIONS)
-        fields = [f for f in TIME_FIELDS if f.function == function]
+        fields = [f for f in (*TIME_FIELDS, *ID_FIELDS) if f.function == function]
         plan.append((function, [rng.choice([*fields, None]) for _ in range(rng.randint(1, 3))]))
     for number, (function, shapes) in enumerate(plan[:batches]):
         good = [_fresh(rng.choice(valid[function]), f"r{number}-{i}") for i in range(rng.randint(2, 7))]
@@ -444,13 +473,20 @@ def _refused_body(
     skew: timedelta,
     tally: RefusedTally,
 ) -> str:
-    """A record that can never succeed: ``shape``'s field from the far future, or (None) one of the
-    function's valid events nested too deeply to read."""
+    """A record that can never succeed: ``shape``'s time from the far future or its id unstorable,
+    or (None) one of the function's valid events nested too deeply to read."""
     if shape is None:
         levels = rng.choice([DEEP_NESTING_LEVELS, DEEP_NESTING_LEVELS, 500, 250])
         tally.shapes[f"nested {levels} levels deep"] += 1
         return deeply_nested(rng.choice(valid), levels)
     event = json.loads(json.dumps(next(e for e in valid if e["detail-type"] == shape.detail_type)))
+    if isinstance(shape, IdField):
+        section: Any = event["detail"]
+        for part in shape.path[:-1]:
+            section = section[int(part)] if isinstance(section, list) else section[part]
+        section[shape.path[-1]] = rng.choice(REFUSED_IDS)
+        tally.shapes[shape.name] += 1
+        return json.dumps(event)
     just_past = utc_now() + skew + timedelta(minutes=rng.choice([1, 60, 24 * 60]))
     moment = rng.choice(
         [just_past, datetime(2050, 6, 1, tzinfo=UTC), datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)]

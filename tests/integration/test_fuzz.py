@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from local_stack.fuzz import (
     DEEP_NESTING_LEVELS,
+    ID_FIELDS,
     REFUSED_FUNCTIONS,
     TIME_FIELDS,
     fuzz_run,
@@ -46,8 +47,10 @@ def test_records_that_can_never_succeed_are_dead_lettered_at_once_and_their_batc
     # No invocation raised, no record that can never succeed was retried, no valid record stopped
     assert (tally.unhandled_errors, tally.retried, tally.stopped) == (0, 0, 0)
     assert tally.dead_lettered_at_once == tally.refused > 0
-    # Every time field of every function was sent from the far future, and every function deep JSON
+    # Every time field of every function was sent from the far future, every function deep JSON, and
     assert {time_field.name for time_field in TIME_FIELDS} <= set(tally.shapes)
+    # every id field an id too long in bytes, or holding a key separator or a control character
+    assert {id_field.name for id_field in ID_FIELDS} <= set(tally.shapes)
     assert tally.shapes[f"nested {DEEP_NESTING_LEVELS} levels deep"] >= len(REFUSED_FUNCTIONS)
     # And the valid events beside them were handled, emails sent
     assert tally.valid > tally.batches and tally.emails_sent > 0

@@ -290,3 +290,41 @@ def test_days_since_last_order_is_at_most_a_century(days: int, accepted: bool) -
         assert CustomerLapsed.model_validate(detail).days_since_last_order == days
     else:
         assert errors_of(CustomerLapsed, detail) == {("days_since_last_order", "less_than_equal")}
+
+
+@pytest.mark.parametrize("field", ["customer_id", "cart_id"])
+def test_an_id_is_bounded_in_utf8_bytes_not_characters(field: str) -> None:
+    # Given an id of 256 characters, each four bytes in UTF-8: 1,024 bytes, DynamoDB's whole key limit
+    four_byte_id = "😀" * 256
+
+    # Then it is refused naming the field, so it is dead-lettered instead of failing every write
+    assert errors_of(CartAbandoned, cart(**{field: four_byte_id})) == {(field, "id_too_long")}
+    # while an id of 256 one-byte characters (the most any id may hold) is accepted
+    assert getattr(CartAbandoned.model_validate(cart(**{field: "x" * 256})), field) == "x" * 256
+    # and 64 four-byte characters too (256 bytes)
+    assert getattr(CartAbandoned.model_validate(cart(**{field: "😀" * 64})), field) == "😀" * 64
+
+
+@pytest.mark.parametrize("bad_id", ["cart_91#2", "#", "a\x00b", "line\nbreak", "tab\there"])
+def test_an_id_may_not_hold_a_hash_sign_or_a_control_character(bad_id: str) -> None:
+    # A hash sign separates the parts of a delivery's key (step 2 of cart X is "X#2"), so a cart id
+    # "X#2" would be taken for step 2 of cart X's series and its reminder never sent; control
+    # characters break logs and message tags.
+    assert errors_of(CartAbandoned, cart(cart_id=bad_id)) == {("cart_id", "id_characters")}
+    assert errors_of(OrderPlaced, order(order_id=bad_id)) == {("order_id", "id_characters")}
+
+
+@pytest.mark.parametrize(
+    "store_id", ["cus_vip_ada", "gid://shopify/Customer/7319", "ada@example.com", "Bestellung 2024-17", "Zoë"]
+)
+def test_ids_as_stores_write_them_are_accepted(store_id: str) -> None:
+    assert CartAbandoned.model_validate(cart(customer_id=store_id, cart_id=store_id)).cart_id == store_id
+
+
+def test_a_cart_id_ending_like_a_step_cannot_reach_another_carts_delivery() -> None:
+    # Given step 2 of cart "cart_91"'s series: its delivery's key ends "cart_91#2"
+    step_two = CartAbandoned.model_validate({**cart(cart_id="cart_91"), "step": 2})
+    assert step_two.reminder_id == "cart_91#2"
+    # Then no first reminder of any other cart can have that key: the only id that would is refused
+    with pytest.raises(ValidationError):
+        CartAbandoned.model_validate(cart(cart_id="cart_91#2"))

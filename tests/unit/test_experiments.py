@@ -100,3 +100,30 @@ def test_an_email_in_an_experiment_carries_its_arm_in_its_tags() -> None:
     )
     assert delivery_ref({k: [v] for k, v in tags.items()}) == DeliveryRef("cus_1", "cart_abandoned#cart_1")
     assert delivery_ref({"delivery": ["not base64 json!"]}) is None
+
+
+def test_the_longest_ids_any_event_may_hold_fit_the_delivery_tags() -> None:
+    # Given ids at the byte bound whose characters JSON escapes (a quote takes two bytes, a
+    # backslash two), for the trigger whose key holds the most: a lapse of a scheduled run
+    from nudge.events import MAX_ID_BYTES, CustomerLapsed
+
+    longest = CustomerLapsed.model_validate(
+        {
+            "customer_id": '"' * MAX_ID_BYTES,
+            "last_order_at": "2026-01-01T00:00:00.123456+00:00",
+            "days_since_last_order": 90,
+            "run_id": "\\" * MAX_ID_BYTES,
+        }
+    )
+    outcome = Outcome(
+        trigger="customer_lapsed",
+        customer_id=longest.customer_id,
+        business_id=longest.identity,
+        decision=Decision.SENDING,
+    )
+    # Then the email's tags name its delivery record, within SES's limits
+    tags = send_tags(outcome, claim_token="0" * 32)
+    assert len(tags) <= 50 and all(len(value) <= 256 for value in tags.values())
+    assert delivery_ref({name: [value] for name, value in tags.items()}) == DeliveryRef(
+        longest.customer_id, f"customer_lapsed#{longest.identity}"
+    )

@@ -11,12 +11,14 @@ stored (DynamoDB numbers hold 38 digits) or sent fails validation, not every ret
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Literal
 
 from babel.numbers import list_currencies
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Json
+from pydantic_core import PydanticCustomError
 
 from nudge.envelopes import EventBridgeModel, SqsRecordModel
 from nudge.event_times import EventTime
@@ -35,7 +37,34 @@ def _known_currency(code: str) -> str:
 
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
-Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+MAX_ID_BYTES = 256
+"""An id's bound in UTF-8 bytes: a delivery's key holds a trigger, an id and a step well within
+DynamoDB's 1,024-byte key limit, and a customer id and that key within the message tags."""
+_ID_FORBIDDEN = re.compile(r"[#\x00-\x1f\x7f]")
+
+
+def _id_bounds(value: str) -> str:
+    # "#" separates the parts of a delivery's key (step 2 of cart X is "X#2"): an id holding one could
+    # be taken for another's. Control characters break logs and headers.
+    if _ID_FORBIDDEN.search(value):
+        raise PydanticCustomError("id_characters", "may not hold '#' or control characters")
+    if len(value.encode()) > MAX_ID_BYTES:
+        raise PydanticCustomError("id_too_long", "at most 256 bytes in UTF-8")
+    return value
+
+
+Identifier = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_ID_BYTES,
+        # JSON Schema counts characters, not bytes: the byte bound is in the description.
+        json_schema_extra={"pattern": r"^[^#\x00-\x1f\x7f]+$", "description": "at most 256 bytes in UTF-8"},
+    ),
+    AfterValidator(_id_bounds),
+]
+"""A store's id (customer, cart, order, product, run): 1 to 256 UTF-8 bytes, no "#", no control
+characters."""
 
 # Why the bounds: an event that validates but can never be stored or sent is poison. It would fail
 # every retry, so it is refused up front with the field named, and goes to the dead-letter queue.

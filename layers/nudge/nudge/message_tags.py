@@ -22,8 +22,10 @@ from nudge.outcome import Outcome
 
 DELIVERY_TAG = "delivery"
 TAG_VALUE_LIMIT = 256
-# Two 256-character identities and a trigger name fit in eight parts; SES allows 50 tags per email.
-MAX_DELIVERY_PARTS = 8
+# The longest reference, a lapse of a scheduled run (the customer id twice, a timestamp and the run
+# id; ids of 256 UTF-8 bytes, nudge.events.MAX_ID_BYTES, each up to twice as long once JSON escapes
+# its quotes and backslashes), takes nine parts; SES allows 50 tags per email.
+MAX_DELIVERY_PARTS = 12
 
 
 @dataclass(frozen=True)
