@@ -30,10 +30,11 @@ ONE_PER_TRIGGER = (
     "order_placed/repeat_order_maria.json",
     "customer_lapsed/at_risk_sam.json",
 )
-# What a Lambda function URL and our token look like: a 32-character URL id, then v1.<id>.<HMAC>.
+# What a Lambda function URL and our token look like: a 32-character URL id, then v2.<base64url>
+# (a 16-byte synthetic IV and the encrypted customer id).
 LIST_UNSUBSCRIBE_LINE = re.compile(
     rb"^List-Unsubscribe: <(https://[a-z0-9]{32}\.lambda-url\.[a-z0-9-]+\.on\.aws/"
-    rb"\?token=v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43})>\r$",
+    rb"\?token=v2\.[A-Za-z0-9_-]{23,})>\r$",
     re.MULTILINE,
 )
 
