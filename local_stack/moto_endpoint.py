@@ -39,6 +39,9 @@ FAKE_AWS_ENVIRONMENT = {
     # AWS allows one PurgeQueue a minute; only the reset between tests purges (local_stack.fresh),
     # and it does so far more often. No handler purges a queue.
     "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false",
+    # moto answers in seconds on a loaded machine, DynamoDB in milliseconds: no test may depend on
+    # CPU speed (nudge.adapters.clients). Timeouts and lost answers are injected by local_stack.faults.
+    "NUDGE_LOCAL_READ_TIMEOUT_SECONDS": "60",
 }
 
 

@@ -42,7 +42,7 @@ from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer, Segment
 from nudge.recommendations import RecommendationRequest, recommender_for
-from nudge.rendering import RenderedEmail, language_for, render_email
+from nudge.rendering import RenderedEmail, language_for, render_email, render_subject
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import TRIGGER_NAMES, Trigger
@@ -668,13 +668,19 @@ def _render(
     arm: Arm | None,
 ) -> RenderedEmail:
     variant = arm.variant if arm is not None else None
+    subject = arm.subject if arm is not None else None
+    if subject is None and variant is not None and variant.subject is not None:
+        # An arm that did not come through ``arm_for`` (a preview): its subject is rendered here.
+        subject = render_subject(
+            settings.templates_dir, language, variant.subject, {**context, "variant": variant}
+        )
     return render_email(
         settings.templates_dir,
         trigger.name,
         {**context, "variant": variant},
         language=language,
         links=link_tracking(trigger, detail, settings, unsubscribe_url, arm),
-        subject_source=variant.subject if variant is not None else None,
+        subject=subject,
     )
 
 

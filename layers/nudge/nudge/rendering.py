@@ -168,18 +168,15 @@ def render_email(
     *,
     language: str = SOURCE_LANGUAGE,
     links: LinkTracking | None = None,
-    subject_source: str | None = None,
+    subject: str | None = None,
 ) -> RenderedEmail:
     """Render ``<family>/subject.txt.j2``, ``body.html.j2`` and ``body.txt.j2`` with one context, in
-    ``language``; with ``links``, every store link of both bodies is tagged; ``subject_source``
-    replaces the family's subject template."""
+    ``language``; with ``links``, every store link of both bodies is tagged; ``subject``, already
+    rendered (an experiment variant's, ``render_subject``), replaces the family's subject."""
     env = environment(templates_dir, language)
     context = {**context, "language": language}
-    subject = (
-        env.get_template(f"{family}/subject.txt.j2").render(context)
-        if subject_source is None
-        else render_subject(templates_dir, language, subject_source, context)
-    )
+    if subject is None:
+        subject = env.get_template(f"{family}/subject.txt.j2").render(context)
     html = env.get_template(f"{family}/body.html.j2").render(context)
     text = env.get_template(f"{family}/body.txt.j2").render(context)
     html, text = track_email(html, text, links) if links is not None else (without_markers(html), text)

@@ -8,6 +8,7 @@ bench` measures it). Creation is locked because a boto3 Session is not thread-sa
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -22,26 +23,38 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
-# The service validates every request anyway, and the requests are ours, built in the dal and the
-# adapters and exercised by the tests against moto (which validates too): the SDK's own walk over
-# every parameter is about 4 % of a send's CPU for nothing.
-# Short timeouts (DynamoDB answers in milliseconds): a hung connection must fail within seconds and
-# be retried, not hold the invocation for the SDK's 60 s defaults while a claimed send waits.
-_RETRIES = Config(
-    retries={"mode": "standard", "max_attempts": 4},
-    connect_timeout=2,
-    read_timeout=3,
-    parameter_validation=False,
-)
-# SendEmail has no idempotency key: an SDK retry after a lost answer would send the email twice.
-# One attempt; nudge.adapters.ses retries only what SES refused.
-# Short timeouts: an answer that never comes must end well inside the function's own timeout.
-_ONE_ATTEMPT = Config(
-    retries={"mode": "standard", "max_attempts": 1},
-    connect_timeout=3,
-    read_timeout=10,
-    parameter_validation=False,
-)
+# The local stack's moto answers from Python on one thread: on a loaded machine a large item takes
+# seconds where DynamoDB takes milliseconds, and a timeout there would make a test's outcome depend
+# on CPU speed. It sets this floor; lost answers are injected explicitly (local_stack.faults).
+LOCAL_READ_TIMEOUT_FLOOR = "NUDGE_LOCAL_READ_TIMEOUT_SECONDS"
+
+
+def _config(*, attempts: int, connect_timeout: float, read_timeout: float) -> Config:
+    # The service validates every request anyway, and the requests are ours, built in the dal and
+    # the adapters and exercised by the tests against moto (which validates too): the SDK's own walk
+    # over every parameter is about 4 % of a send's CPU for nothing.
+    floor = float(os.environ.get(LOCAL_READ_TIMEOUT_FLOOR) or 0)
+    return Config(
+        retries={"mode": "standard", "max_attempts": attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=max(read_timeout, floor),
+        parameter_validation=False,
+    )
+
+
+def _with_retries() -> Config:
+    # Short timeouts (DynamoDB answers in milliseconds): a hung connection must fail within seconds
+    # and be retried, not hold the invocation for the SDK's 60 s defaults while a claimed send waits.
+    return _config(attempts=4, connect_timeout=2, read_timeout=3)
+
+
+def _one_attempt() -> Config:
+    # SendEmail has no idempotency key: an SDK retry after a lost answer would send the email twice.
+    # One attempt; nudge.adapters.ses retries only what SES refused. Short timeouts: an answer that
+    # never comes must end well inside the function's own timeout.
+    return _config(attempts=1, connect_timeout=3, read_timeout=10)
+
+
 _lock = threading.Lock()
 
 
@@ -54,37 +67,37 @@ def session() -> boto3.session.Session:
 @cache
 def dynamodb() -> DynamoDBClient:
     with _lock:
-        return session().client("dynamodb", config=_RETRIES)
+        return session().client("dynamodb", config=_with_retries())
 
 
 @cache
 def sesv2() -> SESV2Client:
     with _lock:
-        return session().client("sesv2", config=_ONE_ATTEMPT)
+        return session().client("sesv2", config=_one_attempt())
 
 
 @cache
 def events() -> EventBridgeClient:
     with _lock:
-        return session().client("events", config=_RETRIES)
+        return session().client("events", config=_with_retries())
 
 
 @cache
 def sqs() -> SQSClient:
     with _lock:
-        return session().client("sqs", config=_RETRIES)
+        return session().client("sqs", config=_with_retries())
 
 
 @cache
 def scheduler() -> EventBridgeSchedulerClient:
     with _lock:
-        return session().client("scheduler", config=_RETRIES)
+        return session().client("scheduler", config=_with_retries())
 
 
 @cache
 def secretsmanager() -> Any:
     with _lock:
-        return session().client("secretsmanager", config=_RETRIES)
+        return session().client("secretsmanager", config=_with_retries())
 
 
 def forget() -> None:

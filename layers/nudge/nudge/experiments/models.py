@@ -73,6 +73,9 @@ class Arm(BaseModel):
 
     experiment: Experiment
     variant: Variant | None
+    subject: str | None = None
+    """The variant's subject as rendered for this email when it was checked (``arm_for``): the email
+    is sent with this text, never a second render that could come out otherwise."""
 
     @property
     def variant_id(self) -> str:

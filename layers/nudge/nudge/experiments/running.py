@@ -130,15 +130,21 @@ def arm_for(
     context: Mapping[str, Any],
 ) -> Arm | None:
     """The customer's arm, once every variant's subject renders with this email's context (one that
-    does not makes the whole experiment invalid: None, as if it did not exist)."""
+    does not makes the whole experiment invalid: None, as if it did not exist), carrying its
+    variant's subject as rendered here."""
     if experiment is None:
         return None
+    subjects: dict[str, str] = {}
     for index, variant in enumerate(experiment.variants):
         if variant.subject is None:
             continue
         try:
-            render_subject(templates_dir, language, variant.subject, {**context, "variant": variant})
+            subjects[variant.variant_id] = render_subject(
+                templates_dir, language, variant.subject, {**context, "variant": variant}
+            )
         except Exception as error:
             report_invalid(experiment.experiment_id, f"variants.{index}.subject", type(error).__name__)
             return None
-    return assign(experiment, customer_id)
+    arm = assign(experiment, customer_id)
+    subject = subjects.get(arm.variant.variant_id) if arm.variant is not None else None
+    return arm.model_copy(update={"subject": subject})
