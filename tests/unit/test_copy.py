@@ -42,6 +42,7 @@ RECOMMENDED = [
 
 def every_email(samples: dict[str, SampleEvent], settings: Settings, language: str) -> list[Any]:
     emails = []
+    locale = f"{language}-{language.upper()}"
     for trigger in TRIGGERS:
         detail = first_valid_detail(samples, trigger)
         steps = range(1, len(settings.cart_reminder_hours) + 1) if trigger is CART_ABANDONED else [None]
@@ -49,9 +50,7 @@ def every_email(samples: dict[str, SampleEvent], settings: Settings, language: s
             step_detail = detail.model_copy(update={"step": step}) if step else detail
             for segment_id, segment in SEGMENTS.items():
                 for order_count in (1, 5):
-                    customer = a_customer(
-                        segment_id=segment_id, locale=f"{language}-{language.upper()}", order_count=order_count
-                    )
+                    customer = a_customer(segment_id=segment_id, locale=locale, order_count=order_count)
                     emails.append(
                         render_for(
                             trigger, step_detail, customer, segment, settings, UNSUBSCRIBE_URL, RECOMMENDED
