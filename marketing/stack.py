@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from nudge.adapters import clients
 
@@ -49,7 +50,7 @@ def function_environment(
     variables from lambda:GetFunctionConfiguration (names of tables and secrets, never a secret)."""
     try:
         resource = cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
-    except cloudformation.exceptions.ClientError as error:
+    except ClientError as error:
         if "does not exist" in str(error) and logical_id in str(error):
             raise IncompleteStackError(f"stack {stack_name} has no resource {logical_id}") from error
         raise
