@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from local_stack.catalogs import compile_catalogs
 from local_stack.scenario import SAMPLE_DATA_DIR, SAMPLE_DAY_CLOCK
@@ -32,9 +33,15 @@ from local_stack.stack import REPO_ROOT
 from marketing import stack as deployed
 from marketing.experiments import CheckedExperiments, check_experiments
 from marketing.load import Diff, Table, apply, diff, diff_lines
-from marketing.rows import Problem, RowsFileError, read_rows
+from marketing.rows import Problem, RowsFileError, read_rows, validation_problems
 from marketing.samples import local_settings, sample_customers, trigger_function
-from marketing.segments import CheckedSegments, check_segments, membership_lines, sample_membership
+from marketing.segments import (
+    CheckedSegments,
+    check_segments,
+    membership_lines,
+    sample_membership,
+    with_rule_facts,
+)
 from marketing.send_test import (
     ArgumentError,
     SendTestRequest,
@@ -336,25 +343,19 @@ def _kept_rows(table: Table, result: Diff) -> dict[str, dict[str, Any]]:
 
 
 def _kept_warnings(table: Table, result: Diff) -> list[str]:
+    """The rows the table keeps that the functions cannot read."""
     consequence = (
         "re-segmentation pauses while any row is invalid (InvalidSegmentDefinitions)"
         if table.kind == "segment"
         else "the functions ignore it (InvalidExperiment)"
     )
-    kept = _kept_rows(table, result)
-    invalid = check_segments(list(kept.values())) if table.kind == "segment" else None
-    problems = invalid.problems if invalid is not None else _invalid_experiments(kept)
-    return [f"{problem}: kept in the table, and {consequence}; PRUNE=1 deletes it" for problem in problems]
-
-
-def _invalid_experiments(rows: dict[str, dict[str, Any]]) -> list[Problem]:
-    problems = []
-    for row_id, row in rows.items():
+    problems: list[Problem] = []
+    for row_id, row in _kept_rows(table, result).items():
         try:
-            _experiment_model(row)
-        except Exception:
-            problems.append(Problem(f"experiment {row_id}", "row", "does not validate"))
-    return problems
+            table.model(row)
+        except ValidationError as error:
+            problems += [with_rule_facts(p) for p in validation_problems(f"{table.kind} {row_id}", error)]
+    return [f"{problem}: kept in the table, and {consequence}; PRUNE=1 deletes it" for problem in problems]
 
 
 def _after_load_problems(table: Table, rows: dict[str, dict[str, Any]], result: Diff) -> list[Problem]:
@@ -365,7 +366,7 @@ def _after_load_problems(table: Table, rows: dict[str, dict[str, Any]], result: 
     for row_id, row in [*rows.items(), *_kept_rows(table, result).items()]:
         try:
             experiment = _experiment_model(row)
-        except Exception:  # noqa: S112 (an invalid kept row is warned about, and never runs)
+        except ValidationError:  # an invalid kept row is warned about, and never runs
             continue
         if experiment.status == "running":
             running.setdefault(experiment.trigger, []).append(row_id)

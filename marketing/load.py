@@ -10,7 +10,7 @@ unless pruning; the rows to write are the file's, exactly as written there.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -130,14 +130,3 @@ def apply(table: Table, file_rows: Mapping[str, dict[str, Any]], result: Diff) -
     for change in result.removed:
         table.delete(change.row_id)
     return f"written: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} deleted"
-
-
-def stored_models(table: Table, rows: Sequence[dict[str, Any]]) -> dict[str, BaseModel | None]:
-    """The table's rows as the functions read them; None for a row that does not validate."""
-    models: dict[str, BaseModel | None] = {}
-    for row in rows:
-        try:
-            models[str(row[table.key])] = table.model(row)
-        except ValidationError:
-            models[str(row[table.key])] = None
-    return models

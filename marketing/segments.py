@@ -42,7 +42,7 @@ def check_segments(rows: Sequence[Any]) -> CheckedSegments:
         try:
             segment = Segment.model_validate(row)
         except ValidationError as error:
-            found += [_with_facts(problem) for problem in validation_problems(label, error)]
+            found += [with_rule_facts(problem) for problem in validation_problems(label, error)]
         else:
             if not segment.segment_id:
                 found.append(Problem(label, KEY, "must not be empty (it is the table's key)"))
@@ -56,7 +56,7 @@ def check_segments(rows: Sequence[Any]) -> CheckedSegments:
     return CheckedSegments(segments, written, problems)
 
 
-def _with_facts(problem: Problem) -> Problem:
+def with_rule_facts(problem: Problem) -> Problem:
     """An unknown fact in a rule lists the facts a rule can use."""
     parts = problem.field.split(".")
     if len(parts) == 2 and parts[0] == "rules" and problem.message == "Extra inputs are not permitted":
