@@ -194,7 +194,7 @@ def local_source(trigger: str) -> Source:
         segment_rows=read_rows(SEGMENTS_FILE, "segment"),
         experiment_rows=read_rows(EXPERIMENTS_FILE, "experiment"),
         signing_key=lambda: LOCAL_SIGNING_KEY,
-        description=f"the local stack ({_shown(SEGMENTS_FILE)})",
+        description=f"the local stack ({_shown(SAMPLE_DATA_DIR)}/)",
     )
 
 

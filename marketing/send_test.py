@@ -250,6 +250,10 @@ def _experiment(
             raise ArgumentError("EXPERIMENT", request.experiment, "give VARIANT too: which variant to send")
         return None, None
     experiments = _valid_experiments(source.experiment_rows, trigger.name)
+    if not experiments:
+        raise ArgumentError(
+            "VARIANT", request.variant, f"{trigger.name} has no valid experiment in {source.description}"
+        )
     listed = ", ".join(f"{e.experiment_id} ({e.status})" for e in experiments) or "none"
     if request.experiment is not None:
         experiment = next((e for e in experiments if e.experiment_id == request.experiment), None)

@@ -91,7 +91,7 @@ def test_a_segment_without_a_sample_customer_takes_one_of_the_language(outbox: P
         ),
         (
             ("--trigger", "order_placed", "--segment", "gold", "--locale", "en-GB"),
-            "SEGMENT=gold: not a segment of the local stack (sample_data/segments.json); one of at_risk, "
+            "SEGMENT=gold: not a segment of the local stack (sample_data/); one of at_risk, "
             "default, engaged_non_purchasers, frequent_buyer, lapsed, new_customer, unengaged, vip",
         ),
         (
@@ -116,7 +116,7 @@ def test_a_segment_without_a_sample_customer_takes_one_of_the_language(outbox: P
         ),
         (
             ("--trigger", "order_placed", "--segment", "vip", "--locale", "en-GB", "--variant", "b"),
-            "VARIANT=b: which experiment's? Give EXPERIMENT: the valid experiments of order_placed: none",
+            "VARIANT=b: order_placed has no valid experiment in the local stack (sample_data/)",
         ),
         (
             ("--trigger", "cart_abandoned", "--segment", "vip", "--locale", "en-GB", "--experiment", "x"),
