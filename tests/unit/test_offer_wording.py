@@ -20,7 +20,7 @@ from nudge.triggers import ORDER_PLACED
 PARTIALS = REPO_ROOT / "templates" / "_partials"
 HEADINGS: dict[str, str | None] = {
     "vip_perks": "Your VIP perks",
-    "welcome_back": "It has been a while",
+    "welcome_back": "Your welcome-back offer",
     "missed_you": "We have missed you",
     "welcome_gift": "A welcome gift",
     "thank_you": "Thanks for being a regular",
