@@ -18,6 +18,7 @@ from nudge.outcome import Outcome
 from nudge.timeutil import to_stored_ms
 
 _DETAIL_TYPES = {
+    "Send": "Email Sent",
     "Delivery": "Email Delivered",
     "Open": "Email Opened",
     "Click": "Email Clicked",
@@ -59,10 +60,13 @@ def mail_object(stack: LocalStack, outcome: Outcome, recipient: str, sent_at: da
 def engagement_event(
     stack: LocalStack, mail: dict[str, Any], event_type: str, at: datetime, link: str | None = None
 ) -> dict[str, Any]:
-    """``Email Delivered`` / ``Email Opened`` / ``Email Clicked`` for ``mail`` at ``at``."""
+    """``Email Sent`` / ``Email Delivered`` / ``Email Opened`` / ``Email Clicked`` for ``mail`` at
+    ``at`` (SES's ``send`` object is empty: a Send event's time is the ``mail`` object's)."""
     stamp = to_stored_ms(at)
     section: dict[str, Any]
-    if event_type == "Delivery":
+    if event_type == "Send":
+        section = {}
+    elif event_type == "Delivery":
         section = {
             "timestamp": stamp,
             "processingTimeMillis": 1208,
