@@ -853,17 +853,21 @@ def forged_ses_run(
         for number in range(batches):
             function = rng.choice(["EngagementFunction", "SesFeedbackFunction"])
             batch = _forged_batch(stack, rng, function, victims, number, tally)
-            bodies = [*(body for body, _ in batch.forged), *(body for body, _, _ in batch.valid)]
-            rng.shuffle(bodies)
-            ids = {body: f"forged-{number}-{index}" for index, body in enumerate(bodies)}
+            # A record is its body and either the victim a forged one names or a valid one's (type, email).
+            records: list[tuple[str, _Email | None, tuple[str, _Email] | None]] = [
+                *((body, victim, None) for body, victim in batch.forged),
+                *((body, None, (event_type, owner)) for body, event_type, owner in batch.valid),
+            ]
+            rng.shuffle(records)
+            ids = [f"forged-{number}-{index}" for index in range(len(records))]
+            event = sqs_event(*(body for body, _, _ in records), message_ids=ids)
             with recording_requests() as requests:
                 try:
-                    event = sqs_event(*bodies, message_ids=list(ids.values()))
                     response = mappings.function(function).invoke(event) or {}
                 except Exception as error:
                     tally.unhandled_errors += 1
                     tally.problems.append(f"{function}: {type(error).__name__} from a batch")
-                    response = {"batchItemFailures": [{"itemIdentifier": i} for i in ids.values()]}
+                    response = {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
             tally.batches += 1
             dead_letter_queue = stack.functions[function].environment.get("DEAD_LETTER_QUEUE_URL")
             dead = {
@@ -872,24 +876,26 @@ def forged_ses_run(
                 if (s, o) == ("sqs", "SendMessage") and p["QueueUrl"] == dead_letter_queue
             }
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-            for body, victim in batch.forged:
-                tally.forged += 1
-                if ids[body] in failed:
-                    tally.retried += 1
-                    tally.problems.append(f"{function}: a forged event was reported for a retry")
-                if body in dead:
-                    tally.dead_lettered += 1
-                    tally.problems.append(f"{function}: a forged event was dead-lettered")
-                now = _state(stack, victim)
-                if now != before[victim.customer_id]:
-                    tally.changed += 1
-                    tally.problems.append(f"{function}: a forged event changed {victim.customer_id}")
-                    before[victim.customer_id] = now
-            for body, event_type, owner in batch.valid:
-                tally.valid += 1
-                if ids[body] in failed or body in dead or not _applied(stack, owner, event_type):
-                    tally.stopped += 1
-                    tally.problems.append(f"{function}: a valid {event_type} beside forged ones not applied")
+            for message_id, (body, victim, valid) in zip(ids, records, strict=True):
+                if victim is not None:
+                    tally.forged += 1
+                    tally.retried += int(message_id in failed)
+                    tally.dead_lettered += int(body in dead)
+                    if message_id in failed or body in dead:
+                        tally.problems.append(f"{function}: a forged event was retried or dead-lettered")
+                    now = _state(stack, victim)
+                    if now != before[victim.customer_id]:
+                        tally.changed += 1
+                        tally.problems.append(f"{function}: a forged event changed {victim.customer_id}")
+                        before[victim.customer_id] = now
+                elif valid is not None:
+                    event_type, owner = valid
+                    tally.valid += 1
+                    if message_id in failed or body in dead or not _applied(stack, owner, event_type):
+                        tally.stopped += 1
+                        tally.problems.append(
+                            f"{function}: a valid {event_type} beside forged ones not applied"
+                        )
     return tally
 
 
