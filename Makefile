@@ -17,7 +17,7 @@ help:
 	@echo "make test-fast  unit and contract tests only: the inner loop (seconds)"
 	@echo "make schemas  the JSON Schema of every store event, from the models, into events/schemas/"
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
-	@echo "make faults  crash points, 30 %/60 % throttling, lost Send events, refused records, fuzzing (about 9 min; FULL=1 the whole matrix)"
+	@echo "make faults  crash points, 30 %/60 % throttling, lost Send events, refused records, forged SES events, fuzzing (about 10 min; FULL=1 the whole matrix)"
 	@echo "make build  sam build (no Docker needed)"
 	@echo "make deploy [GUIDED=1]  sam deploy: guided the first time (docs/operations.md, First deploy)"
 	@echo "make smoke STACK=<name> [REGION=...] [TO=<address>]  a deployed stack's smoke test: one test customer's"

@@ -19,7 +19,7 @@ from typing import Any
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, recording_calls, refusing, throttled
 from local_stack.fresh import fresh_stack
-from local_stack.fuzz import fuzz_run, refused_shapes_run
+from local_stack.fuzz import forged_ses_run, fuzz_run, refused_shapes_run
 from local_stack.lambda_runtime import Clock, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.outbox import parse_email
@@ -59,6 +59,8 @@ class FaultRow:
     retryable: int = 0
     """Still on the trigger's queue when the faulty period ended: neither lost nor dead-lettered."""
     not_sent: int = 0
+    changed: int = 0
+    """Forged SES events after which a profile or delivery record they name had changed."""
     duplicates_expected: bool = False
     """A row that measures the residual risk (lost Send events): its duplicates are reported, not
     a failure."""
@@ -72,6 +74,7 @@ class FaultRow:
         return (
             (self.duplicates == 0 or self.duplicates_expected)
             and self.double_counts == 0
+            and self.changed == 0
             and self.broken_promises == 0
         )
 
@@ -79,14 +82,15 @@ class FaultRow:
 def header() -> str:
     return (
         f"{'case':<60} {'events':>6} {'sent once':>9} {'dupes':>5} {'double':>6} "
-        f"{'DLQ':>4} {'crashes':>7} {'unconf.':>7} {'retryable':>9} {'not sent':>8}"
+        f"{'DLQ':>4} {'crashes':>7} {'unconf.':>7} {'retryable':>9} {'not sent':>8} {'changed':>7}"
     )
 
 
 def line(row: FaultRow) -> str:
     return (
         f"{row.case:<60} {row.events:>6} {row.sent_once:>9} {row.duplicates:>5} {row.double_counts:>6} "
-        f"{row.in_dlq:>4} {row.crashes:>7} {row.unconfirmed:>7} {row.retryable:>9} {row.not_sent:>8}"
+        f"{row.in_dlq:>4} {row.crashes:>7} {row.unconfirmed:>7} {row.retryable:>9} {row.not_sent:>8} "
+        f"{row.changed:>7}"
     )
 
 
@@ -370,6 +374,33 @@ def refused_row(moto: MotoEndpoint, clock: Clock, *, batches: int) -> FaultRow:
     )
 
 
+def forged_row(moto: MotoEndpoint, clock: Clock, *, batches: int) -> FaultRow:
+    """SES events not about an email we sent through our configuration set (another set's, a delivery
+    that never was, another customer's real one) in batches with valid ones, straight to the
+    engagement and feedback functions (local_stack/fuzz.py)."""
+    stack = fresh_stack(moto)
+    tally = forged_ses_run(stack, EventSourceMappings(stack, clock), batches=batches)
+    return FaultRow(
+        "forged: SES events not of our emails, beside valid events",
+        events=tally.forged,
+        in_dlq=tally.dead_lettered,
+        crashes=tally.unhandled_errors,
+        retryable=tally.retried,
+        not_sent=tally.stopped,
+        changed=tally.changed,
+        broken_promises=tally.unhandled_errors + tally.retried + tally.dead_lettered + tally.stopped,
+        notes=[
+            *tally.problems,
+            f"{tally.batches} batches: {tally.forged} forged SES events ({len(tally.kinds)} kinds), "
+            f"{tally.changed} changed a profile or delivery record, {tally.retried} retried, "
+            f"{tally.dead_lettered} dead-lettered; ignored as another configuration set's "
+            f"{tally.ignored_as_foreign}, as of no email we sent {tally.ignored_as_not_ours}; "
+            f"{tally.valid} valid events beside them, "
+            f"{tally.stopped} not applied",
+        ],
+    )
+
+
 def run_all(
     moto: MotoEndpoint,
     clock: Clock,
@@ -377,6 +408,7 @@ def run_all(
     throttled_events: int,
     fuzz_examples: int,
     refused_batches: int = 200,
+    forged_batches: int = 100,
     sampled: bool = False,
     say: Callable[[str], None] = print,
 ) -> list[FaultRow]:
@@ -392,6 +424,9 @@ def run_all(
         say(line(row))
         rows.append(row)
     row = refused_row(moto, clock, batches=refused_batches)
+    say(line(row))
+    rows.append(row)
+    row = forged_row(moto, clock, batches=forged_batches)
     say(line(row))
     rows.append(row)
     row = fuzz_row(moto, clock, examples=fuzz_examples)

@@ -1,7 +1,8 @@
 """`make faults`: the crash-point matrix, 30 % and 60 % throttling (and 60 % with 1 % of SES's Send
-events lost), records that can never succeed beside valid ones, and a fuzz run, as one table. By
-default the crash points after writes and SES, 100 throttled events, 100 batches with refused
-records, 500 fuzzed; ``--full`` (``make faults FULL=1``) every crash point, 1,000, 1,000 and 5,000.
+events lost), records that can never succeed beside valid ones, forged SES events beside valid ones,
+and a fuzz run, as one table. By default the crash points after writes and SES, 100 throttled
+events, 100 batches with refused records, 100 with forged SES events, 500 fuzzed; ``--full``
+(``make faults FULL=1``) every crash point, 1,000, 1,000, 1,000 and 5,000.
 
 Runs on the sample day's clock; every wait (visibility timeouts, SDK back-off) moves that clock
 instead of sleeping, so simulated hours take seconds.
@@ -32,10 +33,12 @@ def main() -> int:
     parser.add_argument(
         "--refused", type=int, help="batches with records that can never succeed (100; --full 1,000)"
     )
+    parser.add_argument("--forged", type=int, help="batches with forged SES events (100; --full 1,000)")
     args = parser.parse_args()
     events = args.events or (1000 if args.full else 100)
     fuzz = args.fuzz or (5000 if args.full else 500)
     refused = args.refused or (1000 if args.full else 100)
+    forged = args.forged or (1000 if args.full else 100)
     started = time.perf_counter()
     lines: list[str] = []
 
@@ -56,6 +59,7 @@ def main() -> int:
             throttled_events=events,
             fuzz_examples=fuzz,
             refused_batches=refused,
+            forged_batches=forged,
             sampled=not args.full,
             say=say,
         )
@@ -63,15 +67,17 @@ def main() -> int:
     for row in rows:
         for note in row.notes:
             print(f"  {row.case}: {note}")
-    # A fuzz row's "crashes" are unhandled errors: there must be none either. The refused row's
-    # promises (nothing retried that can never succeed, nothing valid stopped) are in its `safe`.
+    # A fuzz row's "crashes" are unhandled errors: there must be none either. The refused and forged
+    # rows' promises (nothing retried, nothing valid stopped, no forged event changing a profile) are
+    # in their `safe`.
     safe = all(row.safe for row in rows) and rows[-1].crashes == 0
     print(
         f"faults finished in {time.perf_counter() - started:.0f} s: "
         + (
-            "no duplicate email, no order counted twice, nothing refused retried or stopping its batch"
+            "no duplicate email, no order counted twice, nothing refused retried or stopping its batch,"
+            " no forged SES event changing a profile"
             if safe
-            else "DUPLICATES, DOUBLE COUNTS OR BROKEN PROMISES"
+            else "DUPLICATES, DOUBLE COUNTS, FORGED CHANGES OR BROKEN PROMISES"
         )
     )
     return 0 if safe else 1

@@ -1,9 +1,9 @@
 """SES's own EventBridge events for an email we sent: what the configuration set's event destination
-puts on the default bus when the email is delivered, opened or clicked.
+puts on the default bus when the email is delivered, opened, clicked, bounces or is complained about.
 
 The shapes are SES's (``eventType``, ``mail`` with the message tags as lists, and the ``delivery``,
-``open`` or ``click`` object); the demo's simulated day and the samples in ``events/ses/`` are built
-here, so both speak exactly what SES publishes.
+``open``, ``click``, ``bounce`` or ``complaint`` object); the demo's simulated day and the samples in
+``events/ses/`` are built here, so both speak exactly what SES publishes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from nudge.message_tags import send_tags
 from nudge.outcome import Outcome
 from nudge.timeutil import to_stored_ms
 
-_DETAIL_TYPES = {"Delivery": "Email Delivered", "Open": "Email Opened", "Click": "Email Clicked"}
+_DETAIL_TYPES = {
+    "Send": "Email Sent",
+    "Delivery": "Email Delivered",
+    "Open": "Email Opened",
+    "Click": "Email Clicked",
+    "Bounce": "Email Bounced",
+    "Complaint": "Email Complaint Received",
+}
 _USER_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
 
 
@@ -53,10 +60,13 @@ def mail_object(stack: LocalStack, outcome: Outcome, recipient: str, sent_at: da
 def engagement_event(
     stack: LocalStack, mail: dict[str, Any], event_type: str, at: datetime, link: str | None = None
 ) -> dict[str, Any]:
-    """``Email Delivered`` / ``Email Opened`` / ``Email Clicked`` for ``mail`` at ``at``."""
+    """``Email Sent`` / ``Email Delivered`` / ``Email Opened`` / ``Email Clicked`` for ``mail`` at
+    ``at`` (SES's ``send`` object is empty: a Send event's time is the ``mail`` object's)."""
     stamp = to_stored_ms(at)
     section: dict[str, Any]
-    if event_type == "Delivery":
+    if event_type == "Send":
+        section = {}
+    elif event_type == "Delivery":
         section = {
             "timestamp": stamp,
             "processingTimeMillis": 1208,
@@ -77,6 +87,52 @@ def engagement_event(
         }
     else:
         raise ValueError(f"not an engagement event type: {event_type}")
+    return _event(stack, mail, event_type, at, section)
+
+
+def feedback_event(
+    stack: LocalStack, mail: dict[str, Any], event_type: str, at: datetime, bounce_type: str = "Permanent"
+) -> dict[str, Any]:
+    """``Email Bounced`` (of ``bounce_type``) / ``Email Complaint Received`` for ``mail`` at ``at``."""
+    stamp = to_stored_ms(at)
+    feedback_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{mail['messageId']}/{event_type}/{stamp}"))
+    section: dict[str, Any]
+    if event_type == "Bounce":
+        section = {
+            "bounceType": bounce_type,
+            "bounceSubType": "General",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": address,
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+                for address in mail["destination"]
+            ],
+            "timestamp": stamp,
+            "feedbackId": feedback_id,
+            "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
+        }
+    elif event_type == "Complaint":
+        section = {
+            "feedbackId": feedback_id,
+            "complaintSubType": None,
+            "complainedRecipients": [{"emailAddress": address} for address in mail["destination"]],
+            "timestamp": stamp,
+            "userAgent": "ExampleMailboxProvider FeedbackLoop",
+            "complaintFeedbackType": "abuse",
+            "arrivalDate": stamp,
+        }
+    else:
+        raise ValueError(f"not a feedback event type: {event_type}")
+    return _event(stack, mail, event_type, at, section)
+
+
+def _event(
+    stack: LocalStack, mail: dict[str, Any], event_type: str, at: datetime, section: dict[str, Any]
+) -> dict[str, Any]:
+    stamp = to_stored_ms(at)
     configuration_set = mail["tags"]["ses:configuration-set"][0]
     return {
         "version": "0",

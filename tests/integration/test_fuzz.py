@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from local_stack.fuzz import (
     DEEP_NESTING_LEVELS,
+    FORGERIES,
     ID_FIELDS,
     REFUSED_FUNCTIONS,
     TIME_FIELDS,
+    forged_ses_run,
     fuzz_run,
     refused_shapes_run,
 )
@@ -19,6 +21,8 @@ from local_stack.stack import LocalStack
 EXAMPLES = 300
 # Batches of valid events with ones that can never succeed; `make faults` runs 200 (1,000 with FULL).
 REFUSED_BATCHES = 40
+# Batches of forged SES events with valid ones; `make faults` runs 100 (1,000 with FULL).
+FORGED_BATCHES = 40
 
 
 def test_no_generated_event_crashes_a_handler_sends_twice_or_counts_twice(
@@ -54,3 +58,19 @@ def test_records_that_can_never_succeed_are_dead_lettered_at_once_and_their_batc
     assert tally.shapes[f"nested {DEEP_NESTING_LEVELS} levels deep"] >= len(REFUSED_FUNCTIONS)
     # And the valid events beside them were handled, emails sent
     assert tally.valid > tally.batches and tally.emails_sent > 0
+
+
+def test_forged_ses_events_change_no_profile_and_are_not_retried_beside_valid_ones(
+    stack: LocalStack, mappings: EventSourceMappings
+) -> None:
+    tally = forged_ses_run(stack, mappings, batches=FORGED_BATCHES)
+    assert tally.problems == []
+    # No forged event changed a profile or a delivery record, raised, or was retried or dead-lettered
+    assert (tally.changed, tally.unhandled_errors, tally.retried, tally.dead_lettered) == (0, 0, 0, 0)
+    assert tally.forged >= FORGED_BATCHES
+    # Every kind of forgery was sent, and each was ignored for what it is
+    assert {forgery.name for forgery in FORGERIES} <= {kind.split(": ", 1)[1] for kind in tally.kinds}
+    assert tally.ignored_as_foreign > 0 and tally.ignored_as_not_ours > 0
+    assert tally.ignored_as_foreign + tally.ignored_as_not_ours == tally.forged
+    # And every valid event beside them was applied: bounces suppressed, opens and clicks counted
+    assert tally.valid > 0 and tally.stopped == 0

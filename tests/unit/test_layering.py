@@ -91,3 +91,17 @@ def test_an_arrow_back_up_or_a_client_outside_the_adapters_is_named() -> None:
         "nudge.deferral imports botocore.exceptions: AWS is called from nudge.dal or nudge.adapters",
         "nudge.deferral uses a client: call a nudge.dal or nudge.adapters function",
     ]
+
+
+def test_both_ses_event_functions_share_one_check_of_the_configuration_set() -> None:
+    # Engagement and feedback ignore another configuration set's events through one function, so a
+    # fix to it (or to its metric) reaches both
+    graph = import_graph()
+    for module in ("nudge.engagement.apply", "nudge.feedback"):
+        assert "nudge.ses_origin.from_our_configuration_set" in graph[module], module
+    counting = sorted(
+        _module_name(path)
+        for path in (PACKAGE_ROOT / "nudge").rglob("*.py")
+        if '"ForeignSesEvent"' in path.read_text(encoding="utf-8")
+    )
+    assert counting == ["nudge.ses_origin"]

@@ -5,6 +5,11 @@ send time come back on the event, and the ``delivery`` tag among them (``custome
 sent before it existed) finds the profile without looking anyone up by email address. A transient
 bounce (mailbox full, greylisting) suppresses nobody.
 
+Suppression is for good, so only feedback about an email we sent counts (``nudge.ses_origin``): one
+through another configuration set is ignored (``ForeignSesEvent``), and one whose delivery record we
+do not hold, or whose SES message id is not that record's email, suppresses nobody
+(``FeedbackWithoutDelivery``). Neither is retried: retrying cannot make it ours.
+
 Records run on the batch processor every queue-fed function uses (``nudge.record_batch``): an event
 that can never succeed (a complaint without its ``complaint`` object, a time from the far future) is
 dead-lettered at once naming the field; a failed write comes back after a back-off.
@@ -24,10 +29,10 @@ from pydantic_core import PydanticCustomError
 from nudge.dal.customers import suppress
 from nudge.envelopes import SqsRecordModel
 from nudge.event_times import EventTime
-from nudge.message_tags import delivery_ref, first_tag
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.record_batch import process_queue_batch
 from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
+from nudge.ses_origin import from_our_configuration_set, sent_delivery
 from nudge.settings import FeedbackSettings
 
 
@@ -83,30 +88,27 @@ def suppression_reason(event: SesEvent) -> str | None:
     return None
 
 
-def customer_of(mail: Mail) -> str | None:
-    """The customer an email went to: exact from the delivery tag; from the readable ``customer_id``
-    tag for emails sent before it existed (exact only for ids SES's tag alphabet can hold)."""
-    ref = delivery_ref(mail.tags)
-    return ref.customer_id if ref is not None else first_tag(mail.tags, "customer_id")
-
-
-def handle_feedback(event: SesEvent, customers_table: str) -> None:
-    customer_id = customer_of(event.mail)
-    reason = suppression_reason(event)
+def handle_feedback(event: SesEvent, settings: FeedbackSettings) -> None:
     where = {"ses_message_id": event.mail.message_id, "event_type": event.event_type}
+    if not from_our_configuration_set(event.mail, settings.configuration_set, where):
+        return
+    reason = suppression_reason(event)
     if reason is None:
         metrics.add_metric(name="TransientBounce", unit=MetricUnit.Count, value=1)
         logger.info("transient bounce: nobody suppressed", extra=where)
         return
-    if customer_id is None:
-        metrics.add_metric(name="FeedbackWithoutCustomer", unit=MetricUnit.Count, value=1)
-        logger.error("bounce or complaint for a message without a customer_id tag", extra=where)
+    ref = sent_delivery(event.mail, settings.deliveries_table)
+    if ref is None:
+        # Not an email we sent, or not this one: a forged event, or an email whose record expired
+        # (DELIVERY_RECORD_TTL_DAYS). The customer the tags name is not logged: it may be made up.
+        metrics.add_metric(name="FeedbackWithoutDelivery", unit=MetricUnit.Count, value=1)
+        logger.warning("bounce or complaint of no email we sent: nobody suppressed", extra=where)
         return
-    known = suppress(customers_table, customer_id, reason, event.timestamp)
+    known = suppress(settings.customers_table, ref.customer_id, reason, event.timestamp)
     metrics.add_metric(name="CustomerSuppressed", unit=MetricUnit.Count, value=1)
     logger.info(
         "customer suppressed",
-        extra={**where, "customer_id": log_safe_id(customer_id), "reason": reason, "known": known},
+        extra={**where, "customer_id": log_safe_id(ref.customer_id), "reason": reason, "known": known},
     )
 
 
@@ -114,7 +116,7 @@ def process_feedback_batch(event: dict[str, Any], context: LambdaContext) -> Par
     settings = FeedbackSettings.from_environment()
 
     def handle_record(record: SesFeedbackRecord) -> None:
-        handle_feedback(record.body.detail, settings.customers_table)
+        handle_feedback(record.body.detail, settings)
 
     return process_queue_batch(
         event,

@@ -206,11 +206,16 @@ class UnsubscribeSettings(BaseModel):
 
 
 class FeedbackSettings(EventTimeSettings):
-    """What the SES feedback function needs: where profiles live, and its queues."""
+    """What the SES feedback function needs: where profiles and delivery records live, our
+    configuration set, and its queues."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
+    deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
+    """Where a bounce or complaint must find the email it is about before it suppresses anyone."""
+    configuration_set: str = Field(validation_alias="SES_CONFIGURATION_SET", min_length=1)
+    """This stack's configuration set: feedback of any other (another stack's, or forged) is ignored."""
     queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
     """The feedback queue: failed records are backed off on it by receive count."""
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")

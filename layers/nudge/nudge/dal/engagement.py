@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from nudge.adapters import clients
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.message_tags import DeliveryRef
+from nudge.outcome import Decision
 from nudge.timeutil import to_stored, to_stored_ms
 
 # Opens or clicks counted per email: beyond this it is a scanner or a forwarded email, and the
@@ -202,6 +203,33 @@ def _keep_earliest(
     except ClientError as error:
         if not is_condition_failure(error):
             raise
+
+
+_EMAILS = frozenset({Decision.SENT.value, Decision.SENDING.value, Decision.SEND_UNCONFIRMED.value})
+"""Decisions of a delivery whose email went out (or may have): not a skip, not a deferral."""
+
+
+def sent_message_ids(table: str, ref: DeliveryRef) -> frozenset[str] | None:
+    """The SES message ids the delivery's email went out as: the one its sender recorded and every one
+    SES's Send events reported. Empty while the send is claimed and none is recorded yet. None when
+    there is no such record, or it is of no email (a skip, a deferral)."""
+    item = (
+        clients.dynamodb()
+        .get_item(
+            TableName=table,
+            Key=_key(ref),
+            ConsistentRead=True,
+            ProjectionExpression="decision, message_id, accepted_message_ids",
+        )
+        .get("Item")
+    )
+    if not item:
+        return None
+    record = from_item(item)
+    if record.get("decision") not in _EMAILS:
+        return None
+    recorded = {record["message_id"]} if record.get("message_id") else set()
+    return frozenset(str(value) for value in {*recorded, *record.get("accepted_message_ids", ())})
 
 
 def find_by_message_id(table: str, customer_id: str, message_id: str) -> DeliveryRef | None:

@@ -16,19 +16,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.dal.customers import record_engagement
-from nudge.dal.engagement import (
-    Counted,
-    find_by_message_id,
-    record_accepted,
-    record_click,
-    record_delivered,
-    record_open,
-)
+from nudge.dal.engagement import Counted, record_accepted, record_click, record_delivered, record_open
 from nudge.engagement.events import Engagement, EngagementDetail, EngagementRecord
 from nudge.engagement.settings import EngagementSettings
-from nudge.message_tags import DeliveryRef, delivery_ref, first_tag
+from nudge.message_tags import DeliveryRef, first_tag
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.record_batch import process_queue_batch
+from nudge.ses_origin import from_our_configuration_set, named_delivery
 
 NO_VARIANT = "none"
 """The ``variant`` metric dimension of an email sent outside any experiment."""
@@ -46,30 +40,14 @@ def utm_content(link: str) -> str | None:
     return values[0][:256] if values else None
 
 
-def _delivery_of(detail: EngagementDetail, settings: EngagementSettings) -> DeliveryRef | None:
-    """The email's delivery record: from its ``delivery`` tag; for an email sent before that tag
-    existed, the record of its SES message id among the records of its ``customer_id`` tag."""
-    ref = delivery_ref(detail.mail.tags)
-    if ref is not None:
-        return ref
-    customer_id = first_tag(detail.mail.tags, "customer_id")
-    if customer_id is None:
-        return None
-    return find_by_message_id(settings.deliveries_table, customer_id, detail.mail.message_id)
-
-
 def apply_engagement(detail: EngagementDetail, settings: EngagementSettings) -> Counted | None:
     """Apply one event; None when it belongs to no delivery record we keep."""
     where = {"ses_message_id": detail.mail.message_id, "event_type": detail.event_type.value}
-    if settings.configuration_set and first_tag(detail.mail.tags, "ses:configuration-set") != (
-        settings.configuration_set
-    ):
+    if not from_our_configuration_set(detail.mail, settings.configuration_set, where):
         # The rule matches this stack's configuration set; anything else reached the queue another
         # way (a forged message, another stack's event): it changes nothing here.
-        metrics.add_metric(name="ForeignSesEvent", unit=MetricUnit.Count, value=1)
-        logger.warning("SES event of another configuration set ignored", extra=where)
         return None
-    ref = _delivery_of(detail, settings)
+    ref = named_delivery(detail.mail, settings.deliveries_table)
     if ref is None:
         metrics.add_metric(name="EngagementWithoutDelivery", unit=MetricUnit.Count, value=1)
         logger.warning("engagement event for no delivery record we know: nothing to update", extra=where)

@@ -21,8 +21,9 @@ class EngagementSettings(EventTimeSettings):
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
-    configuration_set: str | None = Field(default=None, validation_alias="SES_CONFIGURATION_SET")
-    """This stack's configuration set: events of any other (another stack's, or forged) are ignored."""
+    configuration_set: str = Field(validation_alias="SES_CONFIGURATION_SET", min_length=1)
+    """This stack's configuration set: events of any other (another stack's, or forged) are ignored.
+    Required: without it no event could be told from a forged one."""
     queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
     unconfirmed_send_grace_seconds: int = Field(
