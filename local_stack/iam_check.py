@@ -197,6 +197,9 @@ _MATCHERS: dict[str, Callable[[str, str], bool]] = {
 
 
 def _holds(operator: str, values: tuple[str, ...] | None, expected: list[str]) -> bool:
+    if operator == "Null":
+        (absent,) = expected  # "true": the request must not carry the key; "false": it must
+        return (values is None) == (absent.lower() == "true")
     qualifier, _, test = operator.rpartition(":")
     if_exists = test.endswith("IfExists")
     match = _MATCHERS.get(test.removesuffix("IfExists"))

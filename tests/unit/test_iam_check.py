@@ -127,6 +127,9 @@ def test_conditions_are_evaluated_as_iam_evaluates_a_key_the_request_lacks() -> 
     assert not conditions_hold({"ForAnyValue:StringEquals": {"dynamodb:Attributes": ["a"]}}, without_keys)
     assert not conditions_hold({"StringEquals": {"ses:FromAddress": "a@b.example"}}, without_keys)
     assert conditions_hold({"StringEqualsIfExists": {"ses:FromAddress": "a@b.example"}}, without_keys)
+    # Null says whether the request must carry the key at all
+    assert not conditions_hold({"Null": {"dynamodb:Attributes": "false"}}, without_keys)
+    assert conditions_hold({"Null": {"dynamodb:Attributes": "true"}}, without_keys)
     with pytest.raises(NotImplementedError):
         conditions_hold({"StringNotEquals": {"ses:FromAddress": "a@b.example"}}, without_keys)
 
