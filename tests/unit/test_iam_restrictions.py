@@ -1,6 +1,7 @@
 """Least privilege below the resource, from template.yaml: the public unsubscribe URL, the SES
 feedback and engagement functions and the re-engagement worker may touch only the profile attributes
-they name; the worker reads the Customers table only through its projection.
+they name; the worker reads the Customers table only through its projection; email goes out only
+from the sender's own address.
 
 The attribute lists themselves are checked against the code in
 tests/integration/test_attribute_grants.py; these tests fail when a restriction is taken away."""
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.cfn import load_template
+from local_stack.cfn import Resolver, load_template
 from local_stack.stack import TEMPLATE_PATH
 from nudge.profiles import CustomerFacts
 
@@ -97,3 +98,29 @@ def test_the_worker_scans_only_through_its_projection(table: str, key: str) -> N
         # ...which are the facts segmentation reads: no address, no name
         assert set(listed_attributes(scan)) == set(CustomerFacts.model_fields)
         assert not {"email", "first_name", "last_name"} & set(listed_attributes(scan))
+
+
+def sending_statements() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (function, statement)
+        for function, resource in RESOURCES.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for statement in statements_of(function)
+        if {a for a in actions(statement) if a.startswith("ses:Send")}
+    ]
+
+
+@pytest.mark.parametrize("sender", ["Your Shop <hello@yourshop.com>", "hello@yourshop.com"])
+def test_email_goes_out_only_from_the_sender_address(sender: str) -> None:
+    # Given every statement that lets a function send email
+    statements = sending_statements()
+    assert {function for function, _ in statements} == {
+        "CartAbandonedFunction",
+        "OrderPlacedFunction",
+        "CustomerLapsedFunction",
+    }
+    for _, statement in statements:
+        # Then SES allows it only with the From address of SenderAddress, without its display name
+        from_address = statement["Condition"]["StringEquals"]["ses:FromAddress"]
+        resolver = Resolver(parameters={"SenderAddress": sender}, pseudo={})
+        assert resolver.resolve(from_address) == "hello@yourshop.com"
