@@ -52,8 +52,9 @@ class UnsupportedTemplateFeatureError(NotImplementedError):
 
 @dataclass
 class Resolver:
-    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::If (over the template's Conditions:
-    Fn::Equals, Fn::Not, Fn::And, Fn::Or) against parameters and physical resources."""
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select and Fn::If (over the
+    template's Conditions: Fn::Equals, Fn::Not, Fn::And, Fn::Or) against parameters and physical
+    resources."""
 
     parameters: Mapping[str, str]
     pseudo: Mapping[str, str]
@@ -77,6 +78,12 @@ class Resolver:
             if key == "Fn::Join":
                 separator, parts = argument
                 return separator.join(str(part) for part in self.resolve(parts))
+            if key == "Fn::Split":
+                separator, source = argument
+                return str(self.resolve(source)).split(separator)
+            if key == "Fn::Select":
+                index, values = argument
+                return self.resolve(values)[int(self.resolve(index))]
             if key == "Fn::If":
                 name, when_true, when_false = argument
                 return self.resolve(when_true if self.condition(name) else when_false)

@@ -31,6 +31,7 @@ def test_intrinsics_resolve_against_parameters_pseudo_parameters_and_resources()
     assert r.resolve({"Fn::Sub": "${Queue.Arn}"}) == "arn:aws:sqs:eu-west-1:123456789012:q"
     assert r.resolve({"Fn::Sub": ["${X}/${AWS::Region}", {"X": {"Ref": "Env"}}]}) == "dev/eu-west-1"
     assert r.resolve({"Fn::Join": ["-", ["a", {"Ref": "Env"}]]}) == "a-dev"
+    assert r.resolve({"Fn::Select": [1, {"Fn::Split": [",", {"Fn::Sub": "a,${Env}"}]}]}) == "dev"
     assert r.resolve({"Fn::Sub": "${!Literal}"}) == "${Literal}"
     assert r.resolve({"List": ["a", {"Ref": "AWS::NoValue"}]}) == {"List": ["a"]}
 

@@ -351,6 +351,9 @@ def scan_facts(
         "Segment": shard,
         "TotalSegments": total_shards,
         "Limit": page_size,
+        # Said, not implied by the projection: IAM reads a Scan without Select as ALL_ATTRIBUTES, and
+        # the worker may read only these attributes (its grant lists them).
+        "Select": "SPECIFIC_ATTRIBUTES",
         "ProjectionExpression": ", ".join(f"#f{index}" for index in range(len(_FACT_NAMES))),
         "ExpressionAttributeNames": {f"#f{index}": name for index, name in enumerate(_FACT_NAMES)},
     }
@@ -376,7 +379,11 @@ ENGAGEMENT_TRIM_SLACK = 10
 def record_engagement(table: str, customer_id: str, kind: str, at: datetime) -> bool:
     """An open or a click on the profile: ``last_<kind>_at`` moves forward only, and the event's time
     joins ``recent_<kind>_dates`` (a set: the same event twice is one element). Repeating it changes
-    nothing. ``kind`` is ``opened`` or ``clicked``. False when there is no such profile."""
+    nothing. ``kind`` is ``opened`` or ``clicked``. False when there is no such profile.
+
+    The engagement function may name only these attributes of a profile (its IAM grant lists them),
+    so no write here asks for more back than what it updated: no ``ALL_OLD`` on a failed condition.
+    """
     last, dates = f"last_{kind}_at", f"recent_{kind.removesuffix('ed')}_dates"
     key = to_item({"customer_id": customer_id})
     values = to_item({":at": to_stored(at), ":stamps": {to_epoch_ms_text(at)}})
@@ -391,14 +398,12 @@ def record_engagement(table: str, customer_id: str, kind: str, at: datetime) -> 
             ),
             ExpressionAttributeValues=values,
             ReturnValues="UPDATED_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
         if not is_condition_failure(error):
             raise
-        if _item_before(error) is None:
-            return False
-        # A later event is already the last one: only the history gains this one.
+        # A later event is already the last one (or there is no profile): only the history gains
+        # this one.
         del values[":at"]
         try:
             response = client.update_item(
@@ -411,7 +416,7 @@ def record_engagement(table: str, customer_id: str, kind: str, at: datetime) -> 
             )
         except ClientError as second:
             if is_condition_failure(second):
-                return False  # deleted meanwhile
+                return False  # no such profile
             raise
     recorded = from_item(response["Attributes"]).get(dates, set())
     if len(recorded) > MAX_RECENT_ENGAGEMENTS + ENGAGEMENT_TRIM_SLACK:

@@ -70,6 +70,7 @@ def list_definitions(table: str) -> list[SegmentDefinition]:
     paginator = clients.dynamodb().get_paginator("scan")
     pages = paginator.paginate(
         TableName=table,
+        Select="SPECIFIC_ATTRIBUTES",
         ProjectionExpression="segment_id, priority, #rules",
         ExpressionAttributeNames={"#rules": "rules"},
     )

@@ -9,6 +9,7 @@ finishes a run's last shard emits ``ReengagementRunFinished``: the run-deadline 
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -118,9 +119,15 @@ def _process_page(
     definitions: Sequence[SegmentDefinition] | None,
     pool: ThreadPoolExecutor,
 ) -> Tally:
+    # Each write runs in a copy of this thread's context: what the invocation set in context variables
+    # (Powertools', a test harness's) holds on the pool's threads too, as in nudge.record_batch.
+    contexts = [contextvars.copy_context() for _ in page.profiles]
     updated = list(
         pool.map(
-            lambda profile: reevaluate(settings.customers_table, profile, definitions, item.as_of),
+            lambda context, profile: context.run(
+                reevaluate, settings.customers_table, profile, definitions, item.as_of
+            ),
+            contexts,
             page.profiles,
         )
     )
