@@ -27,6 +27,7 @@ from local_stack.scenario import EVENTS_DIR, SampleEvent
 from local_stack.stack import LocalStack
 from nudge.dal.customers import ENGAGEMENT_TRIM_SLACK, MAX_RECENT_ENGAGEMENTS, get_customer
 from tests.conftest import sent_emails
+from tests.integration.test_ses_feedback import the_email_was_sent
 
 RESTRICTED = (
     "UnsubscribeFunction",
@@ -57,6 +58,10 @@ def every_writing_path(
     """Ada's cart reminder; its delivery, opens and clicks, one open older than the last (only the
     history gains it) and enough opens to trim her history; a permanent bounce, a complaint and a
     transient bounce; Ada's one-click unsubscribe and the confirmation page's button; the daily run."""
+    feedback = [ses_sample(name) for name in ("bounce_permanent_jonas.json", "complaint_maria.json")]
+    feedback.append(ses_sample("bounce_transient_ada.json"))
+    for event in feedback:
+        the_email_was_sent(stack, event)  # only feedback about an email we sent suppresses
     with recording_aws_calls() as calls:
         put_events(stack, [samples["cart_abandoned/vip_ada.json"]])
         mappings.drain()
@@ -72,8 +77,8 @@ def every_writing_path(
         mappings.drain()
         publish_as_ses(stack, at(opened, first_open + timedelta(seconds=1)))  # older than her last open
         mappings.drain()
-        for name in ("bounce_permanent_jonas.json", "complaint_maria.json", "bounce_transient_ada.json"):
-            publish_as_ses(stack, ses_sample(name))
+        for event in feedback:
+            publish_as_ses(stack, event)
         mappings.drain()
         (email,) = sent_emails(moto)
         link = str(email["List-Unsubscribe"]).strip("<>")

@@ -269,8 +269,19 @@ def record_unsubscribe(table: str, customer_id: str, at: datetime, source: str) 
     if kept is None:
         return None
     if "unsubscribed_at" not in kept:
-        # DynamoDB returns a value that if_not_exists kept; moto leaves it out. Read it then.
-        kept = get_profile_item(table, customer_id) or {}
+        # DynamoDB returns a value that if_not_exists kept; moto leaves it out. Read it then: that
+        # attribute only (the unsubscribe URL's role may read nothing else of a profile).
+        item = (
+            clients.dynamodb()
+            .get_item(
+                TableName=table,
+                Key=to_item({"customer_id": customer_id}),
+                ProjectionExpression="unsubscribed_at",
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        kept = from_item(item) if item else {}
     stored = kept.get("unsubscribed_at")
     return datetime.fromisoformat(str(stored)) if stored is not None else at
 
