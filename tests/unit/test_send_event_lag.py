@@ -12,7 +12,11 @@ from local_stack.stack import TEMPLATE_PATH
 from nudge.engagement.settings import SEND_EVENT_RECEIVES, EngagementSettings
 from nudge.record_batch import BACKOFF_JITTER, backoff_seconds
 
-ENVIRONMENT = {"CUSTOMERS_TABLE": "customers", "DELIVERIES_TABLE": "deliveries"}
+ENVIRONMENT = {
+    "CUSTOMERS_TABLE": "customers",
+    "DELIVERIES_TABLE": "deliveries",
+    "SES_CONFIGURATION_SET": "marketing",
+}
 
 
 def template() -> dict[str, object]:
