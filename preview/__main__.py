@@ -36,12 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _render(templates_dir: Path, out_dir: Path) -> int:
     from preview.gallery import GalleryError, build
+    from preview.samples import SampleDataError
 
     started = time.perf_counter()
     try:
         emails = build(templates_dir, out_dir)
-    except GalleryError as error:
-        print(f"preview failed: {error.report()}", file=sys.stderr)
+    except (GalleryError, SampleDataError) as error:
+        print(f"preview failed: {error}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
     shown = out_dir.relative_to(REPO_ROOT) if out_dir.is_relative_to(REPO_ROOT) else out_dir

@@ -210,7 +210,6 @@ def _experiments(path: Path) -> tuple[Experiment, ...]:
         except ValidationError as error:
             problem = error.errors(include_url=False)[0]
             field = ".".join(str(part) for part in problem["loc"])
-            raise SampleDataError(
-                f"{path.parent.name}/{path.name} row {index}: {field}: {problem['msg']}"
-            ) from None
+            where = f"{path.parent.name}/{path.name} row {index}" + (f", {field}" if field else "")
+            raise SampleDataError(f"{where}: {problem['msg']}") from None
     return tuple(experiments)
