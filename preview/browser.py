@@ -198,9 +198,12 @@ def check_emails(gallery: Path, emails: list[str], executable: str) -> tuple[lis
                 "console", lambda message: fail("console", message.text) if message.type == "error" else None
             )
             page.on("pageerror", lambda error: fail("console", str(error)))
+            # Desktop then mobile, then mobile then desktop for the next email: one resize an email.
+            widths = list(WIDTHS.items())
             for email in emails:
                 current["email"] = email
-                _check_email(page, (gallery / email).read_text(encoding="utf-8"), current, fail)
+                _check_email(page, (gallery / email).read_text(encoding="utf-8"), widths, current, fail)
+                widths.reverse()
             current.update(email=INDEX, width=WIDTHS["desktop"])
             _check_index(page, gallery / INDEX, len(emails), fail)
             return failures, browser.version
@@ -208,14 +211,22 @@ def check_emails(gallery: Path, emails: list[str], executable: str) -> tuple[lis
             browser.close()
 
 
-def _check_email(page: Page, html: str, current: dict[str, Any], fail: Callable[[str, str], None]) -> None:
-    """Loaded once (as the document's content: no navigation, so no new renderer process per email),
-    checked at the desktop width, then narrowed to the mobile width and checked again."""
-    for position, (label, width) in enumerate(WIDTHS.items()):
+def _check_email(
+    page: Page,
+    html: str,
+    widths: list[tuple[str, int]],
+    current: dict[str, Any],
+    fail: Callable[[str, str], None],
+) -> None:
+    """Loaded once (as the document's content: no navigation, so no new renderer process per email)
+    at the first of ``widths``, the page's width now, and checked; then resized to the next and
+    checked again."""
+    for position, (label, width) in enumerate(widths):
         current["width"] = width
-        page.set_viewport_size({"width": width, "height": FOLD_PX})
         if position == 0:
             page.set_content(html, wait_until="load")
+        else:
+            page.set_viewport_size({"width": width, "height": FOLD_PX})
         arguments = {"mobile": label == "mobile", "fold": FOLD_PX, "minFont": MIN_FONT_PX}
         for rule, detail in page.evaluate(_CHECKS, arguments):
             fail(rule, detail)
