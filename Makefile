@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help i18n-extract i18n-update i18n-compile demo preview preview-check check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer redrive bench bench-reengagement clean
+.PHONY: help i18n-extract i18n-update i18n-compile demo preview preview-check check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer redrive bench bench-reengagement clean send-test segments-validate segments-load experiments-validate experiments-load
 
 help:
 	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
@@ -35,6 +35,18 @@ help:
 	@echo "make redrive QUEUE=<dead-letter queue or trigger> [STACK=<name> REGION=<region>] [DRY_RUN=1]  list a"
 	@echo "             dead-letter queue (counts, reasons; never a body), then move its messages back to their queue;"
 	@echo "             without STACK, on the local stack after the sample day (docs/redrive.md)"
+	@echo "make send-test TO=<address> TRIGGER=<trigger> SEGMENT=<segment> LOCALE=<locale> [STEP=n] [VARIANT=<id>"
+	@echo "             [EXPERIMENT=<id>]] [STACK=<name> REGION=<region>]  one [TEST] email from sample data, as the"
+	@echo "             segment's customers get it: through the stack's SES, or without STACK into out/outbox/"
+	@echo "make segments-validate [FILE=sample_data/segments.json]  check a segments file; which sample customers"
+	@echo "             each segment takes"
+	@echo "make segments-load FILE=<file> STACK=<name> [REGION=<region>] [APPLY=1] [PRUNE=1]  the file against the"
+	@echo "             stack's Segments table: added, changed, removed; written only with APPLY=1, rows not in the"
+	@echo "             file deleted only with PRUNE=1"
+	@echo "make experiments-validate [FILE=sample_data/experiments.json]  check an experiments file, every"
+	@echo "             variant's subject rendered for the sample emails"
+	@echo "make experiments-load FILE=<file> STACK=<name> [REGION=<region>] [APPLY=1] [PRUNE=1]  the same, for the"
+	@echo "             Experiments table"
 	@echo "make bench  one table, measured side by side: render to bytes, handler CPU, calls and units, Lambda time, cost, cold start (about 90 s)"
 	@echo "make reengagement [CUSTOMERS=n] [SEND=0]  one scheduled re-engagement run on the local stack, on the"
 	@echo "             sample day's clock, with a progress bar; SEND=0 publishes the win-backs without sending them"
@@ -111,6 +123,29 @@ ifndef STACK
 	$(error STACK is required: make smoke STACK=<name> [REGION=<region>] [TO=<address>])
 endif
 	@$(PY) -m smoke --stack $(STACK) $(if $(REGION),--region $(REGION)) $(if $(TO),--to $(TO))
+
+# A marketer's tools (docs/marketing.md): one test email, and segments and experiments files checked and
+# loaded into a deployed stack's tables.
+SEND_TEST_USAGE := make send-test TO=<address> TRIGGER=<trigger> SEGMENT=<segment> LOCALE=<locale> [STEP=n] \
+	[VARIANT=<id> [EXPERIMENT=<id>]] [STACK=<name> REGION=<region>]
+send-test: $(VENV)/.installed
+	$(foreach name,TO TRIGGER SEGMENT LOCALE,$(if $($(name)),,$(error $(name) is required: $(SEND_TEST_USAGE))))
+	@PYTHONPATH=layers/nudge $(PY) -m marketing send-test --to '$(TO)' --trigger '$(TRIGGER)' \
+		--segment '$(SEGMENT)' --locale '$(LOCALE)' $(if $(STEP),--step '$(STEP)') \
+		$(if $(VARIANT),--variant '$(VARIANT)') $(if $(EXPERIMENT),--experiment '$(EXPERIMENT)') \
+		$(if $(STACK),--stack '$(STACK)') $(if $(REGION),--region '$(REGION)')
+
+segments-validate experiments-validate: $(VENV)/.installed
+	@PYTHONPATH=layers/nudge $(PY) -m marketing $@ $(if $(FILE),--file '$(FILE)')
+
+# Without STACK there is nothing to load into: the local stack lives only while a command runs (make demo
+# seeds it from sample_data/). Without APPLY=1 the difference is printed and nothing is written.
+segments-load experiments-load: $(VENV)/.installed
+	$(if $(FILE),,$(error FILE is required: make $@ FILE=<file> STACK=<name> [REGION=<region>] [APPLY=1] [PRUNE=1]))
+	$(if $(STACK),,$(error STACK is required: the local stack lives only while a command runs; \
+		make $(subst -load,-validate,$@) FILE=$(FILE) checks the file without one))
+	@PYTHONPATH=layers/nudge $(PY) -m marketing $@ --file '$(FILE)' --stack '$(STACK)' \
+		$(if $(REGION),--region '$(REGION)') $(if $(filter 1,$(APPLY)),--apply) $(if $(filter 1,$(PRUNE)),--prune)
 
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed

@@ -179,17 +179,7 @@ def build_stack(
     template = load_template(template_path)
     resources: dict[str, dict[str, Any]] = template["Resources"]
     stack = LocalStack(region=region, parameters=local_parameter_values(template, parameter_overrides))
-    resolver = Resolver(
-        parameters=stack.parameters,
-        pseudo={
-            "AWS::Region": region,
-            "AWS::AccountId": ACCOUNT_ID,
-            "AWS::StackName": stack_name,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-        },
-        conditions=template.get("Conditions", {}),
-    )
+    resolver = _resolver(template, stack, stack_name)
     _name_resources(stack_name, region, resources, resolver, stack)
     if reuse is not None:
         if reuse.names != stack.names or reuse.region != region:
@@ -237,6 +227,46 @@ def build_stack(
                 logical_id, resource, template, resources, resolver, stack
             )
     return stack
+
+
+def function_environment(
+    logical_id: str,
+    *,
+    stack_name: str = "nudge-local",
+    region: str = "us-east-1",
+    parameter_overrides: Mapping[str, str] | None = None,
+    template_path: Path = TEMPLATE_PATH,
+) -> dict[str, str]:
+    """One function's environment as ``build_stack`` describes it, without creating anything (no
+    moto needed): a queue's URL and a secret's ARN, which exist only once created, are stand-ins of
+    their shape."""
+    template = load_template(template_path)
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    stack = LocalStack(region=region, parameters=local_parameter_values(template, parameter_overrides))
+    resolver = _resolver(template, stack, stack_name)
+    _name_resources(stack_name, region, resources, resolver, stack)
+    for logical, resource in resources.items():
+        name = stack.names[logical]
+        if resource["Type"] == "AWS::SQS::Queue":
+            stack.queue_urls[logical] = f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}"
+        elif resource["Type"] == "AWS::SecretsManager::Secret":
+            stack.secret_arns[logical] = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}"
+    spec = _describe_function(logical_id, resources[logical_id], template, resources, resolver, stack)
+    return dict(spec.environment)
+
+
+def _resolver(template: Mapping[str, Any], stack: LocalStack, stack_name: str) -> Resolver:
+    return Resolver(
+        parameters=stack.parameters,
+        pseudo={
+            "AWS::Region": stack.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        },
+        conditions=template.get("Conditions", {}),
+    )
 
 
 def _name_resources(

@@ -13,11 +13,12 @@ import time_machine
 
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, crash_at, refusing
+from local_stack.fresh import empty_data
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events, recorded_outcome, run_in_order
 from local_stack.scenario import SampleEvent, load_customer_events, load_follow_ups, load_sample_rows
-from local_stack.seed import create_sample_customers
+from local_stack.seed import create_sample_customers, seed_sample_data
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer, get_profile_item
 from nudge.dal.items import from_item, to_item
@@ -290,6 +291,81 @@ def test_every_consent_statement_is_kept_with_its_time_value_and_source(
         False,
         "preference_center",
     )
+
+
+# Each write a Customer Updated makes, in order: a sign-up with consent (the statement, the new
+# profile), then a withdrawal with a new address for a suppressed customer (the old address on the
+# suppression list, the statement, the profile's change).
+CUSTOMER_UPDATED_WRITES = [
+    ("signup", "PutItem", 1),
+    ("signup", "PutItem", 2),
+    ("change", "PutItem", 1),
+    ("change", "PutItem", 2),
+    ("change", "UpdateItem", 1),
+]
+
+
+def _olga_moves_and_withdraws() -> SampleEvent:
+    return customer_updated(
+        "cus_suppressed_olga",
+        "2026-11-23T10:00:00Z",
+        email="olga.new@example.com",
+        marketing_consent=False,
+        consent_source="preference_center",
+    )
+
+
+def _stored_state(stack: LocalStack) -> tuple[Any, ...]:
+    consent = sorted(
+        (r["customer_id"], r["changed_at"], r["marketing_consent"], r["consent_source"])
+        for r in table_rows(stack, "ConsentHistoryTable")
+    )
+    listed = sorted((r["key_hash"], r.get("reason")) for r in table_rows(stack, "SuppressionListTable"))
+    profiles = {
+        customer_id: {k: v for k, v in (profile(stack, customer_id) or {}).items() if k != "created_at"}
+        for customer_id in ("cus_signup_lin", "cus_suppressed_olga")
+    }
+    return consent, listed, profiles
+
+
+def _start_over(stack: LocalStack) -> None:
+    """The sample data and nothing else, as at the start of the test."""
+    empty_data(stack)
+    seed_sample_data(stack)
+
+
+@pytest.mark.parametrize(("step", "operation", "nth"), CUSTOMER_UPDATED_WRITES)
+def test_a_crash_after_any_write_of_a_customer_updated_ends_as_if_it_had_not_happened(
+    stack: LocalStack, mappings: EventSourceMappings, step: str, operation: str, nth: int
+) -> None:
+    # Given what the events leave behind when nothing fails
+    handle(stack, mappings, sample("1_signup_lin.json"), _olga_moves_and_withdraws())
+    clean = _stored_state(stack)
+    _start_over(stack)
+    # When the function dies right after that write, and SQS delivers the event again
+    if step == "change":
+        handle(stack, mappings, sample("1_signup_lin.json"))
+    with crash_at(CrashPoint(service="dynamodb", operation=operation, nth=nth)):
+        put_events(stack, [sample("1_signup_lin.json") if step == "signup" else _olga_moves_and_withdraws()])
+        report = mappings.drain(only=PROFILE_FUNCTIONS)
+    assert report.died == 1
+    if step == "signup":
+        handle(stack, mappings, _olga_moves_and_withdraws())
+    # Then every table holds what it holds without the crash: one statement each, no duplicate
+    assert _stored_state(stack) == clean
+
+
+@pytest.mark.parametrize("operation", ["PutItem", "UpdateItem"])
+def test_a_throttled_write_of_a_customer_updated_is_retried_and_applied_once(
+    stack: LocalStack, mappings: EventSourceMappings, operation: str
+) -> None:
+    handle(stack, mappings, sample("1_signup_lin.json"), _olga_moves_and_withdraws())
+    clean = _stored_state(stack)
+    _start_over(stack)
+    handle(stack, mappings, sample("1_signup_lin.json"))
+    with refusing(Refusal(service="dynamodb", operation=operation)):
+        handle(stack, mappings, _olga_moves_and_withdraws())
+    assert _stored_state(stack) == clean
 
 
 def test_a_withdrawn_consent_stops_a_deferred_email_at_send_time(

@@ -6,19 +6,23 @@ from __future__ import annotations
 import base64
 import io
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import time_machine
 from botocore.exceptions import ClientError
 
 from local_stack import clients
 from local_stack.cfn import load_template
+from local_stack.faults import CrashPoint, LambdaDied, Refusal, crash_at, refusing
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import TEMPLATE_PATH, LocalStack
+from nudge.dal.consent_history import history
 from nudge.dal.customers import get_customer
 from nudge.unsubscribe import http as unsubscribe_http
 from nudge.unsubscribe.request import MAX_BODY_BYTES, MAX_FORM_FIELDS
@@ -367,3 +371,50 @@ def function_url_event(
         "body": body,
         "isBase64Encoded": base64_encoded,
     }
+
+
+def consent_statements(stack: LocalStack, customer_id: str) -> list[dict[str, Any]]:
+    return history(stack.names["ConsentHistoryTable"], customer_id)
+
+
+def test_a_click_again_later_keeps_one_withdrawal_at_the_first_unsubscribes_time(
+    stack: LocalStack, urls: LocalFunctionUrls, clock: time_machine.Traveller
+) -> None:
+    link = f"{stack.functions['UnsubscribeFunction'].function_url}?token={issue_for(stack, 'cus_vip_ada')}"
+    assert urls.request("POST", link, body=ONE_CLICK).status == 200
+    # When she clicks the link in another email a day later
+    clock.shift(timedelta(days=1))
+    assert urls.request("POST", link, body=ONE_CLICK).status == 200
+    # Then the history holds one withdrawal, at the time her profile says she unsubscribed
+    ada = get_customer(stack.names["CustomersTable"], "cus_vip_ada")
+    (statement,) = consent_statements(stack, "cus_vip_ada")
+    assert ada is not None and ada.unsubscribed_at is not None
+    assert datetime.fromisoformat(statement["changed_at"]) == ada.unsubscribed_at
+    assert (statement["marketing_consent"], statement["consent_source"]) == (False, "unsubscribe_one_click")
+
+
+def test_a_crash_after_the_profile_write_still_records_the_withdrawal_when_the_post_comes_again(
+    stack: LocalStack, urls: LocalFunctionUrls, clock: time_machine.Traveller
+) -> None:
+    link = f"{stack.functions['UnsubscribeFunction'].function_url}?token={issue_for(stack, 'cus_vip_ada')}"
+    # Given the function dies right after marking the profile (before the consent history's write)
+    with crash_at(CrashPoint(service="dynamodb", operation="UpdateItem")), pytest.raises(LambdaDied):
+        urls.request("POST", link, body=ONE_CLICK)
+    assert consent_statements(stack, "cus_vip_ada") == []
+    # When the mailbox provider sends the POST again, minutes later
+    clock.shift(timedelta(minutes=5))
+    assert urls.request("POST", link, body=ONE_CLICK).status == 200
+    # Then the withdrawal is recorded once, at the time the profile was marked
+    ada = get_customer(stack.names["CustomersTable"], "cus_vip_ada")
+    (statement,) = consent_statements(stack, "cus_vip_ada")
+    assert ada is not None and datetime.fromisoformat(statement["changed_at"]) == ada.unsubscribed_at
+
+
+def test_a_throttled_consent_history_write_is_an_error_and_the_retry_records_it_once(
+    stack: LocalStack, urls: LocalFunctionUrls
+) -> None:
+    link = f"{stack.functions['UnsubscribeFunction'].function_url}?token={issue_for(stack, 'cus_vip_ada')}"
+    with refusing(Refusal(service="dynamodb", operation="PutItem")), pytest.raises(ClientError):
+        urls.request("POST", link, body=ONE_CLICK)
+    assert urls.request("POST", link, body=ONE_CLICK).status == 200
+    assert len(consent_statements(stack, "cus_vip_ada")) == 1

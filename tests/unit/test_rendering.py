@@ -125,8 +125,30 @@ def test_a_locale_without_a_catalog_renders_in_english_and_says_so(
     email = render_cart_for(a_customer(locale="ja-JP"), samples, settings)
     assert email.language == "en" and '<html lang="en"' in email.html
     assert "Still thinking it over, Ada?" in email.html
-    # Dates (and money) still follow the customer's own locale.
-    assert "2026年11月" in email.text
+    # Dates and numbers follow the copy's language, so the sentence reads as one language: an
+    # English sentence with a Japanese date in it reads as a mistake. The currency is the cart's.
+    assert "2026年" not in email.text and "年" not in email.html
+    assert "on November 22, 2026" in email.text
+    assert "$72.00" in email.text
+
+
+def test_a_customer_whose_language_is_shipped_reads_dates_and_money_in_their_own_region(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    # A Swiss customer reads German copy with Swiss number formats
+    email = render_cart_for(a_customer(locale="de-CH"), samples, settings)
+    assert email.language == "de" and "22. November 2026" in email.text
+    assert "$\xa072.00" in email.text
+
+
+def test_an_english_copy_keeps_the_customers_region_where_english_has_one(
+    samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    # A customer in Sweden, whose language has no catalog (Swedish copy is not shipped) but whose
+    # region English knows (en-SE): the date in English, the region's number format
+    email = render_cart_for(a_customer(locale="sv-SE"), samples, settings)
+    assert email.language == "en"
+    assert "22 November 2026" in email.text and "72,00\xa0US$" in email.text
 
 
 # Every email that greets by name, as a customer created from only an address gets it: (trigger,

@@ -28,6 +28,20 @@ def resolve_locale(tag: str | None, fallback: str) -> Locale:
 
 
 @cache
+def in_language(locale: Locale, language: str) -> Locale:
+    """How dates and numbers read in copy written in ``language`` for a customer in ``locale``: their
+    own locale when the copy is in its language, else that language in their region where CLDR knows
+    it (English in Germany: "22 November 2026", "72,00 US$"), else the language's own. A sentence in
+    one language with a date in another reads as a mistake."""
+    if locale.language == language:
+        return locale
+    try:
+        return Locale(language, locale.territory) if locale.territory else Locale.parse(language)
+    except UnknownLocaleError:
+        return Locale.parse(language)
+
+
+@cache
 def resolve_timezone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
     """The IANA zone of that name; the fallback for a missing or unknown name, UTC as a last resort."""
     for candidate in (name, fallback):

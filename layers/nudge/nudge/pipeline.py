@@ -723,12 +723,13 @@ def template_context(
     unsubscribe_url: str,
     recommendations: list[Product] | None = None,
 ) -> dict[str, Any]:
+    locale = formatting.resolve_locale(customer.locale, settings.default_locale)
     return {
         "store": settings.store,
         "unsubscribe_url": unsubscribe_url,
         "customer": customer,
         "segment": segment,
-        "locale": formatting.resolve_locale(customer.locale, settings.default_locale),
+        "locale": formatting.in_language(locale, language_for(settings.templates_dir, locale)),
         "timezone": formatting.resolve_timezone(customer.timezone, settings.default_timezone),
         "currency": trigger.currency(detail),
         "recommendations": recommendations or [],

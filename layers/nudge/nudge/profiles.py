@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,7 +21,16 @@ from nudge.segmentation import DEFAULT_SEGMENT_ID, ProfileFacts, SegmentDefiniti
 from nudge.text import one_line
 from nudge.timeutil import from_stored_moment
 
-__all__ = ["DEFAULT_SEGMENT_ID", "FALLBACK_SEGMENT", "Customer", "CustomerFacts", "Segment", "SendSlot"]
+__all__ = [
+    "DEFAULT_SEGMENT_ID",
+    "FALLBACK_SEGMENT",
+    "LEGACY_OFFER_WORDINGS",
+    "Customer",
+    "CustomerFacts",
+    "OfferWording",
+    "Segment",
+    "SendSlot",
+]
 
 
 # A history element: ISO text, or the compact epoch forms nudge.timeutil writes.
@@ -151,6 +160,22 @@ class Customer(CustomerFacts):
         return " ".join(name for name in (self.first_name, self.last_name) if name)
 
 
+OfferWording = Literal["vip_perks", "welcome_back", "missed_you", "welcome_gift", "thank_you", "plain"]
+"""How the offer box words a segment's offer: each is a heading and a sentence in
+``templates/_partials/offer.*.j2``, translated like every other word (``plain``: no heading, "Take N%
+off your next order.")."""
+
+LEGACY_OFFER_WORDINGS: dict[str, OfferWording] = {
+    "vip": "vip_perks",
+    "lapsed": "welcome_back",
+    "at_risk": "missed_you",
+    "new_customer": "welcome_gift",
+    "frequent_buyer": "thank_you",
+}
+"""The wording of a row stored before ``offer_wording`` existed, when the templates chose it by the
+sample segments' ids: such a row reads as it did. Any other row without the field reads ``plain``."""
+
+
 class Segment(SegmentDefinition):
     """A marketing segment: who is in it (rules, priority) and its offer; marketing edits these rows
     without a deploy."""
@@ -160,8 +185,19 @@ class Segment(SegmentDefinition):
     coupon_code: str | None = None
     free_shipping: bool = False
     perks: tuple[str, ...] = ()
+    offer_wording: OfferWording = "plain"
+    """Which of the offer box's wordings the segment's emails use."""
     show_recommendations: bool = True
     """Whether this segment's emails carry recommended products."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_offer_wording(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "offer_wording" not in data:
+            wording = LEGACY_OFFER_WORDINGS.get(str(data.get("segment_id")))
+            if wording is not None:
+                return {**data, "offer_wording": wording}
+        return data
 
 
 # Used when a customer has no segment, names an unknown one, and the table has no "default" row.

@@ -62,9 +62,14 @@ class NotStartedError(RuntimeError):
     from a record handler)."""
 
 
-def backoff_seconds(receive_count: int) -> int:
-    """How long a failed record stays invisible after its ``receive_count``-th receive."""
-    return int(min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1)))
+BACKOFF_JITTER = 1.2
+"""A backoff is spread over 0.8 to this times its length, so failed records do not return at once."""
+
+
+def backoff_seconds(receive_count: int, cap: int = BACKOFF_MAX_SECONDS) -> int:
+    """How long a failed record stays invisible after its ``receive_count``-th receive: doubling from
+    30 s, at most ``cap``."""
+    return int(min(cap, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1)))
 
 
 class SqsBatchProcessor(BatchProcessor):
@@ -79,12 +84,14 @@ class SqsBatchProcessor(BatchProcessor):
         queue_url: str | None = None,
         dead_letter_queue_url: str | None = None,
         context: dict[str, Any] | None = None,
+        backoff_cap: int = BACKOFF_MAX_SECONDS,
     ) -> None:
         super().__init__(event_type=EventType.SQS, model=model)
         self._raw = {str(record.get("messageId")): record for record in raw_records}
         self._queue_url = queue_url
         self._dead_letter_queue_url = dead_letter_queue_url
         self._context = context
+        self._backoff_cap = backoff_cap
 
     def _to_batch_type(self, record: dict[str, Any], event_type: EventType, model: Any = None) -> Any:
         """The record as ``model`` reads it, validated with this batch's context (the clock event
@@ -193,8 +200,8 @@ class SqsBatchProcessor(BatchProcessor):
             # below it; SQS caps a message's visibility at 12 hours.
             visibility = min(MAX_VISIBILITY_SECONDS, math.ceil(after * random.uniform(1.0, 1.1)))  # noqa: S311
         else:
-            delay = NOT_STARTED_DELAY_SECONDS if not_started else backoff_seconds(receives)
-            visibility = int(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
+            delay = NOT_STARTED_DELAY_SECONDS if not_started else backoff_seconds(receives, self._backoff_cap)
+            visibility = int(delay * random.uniform(0.8, BACKOFF_JITTER))  # noqa: S311 (jitter)
         try:
             sqs.change_visibility(queue_url, str(raw["receiptHandle"]), visibility)
         except Exception:
@@ -216,11 +223,12 @@ def process_queue_batch(
     dead_letter_queue_url: str | None,
     max_clock_skew: timedelta,
     handle_record: Callable[[Any], None],
+    backoff_cap: int = BACKOFF_MAX_SECONDS,
 ) -> PartialItemFailureResponse:
     """A queue-fed function's batch: counted as ``EventsReceived`` under ``dimension`` (``("trigger",
     "cart_abandoned")``), each record parsed with ``model`` (no event time more than ``max_clock_skew``
     ahead of the clock) and handed to ``handle_record`` (none started with too little time left),
-    failures dead-lettered or backed off on ``queue_url``."""
+    failures dead-lettered or backed off on ``queue_url`` (for at most ``backoff_cap`` seconds)."""
     metrics.add_dimension(name=dimension[0], value=dimension[1])
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     processor = SqsBatchProcessor(
@@ -229,6 +237,7 @@ def process_queue_batch(
         queue_url=queue_url,
         dead_letter_queue_url=dead_letter_queue_url,
         context=validation_context(utc_now(), max_clock_skew),
+        backoff_cap=backoff_cap,
     )
 
     def within_budget(record: Any) -> None:

@@ -261,33 +261,44 @@ def set_segment(table: str, seen: CustomerFacts, segment_id: str, at: datetime) 
     return True
 
 
-def record_unsubscribe(table: str, customer_id: str, at: datetime, source: str) -> bool:
-    """Mark the profile unsubscribed; the first unsubscribe's time and source are kept. Returns
-    False when there is no such profile (the caller must not reveal that)."""
-    return _set_once(table, customer_id, {"unsubscribed_at": to_stored(at), "unsubscribe_source": source})
+def record_unsubscribe(table: str, customer_id: str, at: datetime, source: str) -> datetime | None:
+    """Mark the profile unsubscribed; the first unsubscribe's time and source are kept. Returns the
+    time the profile is unsubscribed since (``at``, or an earlier unsubscribe's), or None when there
+    is no such profile (the caller must not reveal that)."""
+    kept = _set_once(table, customer_id, {"unsubscribed_at": to_stored(at), "unsubscribe_source": source})
+    if kept is None:
+        return None
+    if "unsubscribed_at" not in kept:
+        # DynamoDB returns a value that if_not_exists kept; moto leaves it out. Read it then.
+        kept = get_profile_item(table, customer_id) or {}
+    stored = kept.get("unsubscribed_at")
+    return datetime.fromisoformat(str(stored)) if stored is not None else at
 
 
 def suppress(table: str, customer_id: str, reason: str, at: datetime) -> bool:
     """Suppress the profile for good; the first reason and time are kept. False if no such profile."""
-    return _set_once(table, customer_id, {"suppressed_reason": reason, "suppressed_at": to_stored(at)})
+    values: dict[str, object] = {"suppressed_reason": reason, "suppressed_at": to_stored(at)}
+    return _set_once(table, customer_id, values) is not None
 
 
-def _set_once(table: str, customer_id: str, values: dict[str, object]) -> bool:
-    """Set each attribute unless it already has a value, on an existing profile only."""
+def _set_once(table: str, customer_id: str, values: dict[str, object]) -> dict[str, Any] | None:
+    """Set each attribute unless it already has a value, on an existing profile only; the values
+    the profile holds afterwards, or None when there is no such profile."""
     try:
-        clients.dynamodb().update_item(
+        response = clients.dynamodb().update_item(
             TableName=table,
             Key=to_item({"customer_id": customer_id}),
             UpdateExpression="SET "
             + ", ".join(f"{name} = if_not_exists({name}, :{name})" for name in values),
             ConditionExpression="attribute_exists(customer_id)",
             ExpressionAttributeValues=to_item({f":{name}": value for name, value in values.items()}),
+            ReturnValues="UPDATED_NEW",
         )
     except ClientError as error:
         if is_condition_failure(error):
-            return False
+            return None
         raise
-    return True
+    return from_item(response.get("Attributes", {}))
 
 
 def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable[str] = ()) -> None:

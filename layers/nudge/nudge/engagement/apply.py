@@ -147,4 +147,5 @@ def process_engagement_batch(event: dict[str, Any], context: LambdaContext) -> P
         dead_letter_queue_url=settings.dead_letter_queue_url,
         max_clock_skew=settings.max_clock_skew,
         handle_record=handle_record,
+        backoff_cap=settings.retry_backoff_cap_seconds,
     )

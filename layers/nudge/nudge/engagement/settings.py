@@ -8,6 +8,10 @@ from collections.abc import Mapping
 from pydantic import ConfigDict, Field
 
 from nudge.event_times import EventTimeSettings
+from nudge.record_batch import BACKOFF_JITTER
+
+SEND_EVENT_RECEIVES = 16
+"""The engagement queue's maxReceiveCount (template.yaml): how often a Send event is tried."""
 
 
 class EngagementSettings(EventTimeSettings):
@@ -21,6 +25,17 @@ class EngagementSettings(EventTimeSettings):
     """This stack's configuration set: events of any other (another stack's, or forged) are ignored."""
     queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
+    unconfirmed_send_grace_seconds: int = Field(
+        default=600, ge=0, validation_alias="UNCONFIRMED_SEND_GRACE_SECONDS"
+    )
+
+    @property
+    def retry_backoff_cap_seconds(self) -> int:
+        """A failed record comes back within this: a Send event failing on every receive but its
+        last is still recorded within half the grace after which a sender would send its email
+        again (a late Send event would then mean the same email twice)."""
+        per_receive = self.unconfirmed_send_grace_seconds / (2 * SEND_EVENT_RECEIVES * BACKOFF_JITTER)
+        return max(1, int(per_receive))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> EngagementSettings:

@@ -141,11 +141,14 @@ def unsubscribe() -> Response[str]:
         return _page(400, "Nothing was changed", "<p>Use the button on the unsubscribe page.</p>")
     settings = UnsubscribeSettings.from_environment()
     now = utc_now()
-    known = record_unsubscribe(settings.customers_table, customer_id, now, source)
-    if known and settings.consent_history_table:
-        # The consent history answers "when and how" for withdrawals too, not only the store's.
+    unsubscribed_at = record_unsubscribe(settings.customers_table, customer_id, now, source)
+    known = unsubscribed_at is not None
+    if unsubscribed_at is not None and settings.consent_history_table:
+        # The consent history answers "when and how" for withdrawals too, not only the store's. The
+        # statement is dated by the profile's unsubscribe, so a POST sent again (after a crash between
+        # the two writes, or a second click) records it once, with the profile's time.
         statement = ConsentStatement(
-            customer_id, now, marketing_consent=False, source=f"unsubscribe_{source}"
+            customer_id, unsubscribed_at, marketing_consent=False, source=f"unsubscribe_{source}"
         )
         consent_history.record(settings.consent_history_table, statement, now)
     metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)

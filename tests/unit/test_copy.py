@@ -1,0 +1,90 @@
+"""The copy as a customer reads it: every email of every trigger, segment, language and cart step,
+read for what a proofreader would mark (the defects found by reading the rendered emails)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from local_stack.scenario import SampleEvent
+from nudge.catalog.models import Product
+from nudge.pipeline import render_for
+from nudge.settings import Settings
+from nudge.triggers import CART_ABANDONED, TRIGGERS
+from tests.unit.test_rendering import (
+    SEGMENTS,
+    SHIPPED_LANGUAGES,
+    UNSUBSCRIBE_URL,
+    a_customer,
+    first_valid_detail,
+)
+
+# French elides "de", "que", "le", "la"... before a vowel or a mute h: "d'Atelier", never "de Atelier".
+FRENCH_MISSED_ELISION = r"\b(?:de|que|le|la|ne|ce|je|se|me|te)\s+{name}\b"
+STORE_NAMES_WITH_A_VOWEL = ("Example Shop", "Atelier Olive", "Hôtel des Ventes")
+RECOMMENDED = [
+    Product(
+        sku=f"REC-{number}",
+        name=name,
+        product_url=f"https://shop.example/p/rec-{number}",
+        price=Decimal("19.90"),
+        currency="EUR",
+        in_stock=True,
+        updated_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    for number, name in enumerate(("Linen napkins", "Oak tray"))
+]
+
+
+def every_email(samples: dict[str, SampleEvent], settings: Settings, language: str) -> list[Any]:
+    emails = []
+    locale = f"{language}-{language.upper()}"
+    for trigger in TRIGGERS:
+        detail = first_valid_detail(samples, trigger)
+        steps = range(1, len(settings.cart_reminder_hours) + 1) if trigger is CART_ABANDONED else [None]
+        for step in steps:
+            step_detail = detail.model_copy(update={"step": step}) if step else detail
+            for segment_id, segment in SEGMENTS.items():
+                for order_count in (1, 5):
+                    customer = a_customer(segment_id=segment_id, locale=locale, order_count=order_count)
+                    emails.append(
+                        render_for(
+                            trigger, step_detail, customer, segment, settings, UNSUBSCRIBE_URL, RECOMMENDED
+                        )
+                    )
+    return emails
+
+
+@pytest.mark.parametrize("store_name", STORE_NAMES_WITH_A_VOWEL)
+def test_french_copy_never_misses_an_elision_before_the_stores_name(
+    store_name: str, samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    # Each phrase naming the store is one whole message, so the translation can be worded to read
+    # right for any name ("envoyés par", "chez"), not glued to a "de" that needs eliding
+    store = settings.model_copy(update={"store": settings.store.model_copy(update={"name": store_name})})
+    missed = re.compile(FRENCH_MISSED_ELISION.format(name=re.escape(store_name)), re.IGNORECASE)
+    for email in every_email(samples, store, "fr"):
+        for part in (email.subject, email.html, email.text):
+            assert not missed.search(part), missed.search(part)
+
+
+@pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
+def test_plain_text_blocks_are_separated_by_a_blank_line(
+    language: str, samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    # A heading in capitals (the offer's, "YOU MIGHT ALSO LIKE") starts a block of its own: a blank
+    # line before it, or the text part runs two blocks together
+    for email in every_email(samples, settings, language):
+        lines = email.text.splitlines()
+        for number, line in enumerate(lines[1:], start=1):
+            if _is_heading(line) and lines[number - 1].strip():
+                pytest.fail(f"no blank line before {line!r} in:\n{email.text}")
+
+
+def _is_heading(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 4 and all(c.isupper() for c in letters) and not line.startswith("=")
