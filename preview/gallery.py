@@ -1,10 +1,10 @@
 """Every email the templates can make, rendered as a send renders it, into a folder with an index.
 
-Each combination of trigger, segment, language, cart series step (cart reminders only) and running
-experiment variant (plus the email of everyone outside the experiment, ``default``) goes through the
-pipeline's own ``recommendations_for`` and ``render_for``: the same templates, translations, inlined
-CSS, link tagging and strict undefined variables as a send. Any error fails the whole gallery, naming
-the template file and line and every combination it broke.
+Each combination of trigger, segment, language, cart series step (cart reminders only) and variant of
+a running or draft experiment (plus ``default``, the email of everyone outside the experiment) goes
+through the pipeline's own ``recommendations_for`` and ``render_for``: the same templates,
+translations, inlined CSS, link tagging and strict undefined variables as a send. Any error fails the
+whole gallery, naming the template file and line and every combination it broke.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 
 from local_stack.catalogs import compile_catalogs
-from nudge.experiments.models import Arm
+from nudge.experiments.models import Arm, Experiment
 from nudge.pipeline import recommendations_for, render_for
 from nudge.profiles import Segment
 from nudge.rendering import SOURCE_LANGUAGE, shipped_languages
@@ -104,18 +104,16 @@ def languages(templates_dir: Path) -> list[str]:
 
 
 def arms(samples: Samples, trigger: Trigger[Any]) -> list[Arm | None]:
-    """No arm (the default email), then one arm per variant of the trigger's running experiment.
-    The holdout is sent nothing, so it has no email to show."""
-    experiment = samples.running(trigger)
-    if experiment is None:
-        return [None]
-    return [None, *(Arm(experiment=experiment, variant=variant) for variant in experiment.variants)]
+    """No arm (the default email), then one arm per variant of each of the trigger's running or
+    draft experiments. The holdout is sent nothing, so it has no email to show."""
+    experiments = samples.experiments_of(trigger)
+    return [None, *(Arm(experiment=e, variant=variant) for e in experiments for variant in e.variants)]
 
 
 def _steps(samples: Samples, trigger: Trigger[Any]) -> list[int | None]:
     if trigger.series is None:
         return [None]
-    return list(range(1, len(trigger.series.hours(samples.settings)) + 1))
+    return list(range(1, len(trigger.series.hours(samples.settings_for(trigger))) + 1))
 
 
 def combinations(samples: Samples) -> Iterator[tuple[Combination, Trigger[Any], Segment, Arm | None]]:
@@ -123,7 +121,7 @@ def combinations(samples: Samples) -> Iterator[tuple[Combination, Trigger[Any], 
     segments = sorted(samples.segments, key=lambda segment: segment.priority)
     for trigger in TRIGGERS:
         for segment in segments:
-            for language in languages(Path(samples.settings.templates_dir)):
+            for language in languages(samples.templates_dir):
                 for step in _steps(samples, trigger):
                     for arm in arms(samples, trigger):
                         variant = arm.utm_term if arm is not None else DEFAULT_VARIANT
@@ -135,7 +133,7 @@ def render_combination(
     samples: Samples, combination: Combination, trigger: Trigger[Any], segment: Segment, arm: Arm | None
 ) -> PreviewEmail:
     """One email, from the sample event to the finished bodies, through the pipeline's functions."""
-    settings = samples.settings
+    settings = samples.settings_for(trigger)
     customer = samples.customer(segment, combination.language)
     detail = samples.detail(trigger, customer)
     if trigger.series is not None and combination.step is not None:
@@ -158,12 +156,11 @@ def render_combination(
 def render_gallery(samples: Samples) -> list[PreviewEmail]:
     """Every combination's email; GalleryError naming each failure if any did not render."""
     emails, problems = [], []
-    templates_dir = Path(samples.settings.templates_dir)
     for combination, trigger, segment, arm in combinations(samples):
         try:
             emails.append(render_combination(samples, combination, trigger, segment, arm))
         except Exception as error:
-            where = _where(error, templates_dir, combination, samples.experiments_file)
+            where = _where(error, samples.templates_dir, combination, samples.experiments_file)
             problems.append(Problem(combination, where, f"{type(error).__name__}: {error}"))
     if problems:
         raise GalleryError(problems)
@@ -195,7 +192,7 @@ def _shown(filename: str, templates_dir: Path) -> str:
         return filename
 
 
-def write_gallery(emails: list[PreviewEmail], out_dir: Path) -> None:
+def write_gallery(emails: list[PreviewEmail], out_dir: Path, experiments: Sequence[Experiment] = ()) -> None:
     """Each email's HTML and text part, ``manifest.json`` (what the browser check reads) and
     ``index.html``; whatever the folder held before is removed first."""
     if out_dir.exists():
@@ -217,12 +214,13 @@ def write_gallery(emails: list[PreviewEmail], out_dir: Path) -> None:
             }
         )
     (out_dir / MANIFEST).write_text(json.dumps(entries, indent=1, ensure_ascii=False), encoding="utf-8")
-    (out_dir / INDEX).write_text(index_page(emails), encoding="utf-8")
+    (out_dir / INDEX).write_text(index_page(emails, experiments), encoding="utf-8")
 
 
 def build(templates_dir: Path, out_dir: Path) -> list[PreviewEmail]:
     """Compile the catalogs (as ``sam build`` does), render every combination, write the gallery."""
     compile_catalogs(templates_dir)
-    emails = render_gallery(load_samples(templates_dir))
-    write_gallery(emails, out_dir)
+    samples = load_samples(templates_dir)
+    emails = render_gallery(samples)
+    write_gallery(emails, out_dir, [e for t in TRIGGERS for e in samples.experiments_of(t)])
     return emails

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from nudge.triggers import TRIGGERS
 
 if TYPE_CHECKING:
+    from nudge.experiments.models import Experiment
     from preview.gallery import PreviewEmail
 
 WIDTHS = {"desktop": 600, "mobile": 375}
@@ -67,7 +68,7 @@ document.addEventListener("toggle", (event) => {
 """
 
 
-def index_page(emails: Sequence[PreviewEmail]) -> str:
+def index_page(emails: Sequence[PreviewEmail], experiments: Sequence[Experiment] = ()) -> str:
     names = {trigger.name: trigger.detail_type for trigger in TRIGGERS}
     body: list[str] = []
     nav: list[str] = []
@@ -114,11 +115,12 @@ def index_page(emails: Sequence[PreviewEmail]) -> str:
 <body>
 <header>
 <h1>Every email, previewed</h1>
-<p>{len(emails)} emails: each trigger for each segment, language, cart reminder step and running
-experiment variant (<code>default</code> is the email of everyone outside the experiment), rendered
-from the sample data by the same code as a send. Each is shown at {WIDTHS["desktop"]} px (desktop) and
+<p>{len(emails)} emails: each trigger for each segment, language, cart reminder step and experiment
+variant (<code>default</code> is the email of everyone outside the experiment), rendered from the
+sample data by the same code as a send. Each is shown at {WIDTHS["desktop"]} px (desktop) and
 {WIDTHS["mobile"]} px (mobile) beside its text part. Links are tagged as sent; the unsubscribe link
 holds a placeholder token.</p>
+{_experiments(experiments)}
 <nav><ul>{"".join(nav)}</ul></nav>
 </header>
 <main>
@@ -128,6 +130,23 @@ holds a placeholder token.</p>
 </body>
 </html>
 """
+
+
+def _experiments(experiments: Sequence[Experiment]) -> str:
+    """What each experiment shown is: its status, each variant's weight and subject, the holdout."""
+    items = []
+    for experiment in experiments:
+        variants = ", ".join(
+            f"<code>{escape(experiment.experiment_id)}.{escape(v.variant_id)}</code> {v.weight} %"
+            + (f" (subject <code>{escape(v.subject)}</code>)" if v.subject else " (the template's subject)")
+            for v in experiment.variants
+        )
+        items.append(
+            f"<li>{escape(experiment.trigger)}: experiment <code>{escape(experiment.experiment_id)}</code>, "
+            f"{escape(experiment.status)}: {variants}; a holdout of {experiment.holdout_percent} % is sent "
+            "nothing</li>"
+        )
+    return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
 def _grouped(

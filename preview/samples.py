@@ -1,5 +1,6 @@
-"""What the gallery renders from: the stack's settings as template.yaml resolves them for the example
-shop, and the repository's sample data (segments, customers, events, the catalog, experiments).
+"""What the gallery renders from: each trigger function's settings as template.yaml resolves them for
+the example shop, and the repository's sample data (segments, customers, events, the catalog,
+experiments), read with the marketing tools' helpers (``marketing.samples``).
 
 Nothing here calls AWS. What a send reads from DynamoDB (the profile, the segment, the running
 experiment, the recommendation model) comes from the sample files instead, and the one profile write
@@ -9,7 +10,7 @@ that happens before an email renders (Order Placed counts the order) is applied 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,8 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from local_stack.cfn import Resolver, load_template
 from local_stack.scenario import SAMPLE_DATA_DIR, SampleEvent, load_sample_events
-from local_stack.stack import TEMPLATE_PATH, local_parameter_values
-from nudge.catalog.events import ProductUpdatedEvent
-from nudge.catalog.ingest import catalog_product
+from marketing.samples import is_reachable, local_environment, sample_products
 from nudge.catalog.learning import padded
 from nudge.catalog.models import Bestsellers, Product
 from nudge.events import OrderPlaced, TriggerDetail
@@ -30,57 +28,28 @@ from nudge.profiles import Customer, Segment
 from nudge.recommendations import RecommendationRequest, Recommender
 from nudge.recommendations.co_purchase import rank_candidates
 from nudge.settings import Settings
-from nudge.triggers import TRIGGER_NAMES, Trigger
+from nudge.triggers import TRIGGER_NAMES, TRIGGERS, Trigger
 
-FUNCTION = "CartAbandonedFunction"
-"""Whose environment the gallery renders with: a trigger function's (all three share the settings
-that rendering reads: the store, link tagging, the cart series, recommendations per email)."""
-REGION = "us-east-1"
 UNSUBSCRIBE_TOKEN = "PREVIEW"  # noqa: S105 - a placeholder, not a secret
 """Stands in for the customer's signed token (made from a secret in Secrets Manager at send time)."""
 LOCALES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES"}
 """The locale a sample customer gets in a language other than their own (a language without an
 entry gets the bare language tag)."""
+PREVIEWED_STATUSES = ("running", "draft")
+"""Experiments whose variants the gallery shows: the running one, and drafts, to look at before they
+start; a stopped one sends nothing any more."""
 
 
 class SampleDataError(ValueError):
     """The sample data cannot be previewed (an invalid experiment row, a segment without a customer)."""
 
 
-def preview_settings(templates_dir: Path, template_path: Path = TEMPLATE_PATH) -> Settings:
+def preview_settings(trigger: Trigger[Any], templates_dir: Path) -> Settings:
     """The trigger function's settings as template.yaml sets them for the example shop (the local
-    stack's parameters, else the template's defaults): the real cart series, link tagging and store.
-    Resources are named, never created: a table's name or a queue's ARN is a placeholder no preview
-    reads, and the templates are the folder given."""
-    template = load_template(template_path)
-    resources: dict[str, Any] = template["Resources"]
-    resolver = Resolver(
-        parameters=local_parameter_values(template),
-        pseudo={"AWS::Region": REGION, "AWS::AccountId": "123456789012", "AWS::Partition": "aws"},
-        conditions=template.get("Conditions", {}),
-        refs={name: _constant(f"preview-{name}") for name in resources},
-        attributes=_Placeholders(),
-    )
-    variables = {
-        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
-        **resources[FUNCTION]["Properties"].get("Environment", {}).get("Variables", {}),
-    }
-    environment = {name: str(resolver.resolve(value)) for name, value in variables.items()}
+    stack's parameters, else the template's defaults: the real cart series, link tagging, store),
+    resolved without creating anything, with the templates of ``templates_dir``."""
+    environment = local_environment(trigger.name)
     return Settings.from_environment({**environment, "TEMPLATES_DIR": str(templates_dir)})
-
-
-def _constant(value: str) -> Callable[[], str]:
-    return lambda: value
-
-
-class _Placeholders(dict[tuple[str, str], Callable[[], str]]):
-    """``Fn::GetAtt`` of any resource: an ARN or a URL of the right shape, naming the resource."""
-
-    def __missing__(self, key: tuple[str, str]) -> Callable[[], str]:
-        resource, attribute = key
-        if attribute == "FunctionUrl":
-            return _constant(f"https://{resource.lower()}.lambda-url.{REGION}.on.aws/")
-        return _constant(f"arn:aws:preview:{REGION}:123456789012:{resource}")
 
 
 def unsubscribe_url(settings: Settings) -> str:
@@ -90,9 +59,9 @@ def unsubscribe_url(settings: Settings) -> str:
 
 @dataclass(frozen=True)
 class SampleCatalog:
-    """The sample catalog (``events/product_updated/``, the newest ``updated_at`` of each SKU) as a
-    recommender: the best-sellers row as it reads before any order is counted (in-stock catalog
-    products), ranked and filtered as the co-purchase recommender does."""
+    """The sample catalog (``events/product_updated/``) as a recommender: the best-sellers row as it
+    reads before any order is counted (in-stock catalog products), ranked and filtered as the
+    co-purchase recommender ranks and filters what it reads."""
 
     products: Mapping[str, Product]
 
@@ -111,7 +80,9 @@ class SampleCatalog:
 class Samples:
     """Everything one gallery renders from."""
 
-    settings: Settings
+    templates_dir: Path
+    settings: Mapping[str, Settings]
+    """Each trigger function's, by trigger name."""
     segments: tuple[Segment, ...]
     customers: tuple[Customer, ...]
     events: tuple[SampleEvent, ...]
@@ -119,13 +90,15 @@ class Samples:
     experiments: tuple[Experiment, ...]
     experiments_file: str
 
+    def settings_for(self, trigger: Trigger[Any]) -> Settings:
+        return self.settings[trigger.name]
+
     def customer(self, segment: Segment, language: str) -> Customer:
         """The segment's first sample customer who may be emailed, else the first one whose segment
         is no longer defined (who reads as ``default``), in ``language``: their own locale if it is
         in that language, else ``LOCALES``'s."""
         known = {s.segment_id for s in self.segments}
-        reachable = [c for c in self.customers if c.marketing_consent and not c.unsubscribed_at]
-        reachable = [c for c in reachable if not c.suppressed_reason]
+        reachable = [c for c in self.customers if is_reachable(c)]
         customer = next((c for c in reachable if c.segment_id == segment.segment_id), None)
         customer = customer or next((c for c in reachable if c.segment_id not in known), None)
         if customer is None:
@@ -147,15 +120,16 @@ class Samples:
         detail: TriggerDetail = trigger.parse((own or sent)[0].event)
         return detail
 
-    def running(self, trigger: Trigger[Any]) -> Experiment | None:
-        """The trigger's running experiment; two are an error, as they are to the pipeline."""
-        running = [e for e in self.experiments if e.trigger == trigger.name and e.status == "running"]
+    def experiments_of(self, trigger: Trigger[Any]) -> list[Experiment]:
+        """The trigger's experiments whose variants are shown (``PREVIEWED_STATUSES``); two running
+        are an error, as they are to the pipeline (neither would run)."""
+        shown = [e for e in self.experiments if e.trigger == trigger.name and e.status in PREVIEWED_STATUSES]
+        running = [e.experiment_id for e in shown if e.status == "running"]
         if len(running) > 1:
-            names = ", ".join(e.experiment_id for e in running)
             raise SampleDataError(
-                f"{self.experiments_file}: two running experiments on {trigger.name}: {names}"
+                f"{self.experiments_file}: two running experiments on {trigger.name}: {', '.join(running)}"
             )
-        return running[0] if running else None
+        return shown
 
 
 def as_rendered(detail: TriggerDetail, customer: Customer) -> Customer:
@@ -169,13 +143,13 @@ def as_rendered(detail: TriggerDetail, customer: Customer) -> Customer:
 
 
 def load_samples(templates_dir: Path, sample_data_dir: Path = SAMPLE_DATA_DIR) -> Samples:
-    events = tuple(load_sample_events())
     return Samples(
-        settings=preview_settings(templates_dir),
+        templates_dir=templates_dir,
+        settings={trigger.name: preview_settings(trigger, templates_dir) for trigger in TRIGGERS},
         segments=tuple(Segment.model_validate(row) for row in _rows(sample_data_dir / "segments.json")),
         customers=tuple(Customer.model_validate(row) for row in _rows(sample_data_dir / "customers.json")),
-        events=events,
-        catalog=SampleCatalog(_catalog(events)),
+        events=tuple(load_sample_events()),
+        catalog=SampleCatalog({product.sku: product for product in sample_products()}),
         experiments=_experiments(sample_data_dir / "experiments.json"),
         experiments_file=f"{sample_data_dir.name}/experiments.json",
     )
@@ -184,18 +158,6 @@ def load_samples(templates_dir: Path, sample_data_dir: Path = SAMPLE_DATA_DIR) -
 def _rows(path: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
     return rows
-
-
-def _catalog(events: tuple[SampleEvent, ...]) -> dict[str, Product]:
-    products: dict[str, Product] = {}
-    for sample in events:
-        if not sample.is_product or sample.is_invalid:
-            continue
-        product = catalog_product(ProductUpdatedEvent.model_validate(sample.event).detail)
-        stored = products.get(product.sku)
-        if stored is None or product.updated_at > stored.updated_at:
-            products[product.sku] = product
-    return products
 
 
 def _experiments(path: Path) -> tuple[Experiment, ...]:
