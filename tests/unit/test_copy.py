@@ -14,13 +14,14 @@ from local_stack.scenario import SampleEvent
 from nudge.catalog.models import Product
 from nudge.pipeline import render_for
 from nudge.settings import Settings
-from nudge.triggers import CART_ABANDONED, TRIGGERS
+from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, TRIGGERS
 from tests.unit.test_rendering import (
     SEGMENTS,
     SHIPPED_LANGUAGES,
     UNSUBSCRIBE_URL,
     a_customer,
     first_valid_detail,
+    translated,
 )
 
 # French elides "de", "que", "le", "la"... before a vowel or a mute h: "d'Atelier", never "de Atelier".
@@ -88,3 +89,51 @@ def test_plain_text_blocks_are_separated_by_a_blank_line(
 def _is_heading(line: str) -> bool:
     letters = [c for c in line if c.isalpha()]
     return len(letters) >= 4 and all(c.isupper() for c in letters) and not line.startswith("=")
+
+
+def _last_cart_step(
+    samples: dict[str, SampleEvent], settings: Settings, segment_id: str, language: str
+) -> Any:
+    detail = first_valid_detail(samples, CART_ABANDONED)
+    last = detail.model_copy(update={"step": len(settings.cart_reminder_hours)})
+    customer = a_customer(segment_id=segment_id, locale=f"{language}-{language.upper()}")
+    return render_for(CART_ABANDONED, last, customer, SEGMENTS[segment_id], settings, UNSUBSCRIBE_URL)
+
+
+@pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
+@pytest.mark.parametrize(
+    "segment_id", sorted(s for s, segment in SEGMENTS.items() if segment.discount_percent)
+)
+def test_the_last_cart_reminders_offer_box_says_what_its_subject_says(
+    segment_id: str, language: str, samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    # The subject promises "10% off the cart you left": the box must not offer it on the next order
+    email = _last_cart_step(samples, settings, segment_id, language)
+    percent = SEGMENTS[segment_id].discount_percent
+    on_the_cart = translated("Take %(percent)s%% off the cart you left.", language) % {"percent": percent}
+    assert on_the_cart in email.html and on_the_cart in email.text
+    next_order = [
+        m for m in NEXT_ORDER_SENTENCES if translated(m, language) % {"percent": percent} in email.text
+    ]
+    assert next_order == []
+
+
+NEXT_ORDER_SENTENCES = (
+    "Take %(percent)s%% off your next order.",
+    "Enjoy %(percent)s%% off your next order.",
+    "Come back for %(percent)s%% off your next order.",
+    "A lot has changed since your last visit. Take %(percent)s%% off your first order back.",
+)
+
+
+@pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
+def test_the_win_back_email_does_not_repeat_its_heading_as_the_offers_title(
+    language: str, samples: dict[str, SampleEvent], settings: Settings
+) -> None:
+    detail = first_valid_detail(samples, CUSTOMER_LAPSED)
+    customer = a_customer(segment_id="lapsed", locale=f"{language}-{language.upper()}")
+    email = render_for(CUSTOMER_LAPSED, detail, customer, SEGMENTS["lapsed"], settings, UNSUBSCRIBE_URL)
+    # The email opens with "It has been a while, Ada"; its offer box has a title of its own (the
+    # text part writes titles in capitals)
+    assert translated("It has been a while", language).upper() not in email.text
+    assert translated("Your welcome-back offer", language).upper() in email.text

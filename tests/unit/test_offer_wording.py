@@ -4,6 +4,7 @@ segment gets its offer from its data, and rows written before the field existed 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -20,7 +21,7 @@ from nudge.triggers import ORDER_PLACED
 PARTIALS = REPO_ROOT / "templates" / "_partials"
 HEADINGS: dict[str, str | None] = {
     "vip_perks": "Your VIP perks",
-    "welcome_back": "It has been a while",
+    "welcome_back": "Your welcome-back offer",
     "missed_you": "We have missed you",
     "welcome_gift": "A welcome gift",
     "thank_you": "Thanks for being a regular",
@@ -113,3 +114,10 @@ def test_the_sample_segments_name_their_wording() -> None:
     rows = {row["segment_id"]: row for row in load_sample_rows("segments")}
     offered = [row for row in rows.values() if row.get("discount_percent") or row.get("perks")]
     assert offered and all("offer_wording" in row for row in offered)
+
+
+def test_no_template_names_a_segment() -> None:
+    # A new segment gets its wording from its row: no template may branch on a segment's id
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    naming = [str(path) for path in templates.rglob("*.j2") if "segment_id" in path.read_text()]
+    assert naming == []
