@@ -6,13 +6,17 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help i18n-extract i18n-update i18n-compile demo check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer redrive bench bench-reengagement clean send-test segments-validate segments-load experiments-validate experiments-load
+.PHONY: help i18n-extract i18n-update i18n-compile demo preview preview-check check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer redrive bench bench-reengagement clean send-test segments-validate segments-load experiments-validate experiments-load
 
 help:
 	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
 	@echo "make i18n-update   merge the .pot into every language's messages.po (pybabel update)"
 	@echo "make i18n-compile  the .po catalogs to .mo (sam build and the local stack do this too)"
 	@echo "make demo   run every sample event through the local embedded stack; emails land in out/outbox/"
+	@echo "make preview  every email (trigger x segment x language x cart step x experiment variant) into"
+	@echo "             out/preview/index.html, from the sample data, no AWS (seconds)"
+	@echo "make preview-check  the same emails in headless Chromium at 600 and 375 px: overflow, alt, call to"
+	@echo "             action on the first mobile screen, text under 12 px, console errors (Debian's chromium)"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
 	@echo "make test-fast  unit and contract tests only: the inner loop (seconds)"
 	@echo "make schemas  the JSON Schema of every store event, from the models, into events/schemas/"
@@ -72,6 +76,14 @@ i18n-compile: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.demo
+
+# The preview gallery for marketers (docs/templates.md): every email as a send renders it, from the
+# sample data and with no AWS; preview-check opens each in headless Chromium (Debian's chromium).
+preview: $(VENV)/.installed
+	PYTHONPATH=layers/nudge $(PY) -m preview --out out/preview
+
+preview-check: preview
+	PYTHONPATH=layers/nudge $(PY) -m preview check --out out/preview
 
 # The report: of a simulated day on the local stack, or (with the table names) of a deployed stack.
 report: $(VENV)/.installed

@@ -41,7 +41,7 @@ from nudge.mime import build_message
 from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer, Segment
-from nudge.recommendations import RecommendationRequest, recommender_for
+from nudge.recommendations import RecommendationRequest, Recommender, recommender_for
 from nudge.rendering import RenderedEmail, language_for, render_email, render_subject
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
@@ -598,10 +598,22 @@ def unsubscribe_link(settings: Settings, customer_id: str) -> str:
 def _recommendations(
     trigger: Trigger[Any], detail: TriggerDetail, customer: Customer, segment: Segment, settings: Settings
 ) -> list[Product]:
-    """Up to ``RecommendationsPerEmail`` products; none when the segment turns them off, and none
-    (with a log line and a metric) when the recommender fails: it never stops an email."""
     recommender = recommender_for(settings) if segment.show_recommendations else None
-    if recommender is None:
+    return recommendations_for(trigger, detail, customer, segment, settings, recommender)
+
+
+def recommendations_for(
+    trigger: Trigger[Any],
+    detail: TriggerDetail,
+    customer: Customer,
+    segment: Segment,
+    settings: Settings,
+    recommender: Recommender | None,
+) -> list[Product]:
+    """Up to ``RecommendationsPerEmail`` products from ``recommender`` (the stack's, or the preview's
+    sample catalog); none when the segment turns them off, and none (with a log line and a metric)
+    when the recommender fails: it never stops an email."""
+    if recommender is None or not segment.show_recommendations:
         return []
     request = RecommendationRequest(
         trigger=trigger.name,
