@@ -11,8 +11,8 @@ co-purchase counts become one order:
 - ``damping``: a count is divided by the candidate's popularity to the power ``damping``
   (0: counts as they are; 1: a cosine-like normalisation that favours rarities). A mild value keeps
   the best-sellers that really go with the seed and lets specific complements through. SKUs outside
-  the popularity list count as popular as its least popular entry (they are less popular still, so
-  the damping is never stronger than it should be).
+  the popularity list count as popular as its least popular entry (they are less popular still: they
+  gain a little less than their true popularity would give, never more).
 
 After the co-purchases come the fallbacks (the best-sellers), each SKU once, nothing excluded.
 """
