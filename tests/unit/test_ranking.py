@@ -54,7 +54,7 @@ def test_a_partner_outside_the_popularity_list_counts_as_popular_as_its_last_ent
 
 
 def test_the_shipped_ranking_is_what_the_offline_evaluation_chose() -> None:
-    assert SHIPPED == Ranking(equal_votes=True, damping=0.2)
+    assert Ranking(equal_votes=True, damping=0.2) == SHIPPED
 
 
 def product(sku: str, currency: str = "EUR", *, in_stock: bool = True, **prices: str) -> Product:
