@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: help i18n-extract i18n-update i18n-compile demo preview preview-check check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer redrive bench bench-reengagement clean send-test segments-validate segments-load experiments-validate experiments-load
+.PHONY: help i18n-extract i18n-update i18n-compile demo preview preview-check check-emails faults test-fast schemas reengagement test lint typecheck template-lint pytest build deploy report export-customer redrive bench bench-reengagement recs-eval clean send-test segments-validate segments-load experiments-validate experiments-load
 
 help:
 	@echo "make i18n-extract  the templates' wording into templates/locale/messages.pot (pybabel extract)"
@@ -52,6 +52,9 @@ help:
 	@echo "             sample day's clock, with a progress bar; SEND=0 publishes the win-backs without sending them"
 	@echo "             (CUSTOMERS=2000: about 1 min; CUSTOMERS=20000: about 5 min on 2 cores)"
 	@echo "make bench-reengagement  the run over 100,000 customers against a naive sequential baseline"
+	@echo "make recs-eval [FILE=baskets.csv]  recommendations measured offline: hit rate, precision, coverage,"
+	@echo "             best-seller share of each ranking on order history split by time (without FILE: a"
+	@echo "             seeded synthetic store; SWEEP=1 more rankings)"
 
 $(VENV)/.installed: requirements-dev.txt layers/nudge/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -205,6 +208,10 @@ bench: $(VENV)/.installed
 
 bench-reengagement: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench_reengagement
+
+# The catalog function's learning and the send path's ranking, on orders split by time (docs/personalization.md).
+recs-eval: $(VENV)/.installed
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.recs_eval $(if $(FILE),--file $(FILE)) $(if $(SWEEP),--sweep)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 moto on 127.0.0.1 stands in for AWS; tables, queues, the bus and its rules come from template.yaml;
 the real handlers run in-process. Each sent email is written to out/outbox/ as .eml and .html.
-Exit code 0 only if every event did what events/expectations.json says.
+Exit code 0 only if every event did what events/expectations.json says, and every email recommends
+only products with a price in its currency, shown at that price and named in its language.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import cache
 
 import time_machine
 
-from local_stack import measurement_day
+from local_stack import measurement_day, shown_products
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import running_moto
@@ -171,8 +172,10 @@ def main() -> int:
                 stack, mappings, clock.move_to, customers=measurement_day.DEMO_CUSTOMERS
             )
             privacy_ok, privacy_lines = customer_events_step(stack, mappings)
-        written = write_outbox(
-            OUT_DIR / "outbox", [*sent, *follow_up_emails, *winbacks, *mornings], moto.sent_raw_emails()
+        emails = [*sent, *follow_up_emails, *winbacks, *mornings]
+        written = write_outbox(OUT_DIR / "outbox", emails, moto.sent_raw_emails())
+        shown_ok, shown_lines = shown_products.check(
+            stack, emails, moto.sent_raw_emails(), [*samples, *load_follow_ups()]
         )
 
     print(
@@ -191,7 +194,14 @@ def main() -> int:
     )
     print(
         "\n".join(
-            [*follow_up_lines, *run_lines, *morning_lines, *measurement_day.describe(day), *privacy_lines]
+            [
+                *follow_up_lines,
+                *run_lines,
+                *morning_lines,
+                *shown_lines,
+                *measurement_day.describe(day),
+                *privacy_lines,
+            ]
         )
     )
     measured_ok = not day.differences()
@@ -203,12 +213,14 @@ def main() -> int:
         and morning_ok
         and measured_ok
         and privacy_ok
+        and shown_ok
     )
     print(
         f"demo finished in {time.perf_counter() - started:.1f} s: "
         + (
             "every event, follow-up, the scheduled run, the deferred emails, the cart series and the "
-            "customer events did what events/ expects, and the report equals the hand count"
+            "customer events did what events/ expects, every recommendation is in its email's currency, "
+            "and the report equals the hand count"
             if ok
             else f"{len(unexpected)} events did not do what was expected"
             + ("" if follow_ups_ok else "; a follow-up did not do what events/follow_ups/ expects")
@@ -216,6 +228,7 @@ def main() -> int:
             + ("" if morning_ok else "; a deferred email or a cart's series did not do what events/ expects")
             + ("" if measured_ok else "; the report differs from the hand count of the simulated day")
             + ("" if privacy_ok else "; a customer event did not do what events/customers/ expects")
+            + ("" if shown_ok else "; an email recommends a product not in its currency or language")
         )
     )
     return 0 if ok else 1

@@ -7,8 +7,9 @@ function parses the event with, and describes the whole EventBridge event as Eve
 
 Where pydantic's schema says less than the model checks and a schema keyword can say it, the
 generator adds it: a decimal amount sent as a string gets a pattern (no minus, at most the model's
-decimal places), an http(s) URL its scheme, and the Customer Updated fields that cannot be cleared
-lose their ``null``. What only Python code checks (ISO 4217's list, IANA time zone names, ...) is
+decimal places), an http(s) URL its scheme, a map with patterned keys (Product Updated's ``prices``
+and ``names``) no other keys, and the Customer Updated fields that cannot be cleared lose their
+``null``. What only Python code checks (ISO 4217's list, IANA time zone names, ...) is
 listed in events/schemas/README.md.
 
 ``--check`` writes nothing and exits 1 naming the stale files, as tests/contract/ does.
@@ -96,7 +97,7 @@ STORE_EVENTS = (
 
 
 class _StoreSchemaGenerator(GenerateJsonSchema):
-    """pydantic's draft 2020-12 generator, saying two checks its default schema leaves out."""
+    """pydantic's draft 2020-12 generator, saying three checks its default schema leaves out."""
 
     def get_decimal_pattern(self, schema: core_schema.DecimalSchema) -> str | None:
         # By default a decimal sent as a string is any string ("twelve euros" would pass); pydantic's
@@ -108,6 +109,14 @@ class _StoreSchemaGenerator(GenerateJsonSchema):
                 raise RuntimeError(f"pydantic's decimal pattern changed ({pattern}): review the generator")
             pattern = _UNSIGNED_DECIMAL_START + pattern.removeprefix(_SIGNED_DECIMAL_START)
         return pattern
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        # A map whose keys have a pattern (Product Updated's prices and names) says it with
+        # patternProperties, which let any other key through: Nudge refuses those keys.
+        json_schema = super().dict_schema(schema)
+        if "patternProperties" in json_schema:
+            json_schema["additionalProperties"] = False
+        return json_schema
 
     def url_schema(self, schema: core_schema.UrlSchema) -> JsonSchemaValue:
         # "format": "uri" takes any scheme (ftp:, mailto:); HttpUrl takes http and https only.

@@ -30,6 +30,7 @@ REJECTED_BY_THE_SCHEMA = {
     "invalid/product_updated_missing_product_url.json",  # required
     "invalid/product_updated_in_stock_as_text.json",  # type boolean
     "invalid/product_updated_negative_price.json",  # the decimal string's pattern has no minus
+    "invalid/product_updated_name_not_text.json",  # type string
     "customers/invalid_consent_as_text.json",  # type boolean
     "customers/invalid_email_null.json",  # email is never null
     "customers/invalid_missing_updated_at.json",  # required
@@ -41,6 +42,7 @@ CHECKED_ONLY_BY_NUDGE = {
     "invalid/cart_abandoned_abandoned_at_year_1.json": "event times from 2000 up to 2100",
     "invalid/order_placed_placed_at_year_9999.json": "event times from 2000 up to 2100",
     "invalid/order_placed_total_too_large.json": "the upper bound of an amount sent as a string",
+    "invalid/product_updated_prices_unknown_currency.json": "ISO 4217's list, for a price's currency",
     "customers/invalid_email.json": "an email address's syntax",
     "customers/invalid_locale.json": "a locale Babel knows",
     "customers/invalid_unknown_timezone.json": "an IANA time zone name",
@@ -162,6 +164,14 @@ VARIANTS = [
     ("Product Updated", "product_url", "http://shop.example/p/1", True),
     ("Product Updated", "product_url", "ftp://shop.example/p/1", False),
     ("Product Updated", "image_url", None, True),
+    ("Product Updated", "prices", {"EUR": "6.20", "USD": 7.9}, True),
+    ("Product Updated", "prices", {"usd": "7.90"}, False),
+    ("Product Updated", "prices", {"GBP": "-1"}, False),
+    ("Product Updated", "prices", None, False),
+    ("Product Updated", "names", None, False),
+    ("Product Updated", "names", {"de": "LED-Glühbirne", "pt-BR": "Lâmpada LED"}, True),
+    ("Product Updated", "names", {"de": 42}, False),
+    ("Product Updated", "names", {"German": "LED"}, False),
     ("Customer Updated", "first_name", None, True),
     ("Customer Updated", "email", None, False),
     ("Customer Updated", "marketing_consent", None, False),

@@ -213,20 +213,21 @@ def test_a_huge_order_costs_at_most_20_skus_of_counters_and_one_transaction(
         mappings.drain(only=CATALOG)
     dynamodb = [operation for service, operation in calls if service == "dynamodb"]
     # Then only its first 20 SKUs count: 19 partners each, none for the 21st
-    assert top(stack, "SKU-BIG-00") == [(f"SKU-BIG-{n:02d}", 1) for n in range(1, 11)]
+    assert top(stack, "SKU-BIG-00") == [(f"SKU-BIG-{n:02d}", 1) for n in range(1, 20)]
     assert model_row(stack, "pairs#SKU-BIG-19") is not None
     assert model_row(stack, "pairs#SKU-BIG-20") is None
     pairs_row = model_row(stack, "pairs#SKU-BIG-00")
     assert pairs_row is not None and len([name for name in pairs_row if name.startswith("p:")]) == 19
     # And the calls are bounded: one catalog check, 20 fills (all new), one transaction, one read of
     # the counters, one write of the 20 top lists, and the best-sellers (missing: one read of the
-    # window's buckets and a put; 20 SKUs have sold, so no padding scan)
+    # window's buckets, one of the sold products' rows, the EUR list and the row; 20 SKUs priced
+    # in EUR have sold, so no padding scan)
     assert dynamodb.count("TransactWriteItems") == 1
     assert dynamodb.count("PutItem") == 20 + 1
-    assert dynamodb.count("BatchWriteItem") == 1
-    assert dynamodb.count("BatchGetItem") == 3
+    assert dynamodb.count("BatchWriteItem") == 2
+    assert dynamodb.count("BatchGetItem") == 4
     assert dynamodb.count("Scan") == 0
-    assert len(dynamodb) == 26
+    assert len(dynamodb) == 28
 
 
 def test_best_sellers_are_padded_from_the_catalog_until_enough_have_sold(

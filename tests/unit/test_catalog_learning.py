@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from nudge.catalog.events import CatalogRecord, ProductUpdated
 from nudge.catalog.learning import (
     MAX_ORDER_SKUS,
+    bestsellers_by_currency,
     bestsellers_due,
     distinct_items,
     padded,
@@ -76,16 +77,16 @@ def test_each_sku_adds_one_to_every_other_sku_of_the_order() -> None:
     assert sum(len(others) for others in big.values()) == 380
 
 
-def test_a_top_list_is_the_ten_highest_counts_most_first_ties_by_sku() -> None:
-    counts = {f"P{n:02d}": n % 4 + 1 for n in range(15)} | {"SELF": 99, "ZERO": 0}
+def test_a_top_list_is_the_highest_counts_most_first_ties_by_sku() -> None:
+    counts = {f"P{n:02d}": n % 4 + 1 for n in range(TOP_PARTNERS + 5)} | {"SELF": 99, "ZERO": 0}
     top = top_partners("SELF", counts)
     assert len(top) == TOP_PARTNERS
     assert [(p.sku, p.count) for p in top[:5]] == [
         ("P03", 4),
         ("P07", 4),
         ("P11", 4),
-        ("P02", 3),
-        ("P06", 3),
+        ("P15", 4),
+        ("P19", 4),
     ]
     assert all(p.sku not in {"SELF", "ZERO"} for p in top)
     assert top_partners("A", {}) == ()
@@ -120,6 +121,49 @@ def test_best_sellers_are_recomputed_when_missing_short_or_stale() -> None:
     assert bestsellers_due(full.model_copy(update={"skus": full.skus[:5]}), NOW, hour)
     assert not bestsellers_due(full, NOW + timedelta(minutes=59), hour)
     assert bestsellers_due(full, NOW + timedelta(minutes=61), hour)
+
+
+def test_a_currency_without_a_full_list_makes_the_best_sellers_due_at_once() -> None:
+    full = Bestsellers(
+        skus=tuple(f"S{n}" for n in range(BESTSELLERS)),
+        computed_at=NOW,
+        currencies=("EUR", "GBP"),
+        short_currencies=("GBP",),
+    )
+    hour = timedelta(hours=1)
+    assert not bestsellers_due(full, NOW, hour, ["EUR"])
+    assert bestsellers_due(full, NOW, hour, ["EUR", "USD"])  # no USD list yet
+    assert bestsellers_due(full, NOW, hour, ["GBP"])  # a small market
+
+
+def test_each_currency_has_its_best_sellers_among_products_priced_in_it() -> None:
+    def product(sku: str, currency: str, **prices: str) -> Product:
+        return Product(
+            sku=sku,
+            name=sku,
+            product_url=f"https://shop.example/p/{sku}",
+            price=Decimal(1),
+            currency=currency,
+            prices={code: Decimal(amount) for code, amount in prices.items()},
+            in_stock=True,
+            updated_at=NOW,
+        )
+
+    catalog = {
+        "A": product("A", "EUR"),
+        "B": product("B", "GBP", EUR="2.00"),
+        "C": product("C", "USD"),
+    }
+    sold = ["A", "UNKNOWN", "B", "C"]
+    assert bestsellers_by_currency(sold, catalog, ()) == {"EUR": ["A", "B"], "GBP": ["B"], "USD": ["C"]}
+    # Padding adds in-stock products priced in the currency, after the sold ones
+    padding = [product("D", "JPY", USD="3.00"), product("E", "EUR")]
+    assert bestsellers_by_currency(sold, catalog, padding) == {
+        "EUR": ["A", "B", "E"],
+        "GBP": ["B"],
+        "JPY": ["D"],
+        "USD": ["C", "D"],
+    }
 
 
 def test_the_day_bucket_is_the_utc_date_and_the_window_ends_today() -> None:

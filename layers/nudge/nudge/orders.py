@@ -25,6 +25,7 @@ def count_order(order: OrderPlaced, settings: Settings) -> Customer | None:
             order.total,
             order.placed_at,
             skus=order.skus,
+            currency=order.currency,
         )
     except UnknownCustomerError:
         return None

@@ -590,6 +590,20 @@ def _outcome(trigger: Trigger[Any], detail: TriggerDetail, decision: Decision, *
     )
 
 
+def email_currency(
+    trigger: Trigger[Any], detail: TriggerDetail, customer: Customer, settings: Settings
+) -> str:
+    """The cart's or the order's currency; for a win-back the customer's last order's, else the
+    store's (``StoreCurrency``)."""
+    return trigger.currency(detail, customer) or settings.store.currency
+
+
+def shown_in(products: list[Product], currency: str, language: str) -> list[Product]:
+    """The products as an email in ``currency`` and ``language`` shows them: priced and named in
+    them, and none without a price in that currency (whatever recommender chose them)."""
+    return [shown for shown in (product.shown_in(currency, language) for product in products) if shown]
+
+
 def unsubscribe_link(settings: Settings, customer_id: str) -> str:
     token = tokens.issue(signing_key(settings.unsubscribe_key_secret), customer_id)
     return f"{settings.unsubscribe_url}?{urlencode({'token': token})}"
@@ -621,6 +635,7 @@ def recommendations_for(
         seed_skus=trigger.seed_skus(detail, customer),
         exclude_skus=frozenset({*trigger.shown_skus(detail), *customer.recent_skus}),
         limit=settings.recommendations_per_email,
+        currency=email_currency(trigger, detail, customer, settings),
     )
     try:
         return recommender.recommend(request)
@@ -724,15 +739,17 @@ def template_context(
     recommendations: list[Product] | None = None,
 ) -> dict[str, Any]:
     locale = formatting.resolve_locale(customer.locale, settings.default_locale)
+    language = language_for(settings.templates_dir, locale)
+    currency = email_currency(trigger, detail, customer, settings)
     return {
         "store": settings.store,
         "unsubscribe_url": unsubscribe_url,
         "customer": customer,
         "segment": segment,
-        "locale": formatting.in_language(locale, language_for(settings.templates_dir, locale)),
+        "locale": formatting.in_language(locale, language),
         "timezone": formatting.resolve_timezone(customer.timezone, settings.default_timezone),
-        "currency": trigger.currency(detail),
-        "recommendations": recommendations or [],
+        "currency": currency,
+        "recommendations": shown_in(recommendations or [], currency, language),
         "reminder_steps": len(settings.cart_reminder_hours),
         "variant": None,
         **trigger.template_data(detail, customer),

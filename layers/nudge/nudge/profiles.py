@@ -132,6 +132,8 @@ class Customer(CustomerFacts):
     timezone: str | None = None
     counted_order_ids: tuple[str, ...] = ()
     """The last orders counted on this profile: an order is counted only if its id is not here."""
+    last_order_currency: str | None = None
+    """The currency of the newest order (``last_order_at``): a win-back's currency."""
     recent_skus: tuple[str, ...] = ()
     """What the customer bought lately, newest first (bounded): recommendations start from these
     and never offer them again."""

@@ -38,6 +38,11 @@ def _comma_separated(value: Any) -> Any:
     return value
 
 
+def _blank_is_none(value: Any) -> Any:
+    """An optional CloudFormation parameter left empty arrives as ``""``."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class StoreSettings(BaseModel):
     """What every email says about the store that sends it."""
 
@@ -47,6 +52,14 @@ class StoreSettings(BaseModel):
     url: str = Field(validation_alias="STORE_URL", min_length=1)
     postal_address: str = Field(validation_alias="STORE_POSTAL_ADDRESS", min_length=1)
     preferences_url: str = Field(validation_alias="PREFERENCES_URL", min_length=1)
+    currency: str = Field(default="USD", validation_alias="STORE_CURRENCY", pattern=r"^[A-Z]{3}$")
+    """The currency of an email that has none of its own: a win-back to a customer with no order
+    known in any currency. Recommendations show only products with a price in it."""
+    logo_url: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, validation_alias="LOGO_URL", pattern=r"^https://\S+$"
+    )
+    """The store's logo (https) at the top of every email, its alt text the store's name; without
+    it the header is the store's name."""
 
 
 class DeferralSettings(BaseModel):

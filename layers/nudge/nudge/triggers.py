@@ -58,7 +58,8 @@ class Trigger(Generic[DetailT]):
     returning the profile as written, or None for an unknown customer. None: the profile is only read."""
     exit_reason: Callable[[DetailT, Customer], SkipReason | None]
     template_data: Callable[[DetailT, Customer], dict[str, Any]]
-    currency: Callable[[DetailT], str | None]
+    currency: Callable[[DetailT, Customer], str | None]
+    """The email's currency (prices, recommendations); None: the store's (``StoreCurrency``)."""
     seed_skus: Callable[[DetailT, Customer], tuple[str, ...]]
     """What the recommendations start from (the cart, the order, past purchases)."""
     shown_skus: Callable[[DetailT], tuple[str, ...]] = lambda _: ()
@@ -107,7 +108,7 @@ CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
     profile_update=None,
     exit_reason=_cart_exit,
     template_data=lambda cart, _: {"cart": cart},
-    currency=lambda cart: cart.currency,
+    currency=lambda cart, _: cart.currency,
     seed_skus=lambda cart, _: cart.skus,
     shown_skus=lambda cart: cart.skus,
     profile_note=cart_note,
@@ -128,7 +129,7 @@ ORDER_PLACED: Trigger[OrderPlaced] = Trigger(
     profile_update=count_order,
     exit_reason=lambda _order, _customer: None,
     template_data=lambda order, customer: {"order": order, "first_order": customer.order_count == 1},
-    currency=lambda order: order.currency,
+    currency=lambda order, _: order.currency,
     seed_skus=lambda order, _: order.skus,
     shown_skus=lambda order: order.skus,
 )
@@ -142,7 +143,7 @@ CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
     profile_update=None,
     exit_reason=lambda lapse, customer: _ordered_since(customer, lapse.last_order_at),
     template_data=lambda lapse, _: {"lapse": lapse},
-    currency=lambda _: None,
+    currency=lambda _, customer: customer.last_order_currency,
     seed_skus=lambda _, customer: customer.recent_skus,
     profile_marks=("last_winback_at",),
 )

@@ -15,6 +15,7 @@ anything else is retried with back-off (``nudge.record_batch``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -25,12 +26,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.catalog.events import CatalogRecord, ProductUpdated, ProductUpdatedEvent
 from nudge.catalog.learning import (
+    bestsellers_by_currency,
     bestsellers_due,
     distinct_items,
     padded,
     partners,
     product_from_line_item,
-    rank_bestsellers,
+    sales,
     sales_day,
     top_partners,
     window,
@@ -67,14 +69,20 @@ def catalog_product(detail: ProductUpdated) -> Product:
         category=detail.category,
         updated_at=detail.updated_at,
         origin="catalog",
+        prices=dict(detail.prices),
+        names=dict(detail.names),
     )
 
 
 def handle_product_updated(detail: ProductUpdated, settings: CatalogSettings, now: datetime) -> bool:
     """Write the product if it is newer; then refresh the best-sellers if they are due. Returns
     whether the product was written (False: an older or duplicate event)."""
-    written = products.put_if_newer(settings.products_table, catalog_product(detail))
-    refresh_bestsellers(settings, copurchases.get_bestsellers(settings.recommendations_table), now)
+    product = catalog_product(detail)
+    written = products.put_if_newer(settings.products_table, product)
+    currencies = [product.currency, *product.prices]
+    refresh_bestsellers(
+        settings, copurchases.get_bestsellers(settings.recommendations_table), now, currencies
+    )
     metrics.add_metric(
         name="ProductWritten" if written else "ProductNotNewer", unit=MetricUnit.Count, value=1
     )
@@ -119,16 +127,35 @@ def handle_order_placed(order: OrderPlaced, settings: CatalogSettings, now: date
     return OrderLearned(len(skus), added, counted, len(tops), refreshed)
 
 
-def refresh_bestsellers(settings: CatalogSettings, row: Bestsellers | None, now: datetime) -> bool:
-    """Recompute the ``bestsellers`` row when it is missing, short or stale: the window's day buckets
-    (one BatchGetItem), padded with in-stock products (one bounded Scan) while fewer have sold."""
-    if not bestsellers_due(row, now, settings.bestsellers_max_age):
+def refresh_bestsellers(
+    settings: CatalogSettings, row: Bestsellers | None, now: datetime, currencies: Sequence[str] = ()
+) -> bool:
+    """Recompute the best-sellers when the ``bestsellers`` row is missing, short or stale: the
+    window's day buckets (one BatchGetItem), the catalog rows of the most sold (one BatchGetItem),
+    padded with in-stock products (one bounded Scan) while a list is short. Every currency a product
+    is priced in gets its own list, of products with a price in it; ``currencies`` (the event's)
+    make it due at once when one of them has no list yet, or a short one."""
+    if not bestsellers_due(row, now, settings.bestsellers_max_age, currencies):
         return False
     days = window(now.astimezone(UTC).date(), settings.bestseller_window_days)
-    best = rank_bestsellers(copurchases.sales_buckets(settings.recommendations_table, days))
-    if len(best) < BESTSELLERS:
-        best = padded(best, products.in_stock_sample(settings.products_table))
-    copurchases.put_bestsellers(settings.recommendations_table, best, now)
+    sold = sales(copurchases.sales_buckets(settings.recommendations_table, days))
+    skus = [sku for sku, _ in sold]
+    catalog = products.read_many(settings.products_table, skus)
+    best = skus[:BESTSELLERS]
+    markets = bestsellers_by_currency(skus, catalog, ())
+    sample: list[Product] = []
+    if len(best) < BESTSELLERS or not markets or any(len(found) < BESTSELLERS for found in markets.values()):
+        sample = products.in_stock_sample(settings.products_table)
+        best = padded(best, sample)
+        markets = bestsellers_by_currency(skus, catalog, sample)
+    copurchases.put_bestsellers(
+        settings.recommendations_table,
+        best,
+        now,
+        popularity=sold,
+        by_currency=markets,
+        stale_currencies=[c for c in (row.currencies if row else ()) if c not in markets],
+    )
     return True
 
 

@@ -12,11 +12,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from nudge.catalog.models import BESTSELLERS, TOP_PARTNERS, Bestsellers, Partner, Product
+from nudge.catalog.models import BESTSELLERS, POPULARITY_KEPT, TOP_PARTNERS, Bestsellers, Partner, Product
 from nudge.events import LineItem, OrderPlaced
 
 MAX_ORDER_SKUS = 20
 """Distinct SKUs of one order that are counted (the first ones, in line-item order)."""
+
+
+def counted_skus(skus: Iterable[str], limit: int = MAX_ORDER_SKUS) -> list[str]:
+    """The first ``limit`` distinct SKUs, in order: what one order counts."""
+    return list(dict.fromkeys(skus))[:limit]
 
 
 def distinct_items(order: OrderPlaced, limit: int = MAX_ORDER_SKUS) -> list[LineItem]:
@@ -83,19 +88,30 @@ def window(today: date, days: int) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(days)]
 
 
-def bestsellers_due(row: Bestsellers | None, now: datetime, max_age: timedelta) -> bool:
-    """Recompute when there is no list, it is short (the cold start), or it is older than ``max_age``."""
+def bestsellers_due(
+    row: Bestsellers | None, now: datetime, max_age: timedelta, currencies: Iterable[str] = ()
+) -> bool:
+    """Recompute when there is no list, it is short (the cold start), it is older than ``max_age``,
+    or one of ``currencies`` (the event's) has no list yet or a short one: a product in a new
+    currency, or a small market, is recommended at once, not an hour later."""
     if row is None or row.computed_at is None or len(row.skus) < BESTSELLERS:
+        return True
+    if any(c not in row.currencies or c in row.short_currencies for c in currencies):
         return True
     return row.computed_at < now - max_age
 
 
-def rank_bestsellers(buckets: Iterable[Mapping[str, int]], limit: int = BESTSELLERS) -> list[str]:
-    """The best-selling SKUs over the day buckets (order counts per SKU), best first."""
+def sales(buckets: Iterable[Mapping[str, int]], limit: int = POPULARITY_KEPT) -> list[tuple[str, int]]:
+    """The best-selling SKUs over the day buckets with their orders, best first."""
     totals: Counter[str] = Counter()
     for bucket in buckets:
         totals.update({sku: int(count) for sku, count in bucket.items()})
-    return [sku for sku, _ in ranked(totals, limit)]
+    return ranked(totals, limit)
+
+
+def rank_bestsellers(buckets: Iterable[Mapping[str, int]], limit: int = BESTSELLERS) -> list[str]:
+    """The best-selling SKUs over the day buckets (order counts per SKU), best first."""
+    return [sku for sku, _ in sales(buckets, limit)]
 
 
 def padded(best: Sequence[str], catalog: Iterable[Product], limit: int = BESTSELLERS) -> list[str]:
@@ -108,3 +124,18 @@ def padded(best: Sequence[str], catalog: Iterable[Product], limit: int = BESTSEL
     )
     chosen += [product.sku for product in candidates[: max(0, limit - len(chosen))]]
     return chosen
+
+
+def bestsellers_by_currency(
+    sold: Sequence[str], catalog: Mapping[str, Product], padding: Iterable[Product], limit: int = BESTSELLERS
+) -> dict[str, list[str]]:
+    """For each currency the catalog rows price anything in: the sold SKUs (best first) with a price
+    in it, then in-stock ``padding`` products with one (as ``padded``), ``limit`` at most. An email
+    in that currency falls back on its list: every product on it can be shown there."""
+    extra = list(padding)
+    currencies = sorted({code for p in [*catalog.values(), *extra] for code in (p.currency, *p.prices)})
+    lists = {}
+    for currency in currencies:
+        best = [sku for sku in sold if sku in catalog and catalog[sku].price_in(currency) is not None]
+        lists[currency] = padded(best[:limit], [p for p in extra if p.price_in(currency) is not None], limit)
+    return lists

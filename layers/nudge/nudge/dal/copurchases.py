@@ -7,7 +7,8 @@ Rows (key ``model_key``):
   both); the ``p:`` prefix keeps a SKU from ever naming ``model_key`` or ``expires_at``;
 - ``sales#<YYYY-MM-DD>``: one counter ``s:<sku>`` per SKU ordered that day (UTC), expiring after
   the best-seller window;
-- ``top#<sku>`` and ``bestsellers``: ``nudge.catalog.models``, rewritten from the counters.
+- ``top#<sku>``, ``bestsellers`` and ``bestsellers#<currency>``: ``nudge.catalog.models``, rewritten
+  from the counters.
 
 Counting is exactly once per order: the guard and every counter of the order are one
 TransactWriteItems, which DynamoDB cancels as a whole when the guard exists. A retry after any
@@ -25,7 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from nudge.adapters import clients
-from nudge.catalog.models import BESTSELLERS_KEY, Bestsellers, Partner, top_key
+from nudge.catalog.models import BESTSELLERS, BESTSELLERS_KEY, Bestsellers, Partner, bestsellers_key, top_key
 from nudge.dal.batches import MAX_GET_KEYS, batch_get, batch_write
 from nudge.dal.items import cancellation_codes, from_item, to_item
 from nudge.timeutil import to_stored
@@ -204,10 +205,45 @@ def sales_buckets(table: str, days: Sequence[date]) -> list[dict[str, int]]:
     return buckets
 
 
-def put_bestsellers(table: str, skus: Sequence[str], computed_at: datetime) -> None:
+def put_bestsellers(
+    table: str,
+    skus: Sequence[str],
+    computed_at: datetime,
+    *,
+    popularity: Sequence[tuple[str, int]] = (),
+    by_currency: Mapping[str, Sequence[str]] | None = None,
+    stale_currencies: Sequence[str] = (),
+) -> None:
+    """Write each currency's ``bestsellers#<currency>`` row (BatchWriteItem; an empty list for each
+    of ``stale_currencies``, which have none any more), then the ``bestsellers`` row naming them.
+    The ``bestsellers`` row goes last: until it is written its old ``computed_at`` says the lists
+    are due, so a crash in between is redone by the next event."""
+    lists = {**{currency: () for currency in stale_currencies}, **(by_currency or {})}
+    stored = to_stored(computed_at)
+    requests = [
+        {
+            "PutRequest": {
+                "Item": to_item(
+                    {"model_key": bestsellers_key(currency), "skus": list(found), "computed_at": stored}
+                )
+            }
+        }
+        for currency, found in sorted(lists.items())
+    ]
+    if requests:
+        batch_write(table, requests)
     clients.dynamodb().put_item(
         TableName=table,
         Item=to_item(
-            {"model_key": BESTSELLERS_KEY, "skus": list(skus), "computed_at": to_stored(computed_at)}
+            {
+                "model_key": BESTSELLERS_KEY,
+                "skus": list(skus),
+                "computed_at": stored,
+                "popularity": [{"sku": sku, "orders": orders} for sku, orders in popularity],
+                "currencies": sorted(by_currency or {}),
+                "short_currencies": sorted(
+                    currency for currency, found in (by_currency or {}).items() if len(found) < BESTSELLERS
+                ),
+            }
         ),
     )

@@ -97,6 +97,7 @@ def record_order(
     total: Decimal,
     placed_at: datetime,
     skus: tuple[str, ...] = (),
+    currency: str | None = None,
 ) -> Customer:
     """Count one order on the profile, at most once per order id, and return the profile after it.
 
@@ -106,8 +107,9 @@ def record_order(
     There is no separate guard that a failure could delete.
 
     ``last_order_at`` only moves forward: an order delivered late still counts, but does not make the
-    customer look less recent than they are. The order's date joins ``recent_order_dates``, the
-    history that frequency rules ("3 orders in 180 days") count. Its SKUs go to the front of
+    customer look less recent than they are; ``last_order_currency`` moves with it (a win-back's
+    currency). The order's date joins ``recent_order_dates``, the history that frequency rules
+    ("3 orders in 180 days") count. Its SKUs go to the front of
     ``recent_skus`` in the same write, so they too are recorded exactly once.
     """
     values = to_item(
@@ -130,12 +132,16 @@ def record_order(
         "recent_skus = list_append(:skus, if_not_exists(recent_skus, :empty))"
     )
     not_counted = "attribute_exists(customer_id) AND NOT contains(counted_order_ids, :order_id)"
+    newest = "last_order_at = :placed_at"
+    if currency is not None:
+        values |= to_item({":currency": currency})
+        newest += ", last_order_currency = :currency"
     client = clients.dynamodb()
     try:
         response = client.update_item(
             TableName=table,
             Key=key,
-            UpdateExpression=f"{counted}, last_order_at = :placed_at",
+            UpdateExpression=f"{counted}, {newest}",
             ConditionExpression=(
                 f"{not_counted} AND (attribute_not_exists(last_order_at) OR last_order_at < :placed_at)"
             ),
@@ -153,6 +159,7 @@ def record_order(
             return before
         # A newer order is already recorded: count this one without moving last_order_at back.
         del values[":placed_at"]
+        values.pop(":currency", None)
         try:
             response = client.update_item(
                 TableName=table,

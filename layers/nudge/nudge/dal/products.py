@@ -80,6 +80,23 @@ def known_skus(table: str, skus: Sequence[str]) -> set[str]:
     return {str(from_item(item)["sku"]) for item in found[table]}
 
 
+def read_many(table: str, skus: Sequence[str]) -> dict[str, Product]:
+    """The readable rows of these SKUs (at most 100), by SKU: one BatchGetItem, eventually
+    consistent, unprocessed keys sent again (``nudge.dal.batches``)."""
+    distinct = list(dict.fromkeys(skus))
+    if not distinct:
+        return {}
+    found = batch_get({table: {"Keys": [to_item({"sku": sku}) for sku in distinct]}})
+    products = {}
+    for item in found[table]:
+        try:
+            product = Product.model_validate(from_item(item))
+        except ValidationError:
+            continue
+        products[product.sku] = product
+    return products
+
+
 def get_product(table: str, sku: str) -> Product | None:
     item = clients.dynamodb().get_item(TableName=table, Key=to_item({"sku": sku}), ConsistentRead=True)
     row = item.get("Item")

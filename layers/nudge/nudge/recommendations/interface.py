@@ -15,9 +15,12 @@ class RecommendationRequest:
     seed_skus: tuple[str, ...]
     exclude_skus: frozenset[str]
     limit: int
+    currency: str | None = None
+    """The email's currency: only products with a price in it may be returned (None: any)."""
 
 
 class Recommender(Protocol):
     def recommend(self, request: RecommendationRequest) -> list[Product]:
-        """At most ``request.limit`` in-stock catalog products, best first, none excluded."""
+        """At most ``request.limit`` in-stock catalog products, best first, none excluded, each
+        with a price in ``request.currency``."""
         ...
