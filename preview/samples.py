@@ -26,7 +26,7 @@ from nudge.events import OrderPlaced, TriggerDetail
 from nudge.experiments.models import Experiment
 from nudge.profiles import Customer, Segment
 from nudge.recommendations import RecommendationRequest, Recommender
-from nudge.recommendations.co_purchase import rank_candidates
+from nudge.recommendations.co_purchase import choose, rank_candidates
 from nudge.settings import Settings
 from nudge.triggers import TRIGGER_NAMES, TRIGGERS, Trigger
 
@@ -60,16 +60,15 @@ def unsubscribe_url(settings: Settings) -> str:
 @dataclass(frozen=True)
 class SampleCatalog:
     """The sample catalog (``events/product_updated/``) as a recommender: the best-sellers row as it
-    reads before any order is counted (in-stock catalog products), ranked and filtered as the
-    co-purchase recommender ranks and filters what it reads."""
+    reads before any order is counted (in-stock catalog products), ranked and filtered (in stock,
+    priced in the email's currency) as the co-purchase recommender ranks and filters what it reads."""
 
     products: Mapping[str, Product]
 
     def recommend(self, request: RecommendationRequest) -> list[Product]:
         bestsellers = Bestsellers(skus=tuple(padded([], self.products.values())))
         candidates = rank_candidates([], bestsellers, request.exclude_skus | set(request.seed_skus))
-        chosen = [self.products[sku] for sku in candidates if self.products[sku].in_stock]
-        return chosen[: request.limit]
+        return choose(candidates, self.products, request.currency, request.limit)
 
     def recommender(self, settings: Settings) -> Recommender | None:
         """None when the stack turns recommendations off, as ``nudge.recommendations.recommender_for``."""

@@ -17,6 +17,8 @@ from botocore.client import BaseClient
 from local_stack.cfn import load_template
 from local_stack.scenario import SAMPLE_DATA_DIR, load_sample_rows
 from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from nudge.pipeline import email_currency
+from nudge.triggers import TRIGGERS
 from preview.__main__ import main
 from preview.gallery import (
     DEFAULT_VARIANT,
@@ -139,6 +141,40 @@ def test_it_renders_as_a_send_does(gallery: tuple[Path, list[PreviewEmail]]) -> 
     # A new customer's order is their first (Order Placed counts it before the email renders).
     welcome = _email(emails, trigger="order_placed", segment="new_customer", language="en")
     assert "Welcome" in welcome.html
+
+
+def test_every_email_with_recommendations_shows_a_full_block_in_its_currency(
+    gallery: tuple[Path, list[PreviewEmail]],
+) -> None:
+    # The sample catalog prices some products in one currency only: picking before filtering by the
+    # email's currency left a euro order's thank-you with one product where a send shows three.
+    _, emails = gallery
+    samples = load_samples(TEMPLATES_DIR)
+    shown = 0
+    for email in emails:
+        if email.combination.segment == "unengaged":  # its row turns recommendations off
+            continue
+        skus = set(re.findall(r'href="[^"]*/p/(SKU-[A-Z0-9-]+)[^"]*utm_content=recommendation', email.html))
+        assert len(skus) == 3, email.combination
+        trigger = next(t for t in TRIGGERS if t.name == email.combination.trigger)
+        segment = next(s for s in samples.segments if s.segment_id == email.combination.segment)
+        customer = samples.customer(segment, email.combination.language)
+        settings = samples.settings_for(trigger)
+        currency = email_currency(trigger, samples.detail(trigger, customer), customer, settings)
+        products = [samples.catalog.products[sku] for sku in skus]
+        assert all(p.in_stock and p.price_in(currency) is not None for p in products), email.combination
+        shown += len(skus)
+    assert shown
+
+
+def test_the_vip_perks_are_listed_in_each_language_the_sample_row_writes_them_in(
+    gallery: tuple[Path, list[PreviewEmail]],
+) -> None:
+    _, emails = gallery
+    (vip,) = [row for row in load_sample_rows("segments") if row["segment_id"] == "vip"]
+    for language, perks in {"en": vip["perks"], **vip["perks_by_language"]}.items():
+        email = _email(emails, trigger="order_placed", segment="vip", language=language)
+        assert all(perk in email.text for perk in perks), language
 
 
 def _copy_templates(tmp_path: Path) -> Path:

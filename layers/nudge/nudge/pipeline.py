@@ -745,7 +745,7 @@ def template_context(
         "store": settings.store,
         "unsubscribe_url": unsubscribe_url,
         "customer": customer,
-        "segment": segment,
+        "segment": segment.in_language(language),
         "locale": formatting.in_language(locale, language),
         "timezone": formatting.resolve_timezone(customer.timezone, settings.default_timezone),
         "currency": currency,

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from nudge.localized import MAX_LANGUAGES, LanguageTag, for_language
 from nudge.segmentation import DEFAULT_SEGMENT_ID, ProfileFacts, SegmentDefinition, whole_days_between
 from nudge.text import one_line
 from nudge.timeutil import from_stored_moment
@@ -29,6 +30,7 @@ __all__ = [
     "CustomerFacts",
     "OfferWording",
     "Segment",
+    "SegmentInLanguage",
     "SendSlot",
 ]
 
@@ -178,6 +180,9 @@ LEGACY_OFFER_WORDINGS: dict[str, OfferWording] = {
 sample segments' ids: such a row reads as it did. Any other row without the field reads ``plain``."""
 
 
+OfferTitle = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(one_line)]
+
+
 class Segment(SegmentDefinition):
     """A marketing segment: who is in it (rules, priority) and its offer; marketing edits these rows
     without a deploy."""
@@ -187,8 +192,18 @@ class Segment(SegmentDefinition):
     coupon_code: str | None = None
     free_shipping: bool = False
     perks: tuple[str, ...] = ()
+    perks_by_language: Annotated[dict[LanguageTag, tuple[str, ...]], Field(max_length=MAX_LANGUAGES)] = Field(
+        default_factory=dict
+    )
+    """The perks in other languages (``{"es": ["Acceso anticipado", ...]}``): an email lists its copy's
+    language's, else ``perks``. An empty list is kept: no perks in that language."""
     offer_wording: OfferWording = "plain"
     """Which of the offer box's wordings the segment's emails use."""
+    offer_titles: Annotated[dict[LanguageTag, OfferTitle], Field(max_length=MAX_LANGUAGES)] = Field(
+        default_factory=dict
+    )
+    """The offer box's heading in some languages (``{"de": "Deine VIP-Vorteile"}``), in place of the
+    wording's translated one; other languages keep the wording's."""
     show_recommendations: bool = True
     """Whether this segment's emails carry recommended products."""
 
@@ -200,6 +215,25 @@ class Segment(SegmentDefinition):
             if wording is not None:
                 return {**data, "offer_wording": wording}
         return data
+
+    def in_language(self, language: str) -> SegmentInLanguage:
+        """The segment as an email in ``language`` shows it: that language's perks and offer title
+        (``nudge.localized.for_language``), the stored perks and the wording's title otherwise."""
+        perks = for_language(self.perks_by_language, language)
+        return SegmentInLanguage.model_validate(
+            {
+                **self.model_dump(),
+                "perks": self.perks if perks is None else perks,
+                "offer_title": for_language(self.offer_titles, language),
+            }
+        )
+
+
+class SegmentInLanguage(Segment):
+    """What an email's templates read as ``segment``."""
+
+    offer_title: str | None = None
+    """The offer box's heading the store wrote for this language; None: the wording's."""
 
 
 # Used when a customer has no segment, names an unknown one, and the table has no "default" row.

@@ -16,17 +16,13 @@ from pydantic_core import PydanticCustomError
 from nudge.envelopes import EventBridgeModel, SqsRecordModel
 from nudge.event_times import EventTime
 from nudge.events import CurrencyCode, Identifier, Money, OrderPlacedEvent
+from nudge.localized import MAX_LANGUAGES, LanguageTag
 
 Name = Annotated[str, Field(min_length=1, max_length=500)]
 Category = Annotated[str, Field(min_length=1, max_length=256)]
-LanguageTag = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$", max_length=35)]
-"""A BCP 47 language tag as stores write them: ``de``, ``pt-BR``, ``zh-Hant-TW``."""
 MAX_PRICES = 50
 """Currencies a product may be priced in besides its own: more than any store sells in, and a
 row that stays small (about 20 bytes a price)."""
-MAX_NAMES = 50
-"""Languages a product may be named in: at most 50 names of 500 characters keep a product row
-(and the catalog queue's message) far below DynamoDB's 400 KB item limit."""
 
 
 class ProductUpdated(BaseModel):
@@ -46,7 +42,7 @@ class ProductUpdated(BaseModel):
     prices: Annotated[dict[CurrencyCode, Money], Field(max_length=MAX_PRICES)] = Field(default_factory=dict)
     """The price in other currencies the store sells it in (``{"EUR": "29.00", "GBP": "25.00"}``):
     an email in a currency shows only products with a price in it."""
-    names: Annotated[dict[LanguageTag, Name], Field(max_length=MAX_NAMES)] = Field(default_factory=dict)
+    names: Annotated[dict[LanguageTag, Name], Field(max_length=MAX_LANGUAGES)] = Field(default_factory=dict)
     """The name in other languages (``{"de": "LED-Glühbirne"}``): an email names the product in its
     copy's language, else as ``name``."""
 

@@ -18,6 +18,8 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from nudge.localized import for_language
+
 TOP_PARTNERS = 20
 """SKUs kept on each ``top#<sku>`` row: enough that what an email may not show (in the cart, bought
 lately, out of stock, not sold in the email's currency) still leaves three."""
@@ -63,12 +65,8 @@ class Product(BaseModel):
         return self.price if currency == self.currency else self.prices.get(currency)
 
     def name_in(self, language: str) -> str:
-        """The name in ``language`` (``de``): its own entry, else the first one of a regional
-        variant of it (``de-CH``), else the stored name."""
-        if language in self.names:
-            return self.names[language]
-        regional = sorted(tag for tag in self.names if tag.split("-", 1)[0] == language)
-        return self.names[regional[0]] if regional else self.name
+        """The name in ``language`` (``nudge.localized.for_language``), else the stored name."""
+        return for_language(self.names, language) or self.name
 
     def shown_in(self, currency: str, language: str) -> Product | None:
         """The product as an email in ``currency`` and ``language`` shows it (``price`` and
