@@ -26,7 +26,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import time_machine
@@ -34,6 +33,7 @@ import time_machine
 from local_stack.bench_cold_start import cold_start_rows
 from local_stack.bench_handler import AWS_LATENCY, BATCH, bench_handler
 from local_stack.bench_render import _cart_sample, bench_settings, render_rows
+from local_stack.bench_table import Line
 from local_stack.bench_tracing import per_call_ms as tracing_per_call_ms
 from local_stack.capture import stdout_to
 from local_stack.faults import recording_calls
@@ -46,15 +46,6 @@ from local_stack.seed import put_shopper, seed_sample_data, verify_sender_identi
 from local_stack.stack import REPO_ROOT, build_stack
 
 END_TO_END_EVENTS = 200
-
-
-@dataclass(frozen=True)
-class Line:
-    measure: str
-    value: str
-    side_by_side: str
-    target: str
-    met: bool | None = None
 
 
 def bench_end_to_end() -> dict[str, Any]:

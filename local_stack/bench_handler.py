@@ -33,7 +33,14 @@ import time_machine
 from local_stack import clients
 from local_stack.capture import stdout_to
 from local_stack.cost_model import CostLine, per_thousand_emails
-from local_stack.faults import CannedAnswers, answering, recording_answers, recording_requests
+from local_stack.faults import (
+    Answer,
+    AnswerKey,
+    CannedAnswers,
+    answering,
+    recording_answers,
+    recording_requests,
+)
 from local_stack.item_size import item_bytes, read_units, write_units
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunction
 from local_stack.moto_endpoint import running_moto
@@ -55,7 +62,7 @@ AWS_LATENCY = {"sesv2": 0.050, "dynamodb": 0.005, "scheduler": 0.010}
 class Scenario:
     name: str
     calls: list[tuple[str, str, dict[str, Any]]]
-    answers: dict[tuple[str, str], tuple[int, dict[str, str], bytes]]
+    answers: dict[AnswerKey, Answer]
     event: dict[str, Any]
 
 

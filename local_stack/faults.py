@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import botocore.client
 import botocore.endpoint
@@ -70,6 +71,20 @@ _current_call: ContextVar[tuple[str, str] | None] = ContextVar("current_call", d
 
 Answer = tuple[int, dict[str, str], bytes]
 """An HTTP answer as AWS sent it: status, headers, body."""
+AnswerKey = tuple[str, str, str]
+"""Which request an answer belongs to: service, operation and, for DynamoDB, the table(s) it names
+(a send reads several tables with the same operation)."""
+CANNED_ANSWER_HEADER = "x-nudge-canned-answer"
+"""Names the answer a canned-answer server (local_stack.canned_server) is to give a request."""
+
+
+def answer_key(call: tuple[str, str], request: AWSPreparedRequest) -> AnswerKey:
+    service, operation = call
+    if service != "dynamodb" or not request.body:
+        return service, operation, ""
+    body = json.loads(request.body if isinstance(request.body, (str, bytes)) else b"{}")
+    tables = [body["TableName"]] if "TableName" in body else sorted(body.get("RequestItems", {}))
+    return service, operation, ",".join(tables)
 
 
 @dataclass
@@ -78,11 +93,14 @@ class CannedAnswers:
     (after ``latency[service]`` seconds of sleep): the handlers' own CPU, botocore's serialising and
     parsing included, without moto's."""
 
-    answers: dict[tuple[str, str], Answer]
+    answers: dict[AnswerKey, Answer]
     latency: dict[str, float] = field(default_factory=dict)
+    server: str | None = None
+    """A canned-answer server's URL (local_stack.canned_server, in another process): each request is
+    then sent to it over a real socket, through botocore's HTTP stack and connection pool."""
 
     def answer(self, call: tuple[str, str], request: AWSPreparedRequest) -> AWSResponse:
-        status, headers, body = self.answers[call]
+        status, headers, body = self.answers[answer_key(call, request)]
         delay = self.latency.get(call[0], 0.0)
         if delay:
             time.sleep(delay)
@@ -179,7 +197,7 @@ class _Faults:
     invocation, so neither its faults nor its recorders see it."""
     throttling: Throttling | None = None
     recorders: list[list[tuple[str, str]]] = field(default_factory=list)
-    answer_recorders: list[dict[tuple[str, str], Answer]] = field(default_factory=list)
+    answer_recorders: list[dict[AnswerKey, Answer]] = field(default_factory=list)
     request_recorders: list[list[tuple[str, str, dict[str, Any]]]] = field(default_factory=list)
     canned: CannedAnswers | None = None
 
@@ -262,14 +280,22 @@ def _send(endpoint: botocore.endpoint.Endpoint, request: AWSPreparedRequest) -> 
     if throttling is not None and invocation_deadline.get() is not None and throttling.refuses(prefix):
         return _throttled_response(prefix, request)
     call = _current_call.get()
-    if _faults.canned is not None and call is not None:
-        return _faults.canned.answer(call, request)
+    canned = _faults.canned
+    if canned is not None and call is not None:
+        if canned.server is None:
+            return canned.answer(call, request)
+        request.headers[CANNED_ANSWER_HEADER] = json.dumps(answer_key(call, request))
+        request.url = canned.server + urlsplit(request.url).path
+        canned_response: AWSResponse = _original_send(endpoint, request)
+        return canned_response
     response: AWSResponse = _original_send(endpoint, request)
     if call is not None and any(lost.hit(*call) for lost in _faults.lost_answers):
         raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
     if call is not None:
         for answers in _faults.answer_recorders:
-            answers.setdefault(call, (response.status_code, dict(response.headers), response.content))
+            answers.setdefault(
+                answer_key(call, request), (response.status_code, dict(response.headers), response.content)
+            )
     return response
 
 
@@ -310,9 +336,9 @@ def recording_requests() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 
 
 @contextmanager
-def recording_answers() -> Iterator[dict[tuple[str, str], Answer]]:
-    """The first answer AWS (moto) gave to each operation the handlers called meanwhile."""
-    answers: dict[tuple[str, str], Answer] = {}
+def recording_answers() -> Iterator[dict[AnswerKey, Answer]]:
+    """The first answer AWS (moto) gave to each operation (and table) the handlers called meanwhile."""
+    answers: dict[AnswerKey, Answer] = {}
     _faults.answer_recorders.append(answers)
     try:
         yield answers
