@@ -32,10 +32,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import time_machine
+
 from local_stack import clients as stack_clients
 from local_stack.bench_handler import AWS_LATENCY, FUNCTION, _records_at_once, _samples, _teach_recommender
 from local_stack.bench_table import Line
 from local_stack.canned_server import serving
+from local_stack.capture import stdout_to
 from local_stack.cost_model import FUNCTION_MEMORY_MB, billed_ms_per_email, per_thousand_emails, vcpu_share
 from local_stack.faults import (
     Answer,
@@ -47,10 +50,11 @@ from local_stack.faults import (
 )
 from local_stack.item_size import item_bytes, read_units, write_units
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunction
+from local_stack.moto_endpoint import running_moto
 from local_stack.run import put_events, sqs_event
-from local_stack.scenario import SampleEvent
-from local_stack.seed import put_shopper
-from local_stack.stack import LocalStack
+from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent
+from local_stack.seed import put_shopper, seed_sample_data, verify_sender_identity
+from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import ttl_cache
 from nudge.adapters import clients as nudge_clients
 from nudge.dal.customers import record_engagement, record_order
@@ -445,15 +449,8 @@ def memory_line(situations: list[Recorded], init_cpu_ms: float) -> Line:
     )
 
 
-def main() -> None:
-    import time_machine
-
-    from local_stack.capture import stdout_to
-    from local_stack.moto_endpoint import running_moto
-    from local_stack.scenario import SAMPLE_DAY_CLOCK
-    from local_stack.seed import seed_sample_data, verify_sender_identity
-    from local_stack.stack import REPO_ROOT, build_stack
-
+def bench_situations() -> list[Recorded]:
+    """Every situation recorded on a local stack of its own, then its CPU measured."""
     with time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as clock, running_moto():
         stack = build_stack()
         verify_sender_identity(stack)
@@ -462,6 +459,11 @@ def main() -> None:
             mappings = EventSourceMappings(stack, clock)
             situations = record_situations(stack, mappings, clock)
             measure_cpu(mappings, situations)
+    return situations
+
+
+def main() -> None:
+    situations = bench_situations()
     for line in scenario_lines(situations, init_cpu_ms=0.0):
         print(f"{line.measure}: {line.value}  [{line.met}] {line.target}\n    {line.side_by_side}")
 
