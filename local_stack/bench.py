@@ -39,7 +39,7 @@ from local_stack.bench_tracing import per_call_ms as tracing_per_call_ms
 from local_stack.capture import stdout_to
 from local_stack.faults import recording_calls
 from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.layer_report import BUILT_LAYER, size_of
+from local_stack.layer_report import BUILT_LAYER, RUNTIME_CACHE_TAG, bytecode_problems, size_of
 from local_stack.moto_endpoint import running_moto
 from local_stack.run import put_events
 from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_events
@@ -188,15 +188,17 @@ def _lines() -> list[Line]:
         )
     )
     if BUILT_LAYER.is_dir():
-        pyc = sum(1 for _ in BUILT_LAYER.rglob("*.pyc"))
         sdk = [name for name in ("boto3", "botocore") if (BUILT_LAYER / name).exists()]
+        bytecode = bytecode_problems(BUILT_LAYER)
+        compiled = sum(1 for _ in BUILT_LAYER.rglob(f"*.{RUNTIME_CACHE_TAG}.pyc"))
         lines.append(
             Line(
                 "the built code layer (.aws-sam, from make build)",
-                f"{size_of(BUILT_LAYER) / 2**20:.1f} MiB unzipped",
-                f"SDK shipped: {', '.join(sdk) or 'none'} (the runtime's boto3 is used); {pyc} .pyc",
-                "no SDK, no bytecode",
-                not sdk and pyc == 0,
+                f"{size_of(BUILT_LAYER) / 2**20:.1f} MiB unzipped, {compiled} {RUNTIME_CACHE_TAG} .pyc",
+                f"SDK shipped: {', '.join(sdk) or 'none'} (the runtime's boto3 is used); "
+                + ("; ".join(bytecode) or "every .py has its .pyc, unchecked-hash"),
+                "no SDK; every .py with its python3.12 .pyc",
+                not sdk and not bytecode,
             )
         )
     else:
