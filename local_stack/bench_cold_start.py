@@ -1,5 +1,11 @@
 """Cold start, as `make bench` reports it: each function's handler import against a bare
-``import boto3``, and the first invocation's extra CPU over the second.
+``import boto3``, and the first invocation's extra CPU over the second; and one handler's import from
+the code as shipped (the layer and the function built as `sam build` builds them, for this
+interpreter, read-only as on Lambda: local_stack/bench_layer.py), without bytecode and with it.
+
+The first figures import the layer's source (layers/nudge) and the development environment's
+packages, which have bytecode cached for this interpreter; only the shipped copies show what a cold
+start costs when nothing can be cached.
 
 Every figure comes from fresh interpreters, as a cold start has one: the variants of a round run one
 after another, round after round (interleaved, so a busy machine slows each alike), and the table
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_stack.bench_layer import bytecode_files, sdk_packages, shipped_code, without_write_override
 from local_stack.cfn import load_template
 from local_stack.moto_endpoint import FAKE_AWS_ENVIRONMENT, running_moto
 from local_stack.run import sqs_event
@@ -130,13 +137,23 @@ def _lambda_environment(variables: dict[str, str]) -> dict[str, str]:
     return {**base, **variables, **LAMBDA_MARKERS}
 
 
-def _run(script: str, args: list[str], environment: dict[str, str]) -> str:
+def _run(
+    script: str,
+    args: list[str],
+    environment: dict[str, str],
+    *,
+    cwd: Path = REPO_ROOT,
+    read_only: bool = False,
+) -> str:
+    """Our interpreter running ``script`` fresh; ``read_only``: unable to write where the write bits
+    say no, even as root (bench_layer.without_write_override), as on Lambda's read-only code."""
+    command = [sys.executable, "-c", script, *args]
     done = subprocess.run(  # noqa: S603 - our own interpreter running our own script
-        [sys.executable, "-c", script, *args],
+        without_write_override(command) if read_only else command,
         capture_output=True,
         text=True,
         env=environment,
-        cwd=REPO_ROOT,
+        cwd=cwd,
         check=False,
     )
     if done.returncode != 0:
@@ -165,6 +182,106 @@ def bench_imports(rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
         name: {key: statistics.median(s[key] for s in measured) for key in measured[0]}
         for name, measured in samples.items()
     }
+
+
+# The function whose import is measured as shipped: an email function, whose import is the heaviest.
+SHIPPED_FUNCTION = "cart_abandoned"
+# What botocore imports when it is installed beside it (its CA bundle; without it, botocore's own).
+BOTOCORE_OPTIONAL = ("certifi",)
+SHIPPED_VARIANTS = {"source": "no bytecode (as shipped before)", "bytecode": "with bytecode (as shipped now)"}
+
+# One fresh interpreter, once per copy and outside the timed rounds: the import again, counting the
+# modules compiled from source (every call of importlib's source_to_code) and naming any module found
+# outside the function's code and the layer that the Lambda runtime would not provide (the stdlib and
+# the SDK are the runtime's; anything else there means the copy is not what Lambda would import).
+_SHIPPED_PROBE = """
+import json, sys, sysconfig
+import importlib._bootstrap_external as external
+compiled = []
+original = external.SourceLoader.source_to_code
+def counted(self, data, path, *, _optimize=-1):
+    compiled.append(path)
+    return original(self, data, path, _optimize=_optimize)
+external.SourceLoader.source_to_code = counted
+runtime = json.loads(sys.argv[2])
+shipped = sys.argv[3:]
+sys.path[:0] = shipped
+before = set(sys.modules)
+__import__(sys.argv[1])
+stdlib = sysconfig.get_paths()["stdlib"]
+elsewhere = sorted(
+    name for name, module in list(sys.modules.items())
+    if name not in before and getattr(module, "__file__", None)
+    and not module.__file__.startswith((*shipped, stdlib))
+    and name.partition(".")[0] not in runtime
+)
+print(json.dumps({"compiled": len(compiled), "elsewhere": elsewhere}))
+"""
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A handler's import from the code as shipped, before and now, against a bare ``import boto3``."""
+
+    function: str
+    boto3_cpu_ms: float
+    cpu_ms: dict[str, float]
+    """Median CPU milliseconds of the import, by copy ("source", "bytecode")."""
+    cpu_ratio: dict[str, float]
+    """Median of each round's CPU time over that round's ``import boto3``, by copy."""
+    wall_ratio: dict[str, float]
+    compiled_modules: dict[str, int]
+    """Modules compiled from source during the import, by copy: what every cold start repeats."""
+
+
+def bench_shipped_imports(function: str = SHIPPED_FUNCTION, rounds: int = ROUNDS) -> Shipped:
+    """``function``'s import from the layer and code as `sam build` ships them, built for this
+    interpreter (local_stack/bench_layer.py), read-only: without bytecode (as shipped before) and with
+    it (now), each round against a bare ``import boto3``, all fresh and unable to write the code."""
+    environment = _lambda_environment(powertools_environment())
+    runtime = json.dumps([*sdk_packages(), *BOTOCORE_OPTIONAL])
+    compiled: dict[str, int] = {}
+    with shipped_code({function: template_functions()[function]}) as copies:
+        for variant, copy in copies.items():
+            probe = json.loads(
+                _run(_SHIPPED_PROBE, ["app", runtime, *copy.path_of(function)], environment, read_only=True)
+            )
+            if probe["elsewhere"]:
+                raise RuntimeError(f"{function} imports from outside the shipped code: {probe['elsewhere']}")
+            compiled[variant] = probe["compiled"]
+        samples: dict[str, list[dict[str, float]]] = {BOTO3: [], **{variant: [] for variant in copies}}
+        for _ in range(rounds):
+            measured = {BOTO3: _timed_import(["boto3"], environment, REPO_ROOT)} | {
+                variant: _timed_import(
+                    ["app", *copy.path_of(function)], environment, copy.functions / function
+                )
+                for variant, copy in copies.items()
+            }
+            for name, figures in measured.items():
+                samples[name].append(
+                    figures | {f"{key}_ratio": figures[key] / measured[BOTO3][key] for key in ("wall", "cpu")}
+                )
+        written = bytecode_files(copies["source"].layer.parent)
+        if written:
+            raise RuntimeError(f"the read-only copy was written to: {written} .pyc appeared")
+    medians = {
+        name: {key: statistics.median(s[key] for s in measured) for key in measured[0]}
+        for name, measured in samples.items()
+    }
+    return Shipped(
+        function,
+        medians[BOTO3]["cpu"] * 1000,
+        {variant: medians[variant]["cpu"] * 1000 for variant in SHIPPED_VARIANTS},
+        {variant: medians[variant]["cpu_ratio"] for variant in SHIPPED_VARIANTS},
+        {variant: medians[variant]["wall_ratio"] for variant in SHIPPED_VARIANTS},
+        compiled,
+    )
+
+
+def _timed_import(args: list[str], environment: dict[str, str], cwd: Path) -> dict[str, float]:
+    """One fresh import, unable to write the code; in the function's code directory, as Lambda runs
+    it (/var/task), for a handler."""
+    return dict(json.loads(_run(_IMPORT_SCRIPT, args, environment, cwd=cwd, read_only=True)))
 
 
 # The functions whose first invocation is measured, by folder name and logical id, with the sample
@@ -274,6 +391,17 @@ def main() -> None:
         print(
             f"  {row.name:<22} {row.import_ms:>9.0f} {ratio:>8} {row.import_cpu_ms:>7.0f} {cpu_ratio:>8} "
             f"{extra_text:>19}"
+        )
+    shipped = bench_shipped_imports()
+    print(
+        f"{shipped.function}'s import as shipped: the layer and its code built for this Python "
+        f"(local_stack/bench_layer.py), read-only, medians of {ROUNDS} interleaved rounds against "
+        f"import boto3 ({shipped.boto3_cpu_ms:.0f} ms CPU; target: <= 2x, nothing compiled):"
+    )
+    for variant, label in SHIPPED_VARIANTS.items():
+        print(
+            f"  {label:<32} {shipped.cpu_ms[variant]:>5.0f} ms CPU {shipped.cpu_ratio[variant]:>5.2f}x "
+            f"(wall {shipped.wall_ratio[variant]:.2f}x), {shipped.compiled_modules[variant]} modules compiled"
         )
 
 
