@@ -1,11 +1,12 @@
 """After `make build`: the built code layer's size, and that it ships what Lambda needs and no more.
 
 Fails if the layer carries the SDK the runtime provides (boto3, botocore and their dependencies,
-which would shadow the runtime's copy), or if any .py of the layer or of a function lacks its
-python3.12 bytecode: ``__pycache__/<name>.cpython-312.pyc``, an unchecked-hash .pyc (used without
-looking at the source). On Lambda the code is read-only, so a module without it is compiled again on
-every cold start (layers/bytecode.mk). Bytecode for any other Python fails too. Prints the unzipped
-size and the largest packages.
+which would shadow the runtime's copy), if the templates layer ships any Python (it is data only and
+nothing compiles it), or if any .py of the layer or of a function lacks its python3.12 bytecode:
+``__pycache__/<name>.cpython-312.pyc``, an unchecked-hash .pyc (used without looking at the source).
+On Lambda the code is read-only, so a module without it is compiled again on every cold start
+(layers/bytecode.mk). Bytecode for any other Python fails too. Prints the unzipped size and the
+largest packages.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from local_stack.stack import REPO_ROOT
 
 BUILD_DIR = REPO_ROOT / ".aws-sam" / "build"
 BUILT_LAYER = BUILD_DIR / "NudgeLayer" / "python"
+TEMPLATES_LAYER = BUILD_DIR / "TemplatesLayer"
 LAYER = Path(sys.argv[1]) if len(sys.argv) > 1 and __name__ == "__main__" else BUILT_LAYER
 RUNTIME_PROVIDES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3")
 
@@ -109,6 +111,9 @@ def main() -> int:
         problems += [f"{function.name} has {problem}" for problem in bytecode_problems(function)]
     if not functions:
         problems.append(f"no built function in {BUILD_DIR}")
+    python_in_templates = sorted(str(path.relative_to(BUILD_DIR)) for path in _sources(TEMPLATES_LAYER))
+    if python_in_templates:
+        problems.append(f"the templates layer (data only) ships Python: {', '.join(python_in_templates[:3])}")
     for problem in problems:
         print(f"X {problem}")
     return 1 if problems else 0
