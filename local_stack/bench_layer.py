@@ -6,9 +6,11 @@ layers/nudge/Makefile and functions/Makefile run for the local interpreter and p
 layers/nudge/requirements.txt with --no-compile into a target directory, the SDK packages the Makefile
 removes are removed (the interpreter's own boto3 is used, as the runtime's is on Lambda), nudge/ and
 each function's .py are copied in, and, for the layer as shipped now, compileall writes unchecked-hash
-bytecode with this interpreter (as layers/bytecode.mk does with python3.12). The pip install is kept
-under out/bench-layer/, by a hash of the requirements, the SDK list and the interpreter, so only the
-first run (and one after a requirements change) installs anything.
+bytecode with this interpreter (as layers/bytecode.mk does with python3.12). The pip install, and its
+bytecode, are kept under out/bench-layer/ by a hash of the requirements, the SDK list and the
+interpreter, so only the first run (and one after a requirements change) installs anything (needing
+the package index); each run then makes its two copies of it in a second (hard links) and compiles
+only nudge/ and the handlers.
 
 Both copies are made read-only, as /opt and /var/task are on Lambda, so Python can cache nothing it
 compiles: the files and directories lose their write bits, and an interpreter run as root (which
