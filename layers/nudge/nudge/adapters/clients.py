@@ -75,7 +75,8 @@ def _client(service: str, config: Callable[[], Config]) -> Any:
         with _lock:
             client = _clients.get(service)
             if client is None:
-                client = _clients[service] = session().client(service, config=config())  # type: ignore[call-overload]
+                client = session().client(service, config=config())  # type: ignore[call-overload]
+                _clients[service] = client
     return client
 
 
