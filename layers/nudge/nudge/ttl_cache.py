@@ -5,6 +5,9 @@ A warm Lambda container reads such a row once per ``seconds`` instead of once pe
 in the table reaches every container within that time. Expiry follows the wall clock (``time.time``),
 so a test clock moved past it expires entries as time passing would. ``forget_all`` empties every
 cache, as a fresh container starts empty (the local stack calls it between tests).
+
+Loads are single-flight: threads that miss the same keys at once (a batch's records on a cold
+function, up to ten threads) make one load of each key and wait for it, instead of each reading it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 ValueT = TypeVar("ValueT")
 KeyT = TypeVar("KeyT", bound=Hashable)
 
 _caches: list[Expiring[object]] = []
+
+
+class _Load:
+    """One ``load`` call in flight; the threads that need its keys wait for ``done``."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        # What it read, once it returned; None while it runs and after it raised.
+        self.values: Mapping[Any, Any] | None = None
 
 
 class Expiring(Generic[ValueT]):
@@ -28,57 +40,79 @@ class Expiring(Generic[ValueT]):
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, ValueT]] = {}
         self._lock = threading.Lock()
-        self._loading: dict[Hashable, threading.Lock] = {}
+        self._loading: dict[Hashable, _Load] = {}
         _caches.append(self)  # type: ignore[arg-type]
 
     def get(self, key: Hashable, load: Callable[[], ValueT]) -> ValueT:
         """The cached value of ``key``, or ``load()``'s (cached) once the entry is older than
         ``seconds``. A load that raises caches nothing. Threads that miss the same key at once (a
         batch's records on a cold function) wait for one load instead of each making it."""
-        entry = self._fresh(key)
-        if entry is not None:
-            return entry[1]
-        with self._lock:
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:
-            entry = self._fresh(key)
-            if entry is not None:
-                return entry[1]
-            now = time.time()
-            value = load()
-            self._store({key: value}, now)
-            with self._lock:
-                # Waiters hold the lock already; later callers find the value.
-                self._loading.pop(key, None)
-            return value
-
-    def _fresh(self, key: Hashable) -> tuple[float, ValueT] | None:
-        now = time.time()
-        with self._lock:
-            entry = self._entries.get(key)
-        return entry if entry is not None and now - entry[0] < self.seconds else None
+        while True:
+            found = self.get_many([key], lambda _: {key: load()})
+            if key in found:
+                return found[key]
+            # Only a get_many load of the same cache leaves a key out: then this thread reads it.
 
     def get_many(
         self, keys: Iterable[KeyT], load: Callable[[list[KeyT]], Mapping[KeyT, ValueT]]
     ) -> dict[KeyT, ValueT]:
         """The values of ``keys``: fresh ones from the cache, the rest from one ``load(missing)``
         call, which returns a value for each key it could read (a key it leaves out is neither
-        returned nor cached, so it is read again next time)."""
-        now = time.time()
+        returned nor cached, so it is read again next time).
+
+        Keys another thread is loading meanwhile are not loaded again: this thread loads the keys
+        nobody is loading, then waits for the others' loads and takes what they read (without what
+        they left out). When a load it waited for raised, it loads those keys again (or waits for
+        whoever does). A thread waits only once its own load is over, so no two threads ever wait for
+        each other."""
+        wanted = list(dict.fromkeys(keys))
         found: dict[KeyT, ValueT] = {}
-        missing: list[KeyT] = []
-        with self._lock:
-            for key in keys:
-                entry = self._entries.get(key)
-                if entry is not None and now - entry[0] < self.seconds:
-                    found[key] = entry[1]
+        pending = wanted
+        while pending:
+            now = time.time()
+            mine: list[KeyT] = []
+            theirs: dict[_Load, list[KeyT]] = {}
+            flight = _Load()
+            with self._lock:
+                for key in pending:
+                    entry = self._entries.get(key)
+                    if entry is not None and now - entry[0] < self.seconds:
+                        found[key] = entry[1]
+                    elif key in self._loading:
+                        theirs.setdefault(self._loading[key], []).append(key)
+                    else:
+                        mine.append(key)
+                        self._loading[key] = flight
+            if mine:
+                found.update(self._load(mine, load, flight, now))
+            pending = []
+            for other, waited in theirs.items():
+                other.done.wait()
+                if other.values is None:
+                    pending += waited  # it raised
                 else:
-                    missing.append(key)
-        if missing:
-            loaded = load(missing)
-            self._store(loaded, now)
-            found.update(loaded)
-        return found
+                    found.update({key: other.values[key] for key in waited if key in other.values})
+        return {key: found[key] for key in wanted if key in found}
+
+    def _load(
+        self,
+        keys: list[KeyT],
+        load: Callable[[list[KeyT]], Mapping[KeyT, ValueT]],
+        flight: _Load,
+        now: float,
+    ) -> dict[KeyT, ValueT]:
+        try:
+            loaded = load(keys)
+            values = {key: loaded[key] for key in keys if key in loaded}
+            self._store(values, now)
+            flight.values = values
+            return values
+        finally:
+            with self._lock:
+                for key in keys:
+                    if self._loading.get(key) is flight:
+                        del self._loading[key]
+            flight.done.set()
 
     def _store(self, values: Mapping[KeyT, ValueT], now: float) -> None:
         with self._lock:

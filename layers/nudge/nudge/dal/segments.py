@@ -1,5 +1,5 @@
-"""Segment rows: offers read per send and definitions read per evaluation, so marketing changes apply
-without a deploy."""
+"""Segment rows: offers read per send and definitions read per evaluation (each at most once a minute
+per warm function), so marketing changes apply within a minute, without a deploy."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ class InvalidSegmentDefinitionError(ValueError):
 
 
 # An offer change reaches every warm function within a minute; a send reads the row once a minute,
-# not once an email.
+# not once an email. The definitions (every row's rules, one Scan) follow the same minute.
 SEGMENT_CACHE_SECONDS = 60
 _segments: Expiring[Segment] = Expiring(SEGMENT_CACHE_SECONDS)
+# A table's definitions, or what is wrong with them (the error's message).
+_definitions: Expiring[tuple[SegmentDefinition, ...] | str] = Expiring(SEGMENT_CACHE_SECONDS)
 
 
 def get_segment(table: str, segment_id: str | None) -> Segment:
@@ -64,7 +66,23 @@ def delete_segment(table: str, segment_id: str) -> None:
 
 
 def list_definitions(table: str) -> list[SegmentDefinition]:
-    """Every segment's membership rules; all must validate, or none are used."""
+    """Every segment's membership rules; all must validate, or none are used. Read (one Scan) at most
+    once per ``SEGMENT_CACHE_SECONDS`` per warm function, as the offers are, so a change to the
+    rules reaches every function within that minute.
+
+    An invalid table is remembered for the same minute as a valid one: every evaluation meanwhile
+    raises InvalidSegmentDefinitionError (re-segmentation stays paused, each time logged and
+    counted) without scanning again, and a fix, like any change, applies within the minute.
+    """
+    read = _definitions.get(table, lambda: _read_definitions(table))
+    if isinstance(read, str):
+        raise InvalidSegmentDefinitionError(read)
+    return list(read)
+
+
+def _read_definitions(table: str) -> tuple[SegmentDefinition, ...] | str:
+    """The rules of every row, or the problems of the rows that do not validate (names and fields
+    only) when any does not."""
     definitions: list[SegmentDefinition] = []
     problems: list[str] = []
     paginator = clients.dynamodb().get_paginator("scan")
@@ -86,5 +104,5 @@ def list_definitions(table: str) -> list[SegmentDefinition]:
                 )
                 problems.append(f"{row.get('segment_id', '?')}: {fields}")
     if problems:
-        raise InvalidSegmentDefinitionError("invalid segment definitions: " + "; ".join(sorted(problems)))
-    return definitions
+        return "invalid segment definitions: " + "; ".join(sorted(problems))
+    return tuple(definitions)
