@@ -15,7 +15,7 @@ from nudge.adapters.ses import SendRefusedError, send_raw
 from nudge.carts import CartNote
 from nudge.catalog.models import Product
 from nudge.dal import frequency_cap
-from nudge.dal.customers import get_customer, record_cart
+from nudge.dal.customers import record_cart
 from nudge.dal.deliveries import (
     Claim,
     Delivery,
@@ -30,6 +30,7 @@ from nudge.dal.deliveries import (
 )
 from nudge.dal.frequency_cap import Changed, Taken
 from nudge.dal.segments import get_segment
+from nudge.dal.send_reads import RowsToRefresh, read_profile
 from nudge.eligibility import ineligibility
 from nudge.envelopes import EventBridgeModel
 from nudge.events import TriggerDetail
@@ -41,7 +42,7 @@ from nudge.mime import build_message
 from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer, Segment
-from nudge.recommendations import RecommendationRequest, Recommender, recommender_for
+from nudge.recommendations import RecommendationRequest, Recommender, model_rows_for, recommender_for
 from nudge.rendering import RenderedEmail, language_for, render_email, render_subject
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
@@ -208,7 +209,9 @@ def _decide_and_send(
     customer = (
         trigger.profile_update(detail, settings)
         if trigger.profile_update is not None
-        else get_customer(settings.customers_table, detail.customer_id)
+        else read_profile(
+            settings.customers_table, detail.customer_id, _rows_to_refresh(trigger, detail, settings)
+        )
     )
     if customer is None:
         if event_time is not None and utc_now() - event_time < settings.unknown_customer_wait:
@@ -238,6 +241,15 @@ def _decide_and_send(
     return _claim_and_send(
         trigger, detail, settings, customer, segment, unsubscribe_url, context, language, arm, lambda_context
     )
+
+
+def _rows_to_refresh(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings) -> RowsToRefresh:
+    """The rows read with the profile when their cached copies have expired: the segments this
+    container knows, and the recommendation rows of the event's own seeds."""
+    model = model_rows_for(settings, *trigger.event_seeds(detail)) if trigger.event_seeds else None
+    if model is None:
+        return RowsToRefresh(settings.segments_table)
+    return RowsToRefresh(settings.segments_table, model[0], model[1])
 
 
 def _rule_reason(

@@ -64,6 +64,9 @@ class Trigger(Generic[DetailT]):
     """What the recommendations start from (the cart, the order, past purchases)."""
     shown_skus: Callable[[DetailT], tuple[str, ...]] = lambda _: ()
     """SKUs the email already shows: never recommended."""
+    event_seeds: Callable[[DetailT], tuple[tuple[str, ...], str]] | None = None
+    """The seeds and currency the event alone gives (a cart's, an order's): their recommendation
+    rows are read with the profile. None: they come from the profile."""
     profile_note: Callable[[DetailT], CartNote | None] = lambda _: None
     """What the event notes on the profile whatever is decided (the newest cart): written with the
     send's one profile write, or on its own when the email is skipped or deferred."""
@@ -111,6 +114,7 @@ CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
     currency=lambda cart, _: cart.currency,
     seed_skus=lambda cart, _: cart.skus,
     shown_skus=lambda cart: cart.skus,
+    event_seeds=lambda cart: (cart.skus, cart.currency),
     profile_note=cart_note,
     series=Series(
         step=lambda cart: cart.step,

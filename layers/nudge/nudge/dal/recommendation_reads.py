@@ -48,6 +48,18 @@ def read_products(table: str, skus: Sequence[str]) -> dict[str, Product]:
     return {sku: product for (_, sku), product in found.items() if product is not None}
 
 
+def expired_row_keys(table: str, keys: Sequence[str]) -> list[str]:
+    """Which of these model rows this container has read and whose minute has passed."""
+    return [key for _, key in _rows.expired([(table, key) for key in keys])]
+
+
+def remember_rows(table: str, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    """Model rows read with a profile (``nudge.dal.send_reads``), cached as ``read_rows`` caches
+    its own: ``keys`` were all answered, and a key without a row is remembered as missing."""
+    by_key = {str(row["model_key"]): row for row in rows}
+    _rows.put_many({(table, key): by_key.get(key) for key in keys})
+
+
 def _product(row: dict[str, Any]) -> Product | None:
     try:
         return Product.model_validate(row)

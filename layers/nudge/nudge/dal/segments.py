@@ -32,6 +32,30 @@ def get_segment(table: str, segment_id: str | None) -> Segment:
     return _segments.get((table, segment_id), lambda: _read_segment(table, segment_id))
 
 
+MAX_SEGMENTS_READ_WITH_PROFILE = 20
+
+
+def expired_segment_ids(table: str) -> list[str]:
+    """The ids of segment rows this container has read and whose minute has passed: read again
+    with the next profile (``nudge.dal.send_reads``), they cost no call of their own."""
+    known = [key for key in _segments.known() if isinstance(key, tuple) and key[0] == table and key[1]]
+    expired = _segments.expired(known)
+    return [str(segment_id) for _, segment_id in expired][-MAX_SEGMENTS_READ_WITH_PROFILE:]
+
+
+def remember_segments(table: str, rows: list[dict[str, Any]]) -> None:
+    """Segment rows read with a profile, cached as ``get_segment`` caches its own reads. A row that
+    does not validate is left out: ``get_segment`` reads it again and fails as it always has."""
+    segments = {}
+    for row in rows:
+        try:
+            segment = Segment.model_validate(row)
+        except ValidationError:
+            continue
+        segments[(table, segment.segment_id)] = segment
+    _segments.put_many(segments)
+
+
 def _read_segment(table: str, segment_id: str | None) -> Segment:
     for candidate in dict.fromkeys((segment_id, DEFAULT_SEGMENT_ID)):
         if not candidate:

@@ -13,11 +13,11 @@ counted, and the email goes out without the block.
 
 from __future__ import annotations
 
-from nudge.recommendations.co_purchase import CoPurchaseRecommender
+from nudge.recommendations.co_purchase import CoPurchaseRecommender, model_keys_for
 from nudge.recommendations.interface import RecommendationRequest, Recommender
 from nudge.settings import Settings
 
-__all__ = ["RecommendationRequest", "Recommender", "recommender_for"]
+__all__ = ["RecommendationRequest", "Recommender", "model_rows_for", "recommender_for"]
 
 
 def recommender_for(settings: Settings) -> Recommender | None:
@@ -27,3 +27,13 @@ def recommender_for(settings: Settings) -> Recommender | None:
     if settings.products_table is None or settings.recommendations_table is None:
         return None
     return CoPurchaseRecommender(settings.products_table, settings.recommendations_table)
+
+
+def model_rows_for(
+    settings: Settings, seed_skus: tuple[str, ...], currency: str | None
+) -> tuple[str, list[str]] | None:
+    """The shipped recommender's table and the rows it will read for these seeds and currency (read
+    with the profile, ``nudge.dal.send_reads``); None when recommendations are off."""
+    if recommender_for(settings) is None or settings.recommendations_table is None:
+        return None
+    return settings.recommendations_table, model_keys_for(seed_skus, currency)

@@ -59,8 +59,12 @@ class CoPurchaseRecommender:
 
 def model_keys(request: RecommendationRequest) -> list[str]:
     """Read 1's keys: the seeds' top lists, the currency's best-sellers, every currency's."""
-    market = [bestsellers_key(request.currency)] if request.currency else []
-    return [*(top_key(sku) for sku in request.seed_skus[:MAX_SEEDS]), *market, BESTSELLERS_KEY]
+    return model_keys_for(request.seed_skus, request.currency)
+
+
+def model_keys_for(seed_skus: Sequence[str], currency: str | None) -> list[str]:
+    market = [bestsellers_key(currency)] if currency else []
+    return [*(top_key(sku) for sku in seed_skus[:MAX_SEEDS]), *market, BESTSELLERS_KEY]
 
 
 def recommend_from(

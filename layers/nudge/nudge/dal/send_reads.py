@@ -1,0 +1,74 @@
+"""The send path's first read: the profile, and in the same BatchGetItem the cached rows the send
+will want whose minute has passed.
+
+A warm function in a quiet store (batches more than a minute apart) finds its segment and
+recommendation rows expired on every email; read one by one they would cost a call each. Here they
+ride along with the profile: the segment rows this container has read before (the customer's is
+almost always among them) and the recommendation model rows the event alone names (the cart's or
+the order's products and the best-sellers of its currency). What comes back fills the caches as
+their own reads would; the later reads then find them fresh. A row that is not among them (a new
+segment, a win-back's seeds) is read as before.
+
+The profile is read strongly consistent, the rows eventually consistent, as on their own. When
+DynamoDB leaves the profile unprocessed (throttling), it is read with GetItem; rows it leaves
+unprocessed are simply not cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nudge.adapters import clients
+from nudge.dal.customers import get_customer
+from nudge.dal.items import from_item, to_item
+from nudge.dal.recommendation_reads import expired_row_keys, remember_rows
+from nudge.dal.segments import expired_segment_ids, remember_segments
+from nudge.profiles import Customer
+
+MAX_KEYS = 100
+"""BatchGetItem's limit on keys per call."""
+
+
+@dataclass(frozen=True)
+class RowsToRefresh:
+    segments_table: str
+    model_table: str | None = None
+    model_keys: Sequence[str] = ()
+    """The model rows the event names (``nudge.recommendations.co_purchase.model_keys_for``)."""
+
+
+def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh) -> Customer | None:
+    """The profile (None: no such customer), with the expired rows of ``refresh`` read alongside."""
+    segment_ids = expired_segment_ids(refresh.segments_table)
+    model_keys = (
+        expired_row_keys(refresh.model_table, refresh.model_keys)[: MAX_KEYS - 1 - len(segment_ids)]
+        if refresh.model_table
+        else []
+    )
+    if not segment_ids and not model_keys:
+        return get_customer(customers_table, customer_id)
+    request: dict[str, Any] = {
+        customers_table: {"Keys": [to_item({"customer_id": customer_id})], "ConsistentRead": True}
+    }
+    if segment_ids:
+        request[refresh.segments_table] = {"Keys": [to_item({"segment_id": s}) for s in segment_ids]}
+    if refresh.model_table and model_keys:
+        request[refresh.model_table] = {"Keys": [to_item({"model_key": key}) for key in model_keys]}
+    response = clients.dynamodb().batch_get_item(RequestItems=request)
+    found = response.get("Responses", {})
+    unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys") or {})
+    if refresh.segments_table in found:
+        remember_segments(refresh.segments_table, [from_item(item) for item in found[refresh.segments_table]])
+    if refresh.model_table and model_keys:
+        left = {
+            str(from_item(key)["model_key"])
+            for key in unprocessed.get(refresh.model_table, {}).get("Keys", [])
+        }
+        rows = [from_item(item) for item in found.get(refresh.model_table, [])]
+        remember_rows(refresh.model_table, [key for key in model_keys if key not in left], rows)
+    if customers_table in unprocessed:
+        return get_customer(customers_table, customer_id)
+    profiles = found.get(customers_table, [])
+    return Customer.model_validate(from_item(profiles[0])) if profiles else None

@@ -1,0 +1,140 @@
+"""A warm function whose cached rows have expired (a quiet store: batches more than a minute apart)
+reads its segment and the cart's recommendation rows in the same BatchGetItem as the profile,
+instead of a call each; what it reads is as fresh as its own reads would be."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+import time_machine
+
+from local_stack.faults import recording_requests
+from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.run import dead_lettered_details, put_events
+from local_stack.scenario import SampleEvent
+from local_stack.seed import put_shopper
+from local_stack.stack import LocalStack
+from nudge.dal import send_reads
+from nudge.dal.segments import SEGMENT_CACHE_SECONDS, get_segment, put_segment, put_segment_row
+from nudge.dal.send_reads import RowsToRefresh, read_profile
+from nudge.profiles import Customer
+from tests.conftest import sent_emails
+
+CART = "CartAbandonedFunction"
+
+
+def _teach(stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]) -> None:
+    put_events(stack, [s for s in samples.values() if s.is_product and not s.is_invalid])
+    mappings.drain()
+
+
+def _cart(stack: LocalStack, samples: dict[str, SampleEvent], number: int) -> SampleEvent:
+    customer_id = put_shopper(stack, f"cus_quiet_{number}")
+    cart = samples["cart_abandoned/vip_ada.json"]
+    return cart.varied(customer_id, customer_id=customer_id, cart_id=f"cart_{customer_id}")
+
+
+def _tables_read_together(
+    requests: list[tuple[str, str, dict[str, Any]]], stack: LocalStack
+) -> list[set[str]]:
+    logical = {name: logical_id for logical_id, name in stack.names.items()}
+    return [
+        {logical[table] for table in params["RequestItems"]}
+        for service, operation, params in requests
+        if (service, operation) == ("dynamodb", "BatchGetItem")
+    ]
+
+
+def test_a_quiet_function_reads_its_expired_segment_and_rows_with_the_profile(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Traveller,
+) -> None:
+    _teach(stack, mappings, samples)
+    put_events(stack, [_cart(stack, samples, 1)])
+    mappings.drain(only=[CART])
+    # Given marketing changes the VIP coupon, and the next cart comes more than a minute later
+    table = stack.names["SegmentsTable"]
+    put_segment(table, get_segment(table, "vip").model_copy(update={"coupon_code": "VIP20"}))
+    clock.shift(SEGMENT_CACHE_SECONDS + 1)
+    cart = _cart(stack, samples, 2)
+    with recording_requests() as requests:
+        put_events(stack, [cart])
+        mappings.drain(only=[CART])
+    calls = Counter(
+        f"{service}.{operation}:{params.get('TableName', '')}" for service, operation, params in requests
+    )
+    # Then the profile, the segment and the cart's model rows come in one call
+    together = _tables_read_together(requests, stack)
+    assert {"CustomersTable", "SegmentsTable", "RecommendationsTable"} in together
+    assert not [call for call in calls if call.startswith("dynamodb.GetItem")]
+    assert {"RecommendationsTable"} not in together
+    # ...and the email reads what the table holds now, with its recommendations
+    email = sent_emails(moto)[-1]
+    text = str(email.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert "<cus_quiet_2@example.com>" in email["To"]
+    assert "VIP20" not in text  # the first step of the series carries no offer...
+    assert "utm_content=recommendation" in str(email.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    assert get_segment(table, "vip").coupon_code == "VIP20"  # ...but the cache holds the new row
+
+
+def test_a_segment_row_that_no_longer_validates_is_still_refused_after_the_minute(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Traveller,
+) -> None:
+    _teach(stack, mappings, samples)
+    put_events(stack, [_cart(stack, samples, 1)])
+    mappings.drain(only=[CART])
+    sent = len(sent_emails(moto))
+    # Given the VIP row is broken while the function is warm, and the minute passes
+    put_segment_row(
+        stack.names["SegmentsTable"], {"segment_id": "vip", "name": "VIP", "discount_percent": 150}
+    )
+    clock.shift(SEGMENT_CACHE_SECONDS + 1)
+    put_events(stack, [_cart(stack, samples, 2)])
+    mappings.drain(only=[CART])
+    # Then no email on the stale offer: the record is dead-lettered naming the bad data
+    assert len(sent_emails(moto)) == sent
+    assert dead_lettered_details(stack).get("CartAbandonedDLQ")
+
+
+class _Unprocessed:
+    """A DynamoDB client that leaves the profile unprocessed in every BatchGetItem, as a throttled
+    table may, and answers GetItem."""
+
+    def __init__(self, profile: dict[str, Any]) -> None:
+        self.profile = profile
+        self.calls: list[str] = []
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append("BatchGetItem")
+        return {"Responses": {}, "UnprocessedKeys": {"customers": RequestItems["customers"]}}
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        self.calls.append("GetItem")
+        return {"Item": self.profile}
+
+
+def test_a_profile_left_unprocessed_is_read_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = {
+        "customer_id": {"S": "c1"},
+        "email": {"S": "c1@example.com"},
+        "marketing_consent": {"BOOL": True},
+    }
+    client = _Unprocessed(profile)
+    monkeypatch.setattr(send_reads.clients, "dynamodb", lambda: client)
+    monkeypatch.setattr("nudge.dal.customers.clients.dynamodb", lambda: client)
+    monkeypatch.setattr(send_reads, "expired_segment_ids", lambda _table: ["vip"])
+
+    customer = read_profile("customers", "c1", RowsToRefresh("segments"))
+
+    assert isinstance(customer, Customer) and customer.customer_id == "c1"
+    assert client.calls == ["BatchGetItem", "GetItem"]
