@@ -130,7 +130,7 @@ def test_a_profile_left_unprocessed_is_read_on_its_own(monkeypatch: pytest.Monke
         "marketing_consent": {"BOOL": True},
     }
     client = _Unprocessed(profile)
-    monkeypatch.setattr(send_reads.clients, "dynamodb", lambda: client)
+    monkeypatch.setattr("nudge.dal.send_reads.clients.dynamodb", lambda: client)
     monkeypatch.setattr("nudge.dal.customers.clients.dynamodb", lambda: client)
     monkeypatch.setattr(send_reads, "expired_segment_ids", lambda _table: ["vip"])
 
