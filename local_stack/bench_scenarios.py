@@ -141,6 +141,21 @@ def _cart(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
     return cart.varied(customer_id, customer_id=customer_id, cart_id=f"cart_{customer_id}")
 
 
+def _other_cart(samples: dict[str, SampleEvent], cart: SampleEvent) -> SampleEvent:
+    """The cart with other products in it (the sample catalog's hat and mug)."""
+    items = [
+        {
+            "sku": sku,
+            "name": name,
+            "quantity": 1,
+            "unit_price": "20.00",
+            "product_url": f"https://shop.example/p/{sku}",
+        }
+        for sku, name in (("SKU-HAT-12", "Wool hat"), ("SKU-MUG-11", "Stoneware mug"))
+    ]
+    return cart.varied(cart.name, items=items)
+
+
 def _new_container() -> None:
     """What a new Lambda container starts without: clients, cached rows, cached secrets."""
     ttl_cache.forget_all()
@@ -221,6 +236,10 @@ def record_situations(stack: LocalStack, mappings: EventSourceMappings, clock: A
         waiting = customers(1)
         clock.shift(QUIET_GAP_SECONDS)
         found.append(_record(stack, mappings, "quiet", shopper, waiting))
+        # The same, for a cart of products the container has not recommended for lately.
+        other = [_other_cart(samples, cart) for cart in customers(1)]
+        clock.shift(QUIET_GAP_SECONDS)
+        found.append(_record(stack, mappings, "quiet, another cart", shopper, other))
         # Cold: a new container, a full batch.
         batch = customers(COLD_BATCH)
         _new_container()
@@ -351,11 +370,13 @@ def scenario_lines(situations: list[Recorded], init_cpu_ms: float) -> list[Line]
     """The table's lines of the situations (each "new shopper / engaged regular")."""
     lines = []
     calls = {s: _pair(situations, s, lambda r: r.calls_per_email) for s in SITUATIONS}
+    other = _pair(situations, "quiet, another cart", lambda r: r.calls_per_email)
     quiet_calls = max(_find(situations, shopper, "quiet").calls_per_email for shopper in SHOPPERS)
     lines.append(
         Line(
             "AWS calls per sent cart email, new shopper / engaged regular (schedule apart)",
             f"quiet store {calls['quiet']}",
+            f"a quiet store's cart of other products {other}; "
             f"busy store {calls['busy']}; cold batch of {COLD_BATCH} {calls['cold']}",
             "<= 6 quiet",
             quiet_calls <= 6,

@@ -1,15 +1,18 @@
 """A warm function whose cached rows have expired (a quiet store: batches more than a minute apart)
-reads its segment and the cart's recommendation rows in the same BatchGetItem as the profile,
-instead of a call each; what it reads is as fresh as its own reads would be."""
+reads its segment, the cart's recommendation rows and the products it showed for the same cart in
+the same BatchGetItem as the profile, instead of a call each; what it reads is as fresh as its own
+reads would be."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 import pytest
 import time_machine
 
+from local_stack import clients as stack_clients
 from local_stack.faults import recording_requests
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
@@ -69,11 +72,11 @@ def test_a_quiet_function_reads_its_expired_segment_and_rows_with_the_profile(
     calls = Counter(
         f"{service}.{operation}:{params.get('TableName', '')}" for service, operation, params in requests
     )
-    # Then the profile, the segment and the cart's model rows come in one call
+    # Then the profile, the segment, the cart's model rows and the products shown for the same cart
+    # a minute ago come in one call, and nothing is read besides
     together = _tables_read_together(requests, stack)
-    assert {"CustomersTable", "SegmentsTable", "RecommendationsTable"} in together
+    assert together == [{"CustomersTable", "SegmentsTable", "RecommendationsTable", "ProductsTable"}]
     assert not [call for call in calls if call.startswith("dynamodb.GetItem")]
-    assert {"RecommendationsTable"} not in together
     # ...and the email reads what the table holds now, with its recommendations
     email = sent_emails(moto)[-1]
     text = str(email.get_body(("plain",)).get_content())  # type: ignore[union-attr]
@@ -138,3 +141,34 @@ def test_a_profile_left_unprocessed_is_read_on_its_own(monkeypatch: pytest.Monke
 
     assert isinstance(customer, Customer) and customer.customer_id == "c1"
     assert client.calls == ["BatchGetItem", "GetItem"]
+
+
+def test_a_product_out_of_stock_leaves_a_quiet_functions_emails_after_the_minute(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    samples: dict[str, SampleEvent],
+    clock: time_machine.Traveller,
+) -> None:
+    _teach(stack, mappings, samples)
+    put_events(stack, [_cart(stack, samples, 1)])
+    mappings.drain(only=[CART])
+    shown = _recommended(moto)
+    assert shown
+    # Given the first product shown goes out of stock, and the next cart comes a minute later
+    stack_clients.dynamodb(stack.region).update_item(
+        TableName=stack.names["ProductsTable"],
+        Key={"sku": {"S": shown[0]}},
+        UpdateExpression="SET in_stock = :no",
+        ExpressionAttributeValues={":no": {"BOOL": False}},
+    )
+    clock.shift(SEGMENT_CACHE_SECONDS + 1)
+    put_events(stack, [_cart(stack, samples, 2)])
+    mappings.drain(only=[CART])
+    # Then the product read with the profile is the one in the table now
+    assert shown[0] not in _recommended(moto)
+
+
+def _recommended(moto: MotoEndpoint) -> list[str]:
+    html = str(sent_emails(moto)[-1].get_body(("html",)).get_content())  # type: ignore[union-attr]
+    return list(dict.fromkeys(re.findall(r'/p/(SKU-[A-Z0-9-]+)\?[^"]*utm_content=recommendation', html)))

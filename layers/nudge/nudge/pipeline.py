@@ -42,7 +42,7 @@ from nudge.mime import build_message
 from nudge.observability import log_safe_id, logger, metrics, tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer, Segment
-from nudge.recommendations import RecommendationRequest, Recommender, model_rows_for, recommender_for
+from nudge.recommendations import RecommendationRequest, Recommender, recommender_for, rows_to_refresh
 from nudge.rendering import RenderedEmail, language_for, render_email, render_subject
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
@@ -245,11 +245,10 @@ def _decide_and_send(
 
 def _rows_to_refresh(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings) -> RowsToRefresh:
     """The rows read with the profile when their cached copies have expired: the segments this
-    container knows, and the recommendation rows of the event's own seeds."""
-    model = model_rows_for(settings, *trigger.event_seeds(detail)) if trigger.event_seeds else None
-    if model is None:
+    container knows, and the recommendation and catalog rows of the event's own seeds."""
+    if trigger.event_seeds is None:
         return RowsToRefresh(settings.segments_table)
-    return RowsToRefresh(settings.segments_table, model[0], model[1])
+    return rows_to_refresh(settings, *trigger.event_seeds(detail))
 
 
 def _rule_reason(

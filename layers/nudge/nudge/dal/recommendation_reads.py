@@ -60,6 +60,17 @@ def remember_rows(table: str, keys: Sequence[str], rows: Sequence[dict[str, Any]
     _rows.put_many({(table, key): by_key.get(key) for key in keys})
 
 
+def expired_product_skus(table: str, skus: Sequence[str]) -> list[str]:
+    """Which of these catalog rows this container has read and whose minute has passed."""
+    return [sku for _, sku in _products.expired([(table, sku) for sku in skus])]
+
+
+def remember_products(table: str, skus: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    """Catalog rows read with a profile, cached as ``read_products`` caches its own."""
+    by_sku = {str(row["sku"]): row for row in rows}
+    _products.put_many({(table, sku): _product(by_sku[sku]) if sku in by_sku else None for sku in skus})
+
+
 def _product(row: dict[str, Any]) -> Product | None:
     try:
         return Product.model_validate(row)

@@ -2,12 +2,15 @@
 will want whose minute has passed.
 
 A warm function in a quiet store (batches more than a minute apart) finds its segment and
-recommendation rows expired on every email; read one by one they would cost a call each. Here they
-ride along with the profile: the segment rows this container has read before (the customer's is
-almost always among them) and the recommendation model rows the event alone names (the cart's or
-the order's products and the best-sellers of its currency). What comes back fills the caches as
-their own reads would; the later reads then find them fresh. A row that is not among them (a new
-segment, a win-back's seeds) is read as before.
+recommendation rows expired on every email; read one by one they would cost a call each. Here the
+rows this container has read before and will read again ride along with the profile: the segment
+rows (the customer's is almost always among them), the recommendation model rows the event alone
+names (a cart's products and the best-sellers of its currency), and the catalog rows the last email
+of the same cart read. Only rows already read are read again this way: a cold batch's threads
+share one read of each row (``nudge.ttl_cache``) instead of each reading it with its profile. What
+comes back fills the caches as their own reads would; the later reads then find them fresh. A row
+that is not among them (a new segment, a win-back's seeds, a product the ranking now picks) is read
+as before.
 
 The profile is read strongly consistent, the rows eventually consistent, as on their own. When
 DynamoDB leaves the profile unprocessed (throttling), it is read with GetItem; rows it leaves
@@ -23,7 +26,12 @@ from typing import Any
 from nudge.adapters import clients
 from nudge.dal.customers import get_customer
 from nudge.dal.items import from_item, to_item
-from nudge.dal.recommendation_reads import expired_row_keys, remember_rows
+from nudge.dal.recommendation_reads import (
+    expired_product_skus,
+    expired_row_keys,
+    remember_products,
+    remember_rows,
+)
 from nudge.dal.segments import expired_segment_ids, remember_segments
 from nudge.profiles import Customer
 
@@ -37,17 +45,25 @@ class RowsToRefresh:
     model_table: str | None = None
     model_keys: Sequence[str] = ()
     """The model rows the event names (``nudge.recommendations.co_purchase.model_keys_for``)."""
+    products_table: str | None = None
+    product_skus: Sequence[str] = ()
+    """The catalog rows the last email with the same seeds read."""
 
 
 def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh) -> Customer | None:
     """The profile (None: no such customer), with the expired rows of ``refresh`` read alongside."""
     segment_ids = expired_segment_ids(refresh.segments_table)
+    room = MAX_KEYS - 1 - len(segment_ids)
     model_keys = (
-        expired_row_keys(refresh.model_table, refresh.model_keys)[: MAX_KEYS - 1 - len(segment_ids)]
-        if refresh.model_table
+        expired_row_keys(refresh.model_table, refresh.model_keys)[:room] if refresh.model_table else []
+    )
+    room -= len(model_keys)
+    skus = (
+        expired_product_skus(refresh.products_table, refresh.product_skus)[:room]
+        if refresh.products_table
         else []
     )
-    if not segment_ids and not model_keys:
+    if not segment_ids and not model_keys and not skus:
         return get_customer(customers_table, customer_id)
     request: dict[str, Any] = {
         customers_table: {"Keys": [to_item({"customer_id": customer_id})], "ConsistentRead": True}
@@ -56,6 +72,8 @@ def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh)
         request[refresh.segments_table] = {"Keys": [to_item({"segment_id": s}) for s in segment_ids]}
     if refresh.model_table and model_keys:
         request[refresh.model_table] = {"Keys": [to_item({"model_key": key}) for key in model_keys]}
+    if refresh.products_table and skus:
+        request[refresh.products_table] = {"Keys": [to_item({"sku": sku}) for sku in skus]}
     response = clients.dynamodb().batch_get_item(RequestItems=request)
     found = response.get("Responses", {})
     unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys") or {})
@@ -68,6 +86,12 @@ def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh)
         }
         rows = [from_item(item) for item in found.get(refresh.model_table, [])]
         remember_rows(refresh.model_table, [key for key in model_keys if key not in left], rows)
+    if refresh.products_table and skus:
+        left = {
+            str(from_item(key)["sku"]) for key in unprocessed.get(refresh.products_table, {}).get("Keys", [])
+        }
+        rows = [from_item(item) for item in found.get(refresh.products_table, [])]
+        remember_products(refresh.products_table, [sku for sku in skus if sku not in left], rows)
     if customers_table in unprocessed:
         return get_customer(customers_table, customer_id)
     profiles = found.get(customers_table, [])

@@ -13,11 +13,12 @@ counted, and the email goes out without the block.
 
 from __future__ import annotations
 
-from nudge.recommendations.co_purchase import CoPurchaseRecommender, model_keys_for
+from nudge.dal.send_reads import RowsToRefresh
+from nudge.recommendations.co_purchase import CoPurchaseRecommender, last_shortlist, model_keys_for
 from nudge.recommendations.interface import RecommendationRequest, Recommender
 from nudge.settings import Settings
 
-__all__ = ["RecommendationRequest", "Recommender", "model_rows_for", "recommender_for"]
+__all__ = ["RecommendationRequest", "Recommender", "recommender_for", "rows_to_refresh"]
 
 
 def recommender_for(settings: Settings) -> Recommender | None:
@@ -29,11 +30,16 @@ def recommender_for(settings: Settings) -> Recommender | None:
     return CoPurchaseRecommender(settings.products_table, settings.recommendations_table)
 
 
-def model_rows_for(
-    settings: Settings, seed_skus: tuple[str, ...], currency: str | None
-) -> tuple[str, list[str]] | None:
-    """The shipped recommender's table and the rows it will read for these seeds and currency (read
-    with the profile, ``nudge.dal.send_reads``); None when recommendations are off."""
+def rows_to_refresh(settings: Settings, seed_skus: tuple[str, ...], currency: str | None) -> RowsToRefresh:
+    """What a send with these seeds reads with the profile when this container's copies expired:
+    the segments, the shipped recommender's model rows, and the catalog rows the last email with
+    the same seeds read (``nudge.dal.send_reads``)."""
     if recommender_for(settings) is None or settings.recommendations_table is None:
-        return None
-    return settings.recommendations_table, model_keys_for(seed_skus, currency)
+        return RowsToRefresh(settings.segments_table)
+    return RowsToRefresh(
+        settings.segments_table,
+        model_table=settings.recommendations_table,
+        model_keys=model_keys_for(seed_skus, currency),
+        products_table=settings.products_table,
+        product_skus=last_shortlist(seed_skus, currency),
+    )

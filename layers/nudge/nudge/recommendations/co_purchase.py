@@ -16,8 +16,8 @@ leaves unprocessed under throttling are treated as missing, so an email costs at
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
-from functools import partial
 
 from pydantic import ValidationError
 
@@ -53,8 +53,43 @@ class CoPurchaseRecommender:
     def recommend(self, request: RecommendationRequest) -> list[Product]:
         if request.limit <= 0:
             return []
-        rows = read_rows(self._model_table, model_keys(request))
-        return recommend_from(rows, partial(read_products, self._products_table), request)
+        keys = model_keys(request)
+        rows = read_rows(self._model_table, keys)
+
+        def read(skus: list[str]) -> Mapping[str, Product]:
+            _shortlisted.remember(tuple(keys), skus)
+            return read_products(self._products_table, skus)
+
+        return recommend_from(rows, read, request)
+
+
+class _Shortlists:
+    """The catalog rows read for each set of model rows lately (bounded): a warm container reads
+    them again with the next profile of the same cart once their minute has passed."""
+
+    def __init__(self, max_entries: int = 2_000) -> None:
+        self._lists: dict[tuple[str, ...], list[str]] = {}
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def remember(self, keys: tuple[str, ...], skus: list[str]) -> None:
+        with self._lock:
+            self._lists.pop(keys, None)
+            self._lists[keys] = list(skus)
+            while len(self._lists) > self._max_entries:
+                del self._lists[next(iter(self._lists))]
+
+    def last(self, keys: tuple[str, ...]) -> list[str]:
+        with self._lock:
+            return list(self._lists.get(keys, ()))
+
+
+_shortlisted = _Shortlists()
+
+
+def last_shortlist(seed_skus: Sequence[str], currency: str | None) -> list[str]:
+    """The SKUs whose catalog rows the last email with these seeds and currency read."""
+    return _shortlisted.last(tuple(model_keys_for(seed_skus, currency)))
 
 
 def model_keys(request: RecommendationRequest) -> list[str]:
