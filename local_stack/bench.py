@@ -156,7 +156,7 @@ def _lines() -> list[Line]:
     boto3_row, *functions = cold
     (cart,) = [row for row in functions if row.name == "cart_abandoned"]
     init_cpu_ms = cart.import_cpu_ms + (cart.first_invocation_extra_cpu_s or 0) * 1000
-    lines += scenario_lines(situations, init_cpu_ms)
+    lines += scenario_lines(situations, init_cpu_ms, handler.log_bytes_per_sent)
     ratios = [row.cpu_ratio for row in functions if row.cpu_ratio is not None]
     worst = max(functions, key=lambda row: row.cpu_ratio or 0)
     lines.append(
