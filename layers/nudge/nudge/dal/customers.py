@@ -319,24 +319,6 @@ def _set_once(table: str, customer_id: str, values: dict[str, object]) -> dict[s
     return from_item(response.get("Attributes", {}))
 
 
-def mark_emailed(table: str, customer_id: str, sent_at: datetime, also: Iterable[str] = ()) -> None:
-    """Record the send time as ``last_emailed_at`` and in each attribute of ``also``; the first
-    email's as ``first_emailed_at`` (where the sunset policy's "unengaged for N days" starts)."""
-    attributes = ", ".join(
-        [
-            *(f"{name} = :sent_at" for name in ("last_emailed_at", *also)),
-            "first_emailed_at = if_not_exists(first_emailed_at, :sent_at)",
-        ]
-    )
-    clients.dynamodb().update_item(
-        TableName=table,
-        Key=to_item({"customer_id": customer_id}),
-        UpdateExpression=f"SET {attributes}",
-        ConditionExpression="attribute_exists(customer_id)",
-        ExpressionAttributeValues=to_item({":sent_at": to_stored(sent_at)}),
-    )
-
-
 # Only what segmentation and selection read: no contact details leave the table during a run.
 _FACT_NAMES = tuple(CustomerFacts.model_fields)
 
