@@ -32,9 +32,9 @@ from nudge.events import TriggerDetail
 from nudge.inlined_css import inliner
 from nudge.link_tracking import track_email
 from nudge.mime import build_message
-from nudge.pipeline import link_tracking, render_for, template_context
 from nudge.profiles import Customer, Segment
 from nudge.rendering import build_environment, language_for
+from nudge.sending.compose import link_tracking, render_for, template_context
 from nudge.settings import Settings
 from nudge.text import one_line
 from nudge.timeutil import utc_now

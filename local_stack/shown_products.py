@@ -2,7 +2,7 @@
 currency, is shown at that price (in the customer's locale) and named in the email's language.
 
 The email's currency is worked out here from the sample events and the stored profile, apart from
-the pipeline (``nudge.pipeline.email_currency``): a cart's or an order's own, for a win-back the
+the pipeline (``nudge.sending.compose.email_currency``): a cart's or an order's own, for a win-back the
 customer's last order's, else the store's ``StoreCurrency``.
 """
 

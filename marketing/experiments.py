@@ -23,9 +23,9 @@ from marketing.samples import (
     sample_products,
 )
 from nudge.experiments.models import Experiment, Variant
-from nudge.pipeline import template_context
 from nudge.profiles import DEFAULT_SEGMENT_ID, FALLBACK_SEGMENT, Customer, Segment
 from nudge.rendering import language_for, render_subject
+from nudge.sending.compose import template_context
 from nudge.triggers import TRIGGER_NAMES, TRIGGERS, Trigger
 
 KEY = "experiment_id"

@@ -1,6 +1,6 @@
 """One test email, as a customer of a segment would get it, to an address of your choosing.
 
-The email is rendered by the pipeline's own render path (``nudge.pipeline.render_for``: the same
+The email is rendered by the pipeline's own render path (``nudge.sending.compose.render_for``: the same
 context, language, link tagging, experiment variant) and written by its MIME builder
 (``nudge.mime.build_message``), so it is what a customer gets but for two things: the subject starts
 with ``[TEST] `` and the To is the address given. It is made from sample data (a sample customer of
@@ -41,9 +41,9 @@ from marketing.samples import (
 from nudge.adapters.ses import send_raw
 from nudge.experiments.models import HOLDOUT, Arm, Experiment
 from nudge.mime import WireMessage, build_message
-from nudge.pipeline import render_for, template_context
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, language_for, render_subject
+from nudge.sending.compose import render_for, template_context
 from nudge.settings import Settings
 from nudge.triggers import TRIGGER_NAMES, TRIGGERS, Trigger
 from nudge.unsubscribe import tokens
@@ -166,7 +166,7 @@ def prepare(request: SendTestRequest, source: Source, *, now: datetime) -> Prepa
 
 
 def unsubscribe_url_of_test(settings: Settings, key: bytes) -> str:
-    """The link as ``nudge.pipeline.unsubscribe_link`` writes it, signed for ``TEST_CUSTOMER_ID``."""
+    """The link as ``nudge.sending.compose.unsubscribe_link`` writes it, signed for ``TEST_CUSTOMER_ID``."""
     return f"{settings.unsubscribe_url}?{urlencode({'token': tokens.issue(key, TEST_CUSTOMER_ID)})}"
 
 

@@ -23,9 +23,9 @@ from jinja2 import TemplateSyntaxError
 
 from local_stack.catalogs import compile_catalogs
 from nudge.experiments.models import Arm, Experiment
-from nudge.pipeline import recommendations_for, render_for
 from nudge.profiles import Segment
 from nudge.rendering import SOURCE_LANGUAGE, shipped_languages
+from nudge.sending.compose import recommendations_for, render_for
 from nudge.triggers import TRIGGERS, Trigger
 from preview.page import index_page
 from preview.samples import Samples, as_rendered, load_samples, unsubscribe_url

@@ -21,7 +21,8 @@ from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_outcome
 from nudge.events import CartAbandoned, CustomerLapsed, TriggerDetail
 from nudge.outcome import Decision, Outcome, SkipReason
-from nudge.pipeline import SendInProgressError, process_event
+from nudge.pipeline import process_event
+from nudge.sending.records import SendInProgressError
 from nudge.settings import Settings
 from nudge.timeutil import utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, Trigger

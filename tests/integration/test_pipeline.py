@@ -34,7 +34,8 @@ from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_outcome, get_record
 from nudge.message_tags import DeliveryRef, delivery_ref
 from nudge.outcome import Decision, Outcome
-from nudge.pipeline import SendInProgressError, process_event
+from nudge.pipeline import process_event
+from nudge.sending.records import SendInProgressError
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED

@@ -12,7 +12,7 @@ import pytest
 
 from local_stack.scenario import SampleEvent
 from nudge.catalog.models import Product
-from nudge.pipeline import render_for
+from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, TRIGGERS
 from tests.unit.test_rendering import (

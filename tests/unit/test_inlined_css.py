@@ -14,8 +14,8 @@ from local_stack.scenario import SampleEvent
 from nudge.catalog.models import Product
 from nudge.events import CartAbandoned
 from nudge.inlined_css import inliner
-from nudge.pipeline import template_context
 from nudge.rendering import build_environment, environment
+from nudge.sending.compose import template_context
 from nudge.settings import Settings
 from nudge.triggers import TRIGGERS, Trigger
 from tests.unit.test_rendering import SEGMENTS, SHIPPED_LANGUAGES, TEMPLATES_DIR, UNSUBSCRIBE_URL, a_customer

@@ -10,7 +10,14 @@ from local_stack.stack import REPO_ROOT
 
 PACKAGE_ROOT = REPO_ROOT / "layers" / "nudge"
 # The modules that do the work above the data: nothing below them may import them.
-UPPER = ("nudge.pipeline", "nudge.batch", "nudge.triggers", "nudge.feedback", "nudge.reengagement")
+UPPER = (
+    "nudge.pipeline",
+    "nudge.sending",
+    "nudge.batch",
+    "nudge.triggers",
+    "nudge.feedback",
+    "nudge.reengagement",
+)
 AWS_SDK = ("boto3", "botocore")
 # Where AWS may be called: the data-access modules (DynamoDB), including the run's checkpoints, which
 # live next to the run they record, and the adapters (everything else).
@@ -75,6 +82,7 @@ def test_aws_is_called_only_from_dal_and_adapters_and_they_import_nothing_above_
 def test_ses_feedback_does_not_depend_on_the_email_pipeline() -> None:
     assert not reachable(import_graph(), "nudge.feedback") & {
         "nudge.pipeline",
+        "nudge.sending.protocol",
         "nudge.batch",
         "nudge.triggers",
     }

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import REPO_ROOT
-from nudge.pipeline import render_for
 from nudge.profiles import LEGACY_OFFER_WORDINGS, Customer, OfferWording, Segment
 from nudge.rendering import RenderedEmail
+from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import ORDER_PLACED
 

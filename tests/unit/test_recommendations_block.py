@@ -12,8 +12,8 @@ import pytest
 
 from local_stack.scenario import SampleEvent
 from nudge.catalog.models import Product
-from nudge.pipeline import render_for
 from nudge.rendering import RenderedEmail
+from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import CUSTOMER_LAPSED, TRIGGERS, Trigger
 from tests.unit.environment import TRIGGER_ENVIRONMENT

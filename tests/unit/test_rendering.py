@@ -20,9 +20,9 @@ from local_stack.stack import REPO_ROOT
 from nudge.events import CartAbandoned
 from nudge.experiments.models import Arm, Experiment
 from nudge.mime import build_message
-from nudge.pipeline import render_for
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, environment, render_email, shipped_languages
+from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED, TRIGGERS, Trigger
 from tests.unit.links import untracked_store_links

@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from local_stack.scenario import SampleEvent
-from nudge.pipeline import render_for
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail
+from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import ORDER_PLACED
 
