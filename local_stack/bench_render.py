@@ -27,7 +27,7 @@ from typing import Any, cast
 from local_stack.catalogs import compile_catalogs
 from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_sample_events
 from local_stack.stack import REPO_ROOT
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.events import TriggerDetail
 from nudge.inlined_css import inliner
 from nudge.link_tracking import track_email

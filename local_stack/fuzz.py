@@ -38,12 +38,12 @@ from local_stack.ses_events import engagement_event, feedback_event, mail_object
 from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
-from nudge.dal.deliveries import delivery_key, get_delivery, get_record, record_decision
+from nudge.dal.deliveries import get_delivery, get_record, record_decision
 from nudge.dal.experiments import put_experiment, running_rows
 from nudge.events import TriggerDetail
 from nudge.message_tags import DELIVERY_TAG, DeliveryRef, delivery_tags
 from nudge.observability import logger
-from nudge.outcome import Decision, Outcome, SkipReason
+from nudge.outcome import Decision, Outcome, SkipReason, delivery_key
 from nudge.profiles import Customer
 from nudge.timeutil import utc_now
 from nudge.triggers import TRIGGERS

@@ -42,13 +42,13 @@ from nudge.catalog.learning import (
     top_partners,
     window,
 )
-from nudge.catalog.models import (
+from nudge.catalog.settings import CatalogSettings
+from nudge.catalog_rows import (
     BESTSELLERS_KEY,
     TOP_PARTNERS,
     Product,
     top_key,
 )
-from nudge.catalog.settings import CatalogSettings
 from nudge.recommendations.co_purchase import recommend_from
 from nudge.recommendations.interface import RecommendationRequest
 from nudge.recommendations.ranking import SHIPPED, SUMMED_COUNTS, Ranking

@@ -14,7 +14,7 @@ from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
 from nudge.catalog.events import ProductUpdatedEvent
 from nudge.catalog.ingest import catalog_product
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.customers.events import CustomerUpdatedEvent
 from nudge.dal.customers import get_profile_item
 from nudge.dal.deliveries import get_outcome

@@ -18,7 +18,7 @@ from babel import Locale
 from local_stack.outbox import parse_email
 from local_stack.scenario import SampleEvent
 from local_stack.stack import REPO_ROOT, LocalStack
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.dal.customers import get_customer
 from nudge.dal.products import get_product
 from nudge.formatting import in_language, money, resolve_locale

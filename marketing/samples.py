@@ -15,7 +15,7 @@ from local_stack.scenario import SampleEvent, load_sample_events, load_sample_ro
 from local_stack.stack import TEMPLATE_PATH, function_environment
 from nudge.catalog.events import ProductUpdatedEvent
 from nudge.catalog.ingest import catalog_product
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.events import TriggerDetail
 from nudge.profiles import Customer
 from nudge.settings import Settings

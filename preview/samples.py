@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from local_stack.scenario import SAMPLE_DATA_DIR, SampleEvent, load_sample_events
 from marketing.samples import is_reachable, local_environment, sample_products
 from nudge.catalog.learning import padded
-from nudge.catalog.models import Bestsellers, Product
+from nudge.catalog_rows import Bestsellers, Product
 from nudge.events import OrderPlaced, TriggerDetail
 from nudge.experiments.models import Experiment
 from nudge.profiles import Customer, Segment

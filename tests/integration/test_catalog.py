@@ -15,7 +15,7 @@ from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.run import dead_letter_problems, put_events, run_samples
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
-from nudge.catalog.models import BESTSELLERS_KEY, Bestsellers, TopPartners, top_key
+from nudge.catalog_rows import BESTSELLERS_KEY, Bestsellers, TopPartners, top_key
 from nudge.dal.items import from_item, to_item
 from nudge.dal.products import get_product
 from nudge.timeutil import to_stored, utc_now

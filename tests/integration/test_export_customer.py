@@ -18,7 +18,7 @@ from nudge import ttl_cache
 from nudge.customers.hashing import address_hash, hash_key
 from nudge.dal import suppression_list
 from nudge.dal.customers import get_profile_item
-from nudge.dal.deliveries import delivery_key
+from nudge.outcome import delivery_key
 from privacy.__main__ import main
 from privacy.export import HASH_KEY_LOGICAL_ID, ExportTables, export_customer
 from tests.integration.test_customers import customer_updated, handle, sample

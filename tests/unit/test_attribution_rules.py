@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from nudge.attribution.rules import DeliveryFacts, Windows, attributed_email
+from nudge.attribution.rules import Windows, attributed_email
+from nudge.delivery_facts import DeliveryFacts
 
 PLACED = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 WINDOWS = Windows(click=timedelta(days=5), delivery=timedelta(days=1))

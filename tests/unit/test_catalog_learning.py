@@ -24,7 +24,7 @@ from nudge.catalog.learning import (
     top_partners,
     window,
 )
-from nudge.catalog.models import BESTSELLERS, TOP_PARTNERS, Bestsellers, Partner, Product
+from nudge.catalog_rows import BESTSELLERS, TOP_PARTNERS, Bestsellers, Partner, Product
 from nudge.events import OrderPlaced
 
 NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)

@@ -11,7 +11,7 @@ import css_inline
 import pytest
 
 from local_stack.scenario import SampleEvent
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.events import CartAbandoned
 from nudge.inlined_css import inliner
 from nudge.rendering import build_environment, environment

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from nudge.catalog.events import ProductUpdated
 from nudge.catalog.ingest import catalog_product
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 
 VALID: dict[str, Any] = {
     "sku": "SKU-1",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from nudge.catalog.models import Partner, Product, TopPartners
+from nudge.catalog_rows import Partner, Product, TopPartners
 from nudge.recommendations.co_purchase import (
     BESTSELLERS_PER_SLOT,
     CANDIDATES_PER_SLOT,
@@ -95,7 +95,7 @@ def test_the_shortlist_always_holds_some_of_the_currencys_best_sellers() -> None
 
 
 def test_rank_candidates_puts_the_currencys_best_sellers_before_every_currencys() -> None:
-    from nudge.catalog.models import Bestsellers
+    from nudge.catalog_rows import Bestsellers
 
     market = Bestsellers(model_key="bestsellers#GBP", skus=("G1", "G2"))
     ranked_skus = rank_candidates([top("S", P=1)], market, {"G2"}, fallback=["E1", "G1"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local_stack.scenario import SampleEvent
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.rendering import RenderedEmail
 from nudge.sending.compose import render_for
 from nudge.settings import Settings

@@ -20,7 +20,7 @@ from local_stack.recs_eval import (
     train,
 )
 from local_stack.shown_products import Shown, verdict
-from nudge.catalog.models import BESTSELLERS_KEY, Product, top_key
+from nudge.catalog_rows import BESTSELLERS_KEY, Product, top_key
 from nudge.recommendations.ranking import SHIPPED, SUMMED_COUNTS
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

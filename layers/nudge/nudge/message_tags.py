@@ -17,8 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from nudge.dal.deliveries import delivery_key
-from nudge.outcome import Outcome
+from nudge.outcome import Outcome, delivery_key
 
 DELIVERY_TAG = "delivery"
 TAG_VALUE_LIMIT = 256

@@ -61,3 +61,8 @@ class Outcome(BaseModel):
     experiment_id: str | None = None
     variant_id: str | None = None
     """The experiment arm this email was decided in (``holdout`` for the control group)."""
+
+
+def delivery_key(trigger: str, business_id: str) -> str:
+    """The delivery record's sort key: one record per trigger and business identity."""
+    return f"{trigger}#{business_id}"

@@ -12,9 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge.attribution.rules import DeliveryFacts, Windows, attributed_email
+from nudge.attribution.rules import Windows, attributed_email
 from nudge.attribution.settings import AttributionSettings
 from nudge.dal.attribution import Conversion, customer_deliveries, record_conversion
+from nudge.delivery_facts import DeliveryFacts
 from nudge.events import OrderPlaced, OrderPlacedRecord
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.record_batch import process_queue_batch

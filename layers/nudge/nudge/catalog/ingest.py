@@ -37,8 +37,8 @@ from nudge.catalog.learning import (
     top_partners,
     window,
 )
-from nudge.catalog.models import BESTSELLERS, Bestsellers, Product
 from nudge.catalog.settings import CatalogSettings
+from nudge.catalog_rows import BESTSELLERS, Bestsellers, Product
 from nudge.dal import copurchases, products
 from nudge.events import OrderPlaced
 from nudge.observability import logger, metrics

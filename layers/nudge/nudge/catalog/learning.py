@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from nudge.catalog.models import BESTSELLERS, POPULARITY_KEPT, TOP_PARTNERS, Bestsellers, Partner, Product
+from nudge.catalog_rows import BESTSELLERS, POPULARITY_KEPT, TOP_PARTNERS, Bestsellers, Partner, Product
 from nudge.events import LineItem, OrderPlaced
 
 MAX_ORDER_SKUS = 20

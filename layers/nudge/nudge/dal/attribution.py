@@ -15,8 +15,8 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from nudge.adapters import clients
-from nudge.attribution.rules import DeliveryFacts
 from nudge.dal.items import cancellation_codes, from_item, to_item
+from nudge.delivery_facts import DeliveryFacts
 from nudge.timeutil import to_stored
 
 GUARD_PREFIX = "attribution#"

@@ -7,7 +7,7 @@ Rows (key ``model_key``):
   both); the ``p:`` prefix keeps a SKU from ever naming ``model_key`` or ``expires_at``;
 - ``sales#<YYYY-MM-DD>``: one counter ``s:<sku>`` per SKU ordered that day (UTC), expiring after
   the best-seller window;
-- ``top#<sku>``, ``bestsellers`` and ``bestsellers#<currency>``: ``nudge.catalog.models``, rewritten
+- ``top#<sku>``, ``bestsellers`` and ``bestsellers#<currency>``: ``nudge.catalog_rows``, rewritten
   from the counters.
 
 Counting is exactly once per order: the guard and every counter of the order are one
@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from nudge.adapters import clients
-from nudge.catalog.models import BESTSELLERS, BESTSELLERS_KEY, Bestsellers, Partner, bestsellers_key, top_key
+from nudge.catalog_rows import BESTSELLERS, BESTSELLERS_KEY, Bestsellers, Partner, bestsellers_key, top_key
 from nudge.dal.batches import MAX_GET_KEYS, batch_get, batch_write
 from nudge.dal.items import cancellation_codes, from_item, to_item
 from nudge.timeutil import to_stored

@@ -17,15 +17,11 @@ from botocore.exceptions import ClientError
 
 from nudge.adapters import clients
 from nudge.dal.items import from_item, is_condition_failure, to_item
-from nudge.outcome import Decision, Outcome
+from nudge.outcome import Decision, Outcome, delivery_key
 from nudge.timeutil import to_stored
 
 # A deferral is not final: the event comes back in the morning and is decided again over it.
 _OPEN = "attribute_not_exists(delivery_key) OR decision = :deferred"
-
-
-def delivery_key(trigger: str, business_id: str) -> str:
-    return f"{trigger}#{business_id}"
 
 
 @dataclass(frozen=True)

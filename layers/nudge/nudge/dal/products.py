@@ -1,4 +1,4 @@
-"""The Products table: the catalog, one row per SKU (``nudge.catalog.models.Product``).
+"""The Products table: the catalog, one row per SKU (``nudge.catalog_rows.Product``).
 
 Every write is conditional, so arrival order never matters:
 
@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from nudge.adapters import clients
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.dal.batches import batch_get
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.timeutil import to_stored

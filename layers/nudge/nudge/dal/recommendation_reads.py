@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nudge.adapters import clients
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.dal.items import from_item, to_item
 from nudge.ttl_cache import Expiring
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 
 from pydantic import ValidationError
 
-from nudge.catalog.models import (
+from nudge.catalog_rows import (
     BESTSELLERS_KEY,
     Bestsellers,
     Product,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
-from nudge.catalog.models import TopPartners
+from nudge.catalog_rows import TopPartners
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from aws_lambda_powertools.metrics import MetricUnit
 
 from nudge import formatting
-from nudge.catalog.models import Product
+from nudge.catalog_rows import Product
 from nudge.events import TriggerDetail
 from nudge.experiments.models import Arm
 from nudge.experiments.running import arm_for, running_experiment
