@@ -25,6 +25,7 @@ from local_stack.one_time_schedules import OneTimeSchedule, deliver_deferred
 from local_stack.outbox import write_outbox
 from local_stack.reengagement import SAMPLE_RUN, run_schedule, sample_scheduled_time
 from local_stack.reengagement import describe as describe_run
+from local_stack.rows import get_outcome
 from local_stack.run import (
     EventResult,
     put_events,
@@ -45,7 +46,6 @@ from local_stack.seed import create_sample_customers, seed_segments, verify_send
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal import consent_history, partitions
 from nudge.dal.customers import get_customer
-from nudge.dal.deliveries import get_outcome
 from nudge.formatting import resolve_timezone
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.reengagement.selection import winback_detail

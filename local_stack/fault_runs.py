@@ -23,11 +23,12 @@ from local_stack.fuzz import forged_ses_run, fuzz_run, refused_shapes_run
 from local_stack.lambda_runtime import Clock, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.outbox import parse_email
+from local_stack.rows import import_customers
 from local_stack.run import put_events, recorded_outcome
 from local_stack.scenario import SampleEvent, load_sample_events
 from local_stack.ses_send_events import dropping
 from local_stack.stack import LocalStack
-from nudge.dal.customers import get_customer, import_customers, put_customer
+from nudge.dal.customers import get_customer, put_customer
 from nudge.outcome import Decision
 from nudge.profiles import Customer
 from nudge.timeutil import to_stored, utc_now

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from local_stack.faults import recording_requests
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.rows import put_experiment
 from local_stack.run import put_events, recorded_outcome, sqs_event
 from local_stack.scenario import EVENTS_DIR, SampleEvent, load_customer_events, load_sample_events
 from local_stack.ses_events import engagement_event, feedback_event, mail_object
@@ -39,7 +40,7 @@ from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_delivery, get_record, record_decision
-from nudge.dal.experiments import put_experiment, running_rows
+from nudge.dal.experiments import running_rows
 from nudge.events import TriggerDetail
 from nudge.message_tags import DELIVERY_TAG, DeliveryRef, delivery_tags
 from nudge.observability import logger

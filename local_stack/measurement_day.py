@@ -27,14 +27,13 @@ from local_stack import clients
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import running_moto
+from local_stack.rows import import_customers, put_experiment
 from local_stack.run import publish_all_as_ses, put_events
 from local_stack.scenario import SampleEvent, load_sample_events
 from local_stack.seed import seed_sample_data, verify_sender_identity
 from local_stack.ses_events import engagement_event, mail_object
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
-from nudge.dal.customers import import_customers
 from nudge.dal.deliveries import get_record
-from nudge.dal.experiments import put_experiment
 from nudge.outcome import Outcome
 from nudge.profiles import Customer
 from nudge.timeutil import to_stored

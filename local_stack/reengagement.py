@@ -28,10 +28,11 @@ from tqdm import tqdm
 from local_stack import clients
 from local_stack.capture import stdout_to
 from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
+from local_stack.rows import run_checkpoints
 from local_stack.scenario import EVENTS_DIR
 from local_stack.stack import LocalStack
 from nudge.outcome import Decision
-from nudge.reengagement.checkpoints import DONE, Checkpoint, run_checkpoints
+from nudge.reengagement.checkpoints import DONE, Checkpoint
 from nudge.reengagement.models import RunRequest, Tally
 from nudge.triggers import CUSTOMER_LAPSED
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from local_stack import clients
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
+from local_stack.rows import get_outcome, get_product
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
 from nudge.catalog.events import ProductUpdatedEvent
@@ -17,8 +18,6 @@ from nudge.catalog.ingest import catalog_product
 from nudge.catalog_rows import Product
 from nudge.customers.events import CustomerUpdatedEvent
 from nudge.dal.customers import get_profile_item
-from nudge.dal.deliveries import get_outcome
-from nudge.dal.products import get_product
 from nudge.events import TriggerDetail
 from nudge.outcome import Outcome
 from nudge.timeutil import to_stored

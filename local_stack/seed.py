@@ -8,13 +8,13 @@ from typing import Any
 
 from local_stack import clients
 from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.rows import import_customers, put_segment
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import ACCOUNT_ID, LocalStack
 from local_stack.synthetic import synthetic_customers
-from nudge.dal.customers import import_customers, put_customer, stored_record
+from nudge.dal.customers import put_customer, stored_record
 from nudge.dal.items import to_item
-from nudge.dal.segments import put_segment
 from nudge.profiles import Customer, Segment
 
 

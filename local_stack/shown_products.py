@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from babel import Locale
 
 from local_stack.outbox import parse_email
+from local_stack.rows import get_product
 from local_stack.scenario import SampleEvent
 from local_stack.stack import REPO_ROOT, LocalStack
 from nudge.catalog_rows import Product
 from nudge.dal.customers import get_customer
-from nudge.dal.products import get_product
 from nudge.formatting import in_language, money, resolve_locale
 from nudge.outcome import Outcome
 from nudge.rendering import language_for

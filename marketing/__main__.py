@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from local_stack import rows as table_rows
 from local_stack.catalogs import compile_catalogs
 from local_stack.scenario import SAMPLE_DATA_DIR, SAMPLE_DAY_CLOCK
 from local_stack.stack import REPO_ROOT
@@ -52,8 +53,6 @@ from marketing.send_test import (
     write_outbox,
 )
 from nudge.adapters.ses import SendRefusedError, SendResultUnknownError
-from nudge.dal import experiments as experiments_dal
-from nudge.dal import segments as segments_dal
 from nudge.experiments.models import Experiment
 from nudge.profiles import Segment
 from nudge.settings import Settings
@@ -180,8 +179,8 @@ def deployed_source(environment: dict[str, str], description: str) -> Source:
     experiments_table = settings.experiments_table
     return Source(
         settings=settings,
-        segment_rows=segments_dal.segment_rows(settings.segments_table),
-        experiment_rows=experiments_dal.experiment_rows(experiments_table) if experiments_table else [],
+        segment_rows=table_rows.segment_rows(settings.segments_table),
+        experiment_rows=table_rows.experiment_rows(experiments_table) if experiments_table else [],
         signing_key=lambda: signing_key(settings.unsubscribe_key_secret),
         description=description,
     )
@@ -293,18 +292,18 @@ def table_for(kind: str, name: str) -> Table:
             kind="segment",
             key="segment_id",
             name=name,
-            read=lambda: segments_dal.segment_rows(name),
-            put=lambda row: segments_dal.put_segment_row(name, row),
-            delete=lambda row_id: segments_dal.delete_segment(name, row_id),
+            read=lambda: table_rows.segment_rows(name),
+            put=lambda row: table_rows.put_segment_row(name, row),
+            delete=lambda row_id: table_rows.delete_segment(name, row_id),
             model=Segment.model_validate,
         )
     return Table(
         kind="experiment",
         key="experiment_id",
         name=name,
-        read=lambda: experiments_dal.experiment_rows(name),
-        put=lambda row: experiments_dal.put_experiment(name, row),
-        delete=lambda row_id: experiments_dal.delete_experiment(name, row_id),
+        read=lambda: table_rows.experiment_rows(name),
+        put=lambda row: table_rows.put_experiment(name, row),
+        delete=lambda row_id: table_rows.delete_experiment(name, row_id),
         model=_experiment_model,
     )
 

@@ -12,11 +12,12 @@ import time_machine
 
 from local_stack.faults import CrashPoint, Throttling, crash_at, throttled
 from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.rows import get_outcome
 from local_stack.run import publish_as_ses, put_events
 from local_stack.scenario import SampleEvent, load_follow_ups, load_sample_rows
 from local_stack.ses_events import engagement_event, mail_object
 from local_stack.stack import LocalStack
-from nudge.dal.deliveries import get_outcome, get_record
+from nudge.dal.deliveries import get_record
 from nudge.timeutil import to_stored, utc_now
 
 ADA = "cus_vip_ada"

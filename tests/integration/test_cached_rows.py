@@ -18,6 +18,7 @@ from local_stack.faults import recording_calls, recording_requests
 from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.rows import delete_segment, put_segment, put_segment_row
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent
 from local_stack.seed import put_shopper
@@ -25,13 +26,7 @@ from local_stack.stack import LocalStack
 from nudge import ttl_cache
 from nudge.adapters import clients as layer_clients
 from nudge.dal.customers import get_customer
-from nudge.dal.segments import (
-    SEGMENT_CACHE_SECONDS,
-    delete_segment,
-    get_segment,
-    put_segment,
-    put_segment_row,
-)
+from nudge.dal.segments import SEGMENT_CACHE_SECONDS, get_segment
 from nudge.profiles import Segment
 from nudge.unsubscribe.keys import signing_key
 from tests.conftest import sent_emails

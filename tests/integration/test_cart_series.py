@@ -12,10 +12,10 @@ from local_stack.faults import CrashPoint, crash_at
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import OneTimeSchedules, deliver_deferred
+from local_stack.rows import get_outcome
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent, load_follow_ups
 from local_stack.stack import LocalStack
-from nudge.dal.deliveries import get_outcome
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.timeutil import utc_now
 from tests.conftest import sent_emails

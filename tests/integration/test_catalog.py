@@ -12,12 +12,12 @@ import time_machine
 from local_stack import clients
 from local_stack.faults import CrashPoint, Refusal, crash_at, recording_calls, refusing
 from local_stack.lambda_runtime import EventSourceMappings
+from local_stack.rows import get_product
 from local_stack.run import dead_letter_problems, put_events, run_samples
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
 from nudge.catalog_rows import BESTSELLERS_KEY, Bestsellers, TopPartners, top_key
 from nudge.dal.items import from_item, to_item
-from nudge.dal.products import get_product
 from nudge.timeutil import to_stored, utc_now
 
 CATALOG = ["CatalogFunction"]

@@ -15,13 +15,12 @@ import time_machine
 from local_stack.faults import CrashPoint, crash_at
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.rows import import_customers, put_experiment
 from local_stack.run import put_events
 from local_stack.scenario import SampleEvent
 from local_stack.stack import REPO_ROOT, LocalStack
 from nudge import sandbox
-from nudge.dal.customers import import_customers
 from nudge.dal.deliveries import get_record
-from nudge.dal.experiments import put_experiment
 from nudge.experiments.assignment import assign
 from nudge.experiments.running import arm_for, running_experiment
 from nudge.profiles import Customer

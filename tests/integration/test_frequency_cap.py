@@ -14,11 +14,11 @@ from local_stack import clients
 from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import LambdaContext
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.rows import get_outcome
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
 from nudge.adapters.ses import SendRefusedError
 from nudge.dal.customers import get_customer
-from nudge.dal.deliveries import get_outcome
 from nudge.events import CartAbandoned, CustomerLapsed, TriggerDetail
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.pipeline import process_event

@@ -19,6 +19,7 @@ from local_stack.fresh import fresh_stack
 from local_stack.fuzz import deeply_nested
 from local_stack.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.rows import get_outcome
 from local_stack.run import (
     dead_letter_problems,
     dead_lettered_details,
@@ -31,7 +32,7 @@ from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
-from nudge.dal.deliveries import get_outcome, get_record
+from nudge.dal.deliveries import get_record
 from nudge.message_tags import DeliveryRef, delivery_ref
 from nudge.outcome import Decision, Outcome
 from nudge.pipeline import process_event

@@ -15,11 +15,11 @@ from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import OneTimeSchedules, deliver_deferred
+from local_stack.rows import get_outcome
 from local_stack.run import dead_lettered_details, put_events
 from local_stack.scenario import SampleEvent
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer, put_customer
-from nudge.dal.deliveries import get_outcome
 from nudge.outcome import Decision, SkipReason
 from tests.conftest import sent_emails
 

@@ -27,6 +27,7 @@ from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
 from local_stack.moto_endpoint import MotoEndpoint
 from local_stack.one_time_schedules import deliver_deferred
 from local_stack.reengagement import PLANNER, run_schedule, sample_scheduled_time
+from local_stack.rows import put_segment
 from local_stack.run import put_events
 from local_stack.scenario import load_sample_rows
 from local_stack.seed import seed_customers
@@ -34,7 +35,7 @@ from local_stack.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer
 from nudge.dal.items import from_item
-from nudge.dal.segments import list_definitions, put_segment
+from nudge.dal.segments import list_definitions
 from nudge.profiles import Customer, Segment
 from nudge.reengagement.selection import due_winback
 from nudge.segmentation import assign_segment

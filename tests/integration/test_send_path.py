@@ -15,12 +15,12 @@ from local_stack.faults import CrashPoint, Refusal, Stall, crash_at, recording_c
 from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.rows import get_product
 from local_stack.run import put_events, recorded_outcome
 from local_stack.scenario import SampleEvent
 from local_stack.seed import put_shopper
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_customer
-from nudge.dal.products import get_product
 from nudge.dal.recommendation_reads import RECOMMENDATION_CACHE_SECONDS
 from nudge.outcome import Decision, SkipReason
 from nudge.timeutil import to_stored, utc_now

@@ -11,9 +11,9 @@ import time_machine
 from local_stack.fresh import fresh_stack
 from local_stack.lambda_runtime import EventSourceMappings
 from local_stack.moto_endpoint import MotoEndpoint
+from local_stack.rows import get_outcome
 from local_stack.stack import LocalStack
 from nudge.dal.customers import get_profile_item
-from nudge.dal.deliveries import get_outcome
 from smoke.aws import StackAws
 from smoke.check import SIMULATOR_SUCCESS, SmokeResult, SmokeTarget, run
 from tests.conftest import sent_emails

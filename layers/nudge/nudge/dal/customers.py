@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,34 +36,6 @@ def get_customer(table: str, customer_id: str) -> Customer | None:
 def put_customer(table: str, customer: Customer) -> None:
     """Create or replace a profile (seeding, imports and tests; triggers only update)."""
     clients.dynamodb().put_item(TableName=table, Item=to_item(stored_record(customer)))
-
-
-def import_customers(table: str, customers: Iterable[Customer], max_attempts: int = 8) -> int:
-    """Create or replace many profiles, 25 per BatchWriteItem call, retrying unprocessed items."""
-    client = clients.dynamodb()
-    imported = 0
-    batch: list[Customer] = []
-
-    def flush() -> None:
-        requests: list[Any] = [{"PutRequest": {"Item": to_item(stored_record(c))}} for c in batch]
-        for attempt in range(max_attempts):
-            unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
-            requests = list(unprocessed.get(table, []))
-            if not requests:
-                return
-            time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise RuntimeError(f"{len(requests)} profiles were not written after {max_attempts} attempts")
-
-    for customer in customers:
-        batch.append(customer)
-        if len(batch) == 25:
-            flush()
-            imported += len(batch)
-            batch = []
-    if batch:
-        flush()
-        imported += len(batch)
-    return imported
 
 
 # Kept as DynamoDB string sets (an event twice is one element), which cannot be empty.

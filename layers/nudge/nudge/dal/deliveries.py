@@ -242,11 +242,6 @@ def _delivery(values: dict[str, Any]) -> Delivery:
     return Delivery(Outcome.model_validate(values), claim, str(accepted) if accepted else None)
 
 
-def get_outcome(table: str, customer_id: str, trigger: str, business_id: str) -> Outcome | None:
-    delivery = get_delivery(table, customer_id, trigger, business_id)
-    return delivery.outcome if delivery else None
-
-
 def get_record(table: str, customer_id: str, trigger: str, business_id: str) -> dict[str, Any] | None:
     """The whole stored record as plain values: the decision with engagement and conversion fields."""
     item = (

@@ -31,19 +31,3 @@ def _scan_running(table: str) -> list[dict[str, Any]]:
         )
     )
     return [from_item(item) for page in pages for item in page.get("Items", [])]
-
-
-def put_experiment(table: str, row: dict[str, Any]) -> None:
-    """Create or replace a row (the demo, tests, and the marketing tools' load of a file)."""
-    clients.dynamodb().put_item(TableName=table, Item=to_item(row))
-
-
-def experiment_rows(table: str) -> list[dict[str, Any]]:
-    """Every row, of any status, as stored and unvalidated (the marketing tools compare a file with
-    them; a send test picks a draft's variant)."""
-    pages = clients.dynamodb().get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
-    return [from_item(item) for page in pages for item in page.get("Items", [])]
-
-
-def delete_experiment(table: str, experiment_id: str) -> None:
-    clients.dynamodb().delete_item(TableName=table, Key=to_item({"experiment_id": experiment_id}))

@@ -97,12 +97,6 @@ def read_many(table: str, skus: Sequence[str]) -> dict[str, Product]:
     return products
 
 
-def get_product(table: str, sku: str) -> Product | None:
-    item = clients.dynamodb().get_item(TableName=table, Key=to_item({"sku": sku}), ConsistentRead=True)
-    row = item.get("Item")
-    return Product.model_validate(from_item(row)) if row else None
-
-
 def in_stock_sample(table: str, limit: int = PADDING_SCAN_LIMIT) -> list[Product]:
     """In-stock products from one Scan page of at most ``limit`` rows (any rows: the filter applies
     after the limit, so the read stays bounded); rows that do not validate are left out."""

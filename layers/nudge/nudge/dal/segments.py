@@ -68,27 +68,6 @@ def _read_segment(table: str, segment_id: str | None) -> Segment:
     return FALLBACK_SEGMENT
 
 
-def put_segment(table: str, segment: Segment) -> None:
-    clients.dynamodb().put_item(
-        TableName=table, Item=to_item(segment.model_dump(mode="python", exclude_none=True))
-    )
-
-
-def segment_rows(table: str) -> list[dict[str, Any]]:
-    """Every row as stored, unvalidated (the marketing tools compare a file with them)."""
-    pages = clients.dynamodb().get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
-    return [from_item(item) for page in pages for item in page.get("Items", [])]
-
-
-def put_segment_row(table: str, row: dict[str, Any]) -> None:
-    """Create or replace a row as written in a segments file (validated by the caller)."""
-    clients.dynamodb().put_item(TableName=table, Item=to_item(row))
-
-
-def delete_segment(table: str, segment_id: str) -> None:
-    clients.dynamodb().delete_item(TableName=table, Key=to_item({"segment_id": segment_id}))
-
-
 def list_definitions(table: str) -> list[SegmentDefinition]:
     """Every segment's membership rules; all must validate, or none are used. Read (one Scan) at most
     once per ``SEGMENT_CACHE_SECONDS`` per warm function, as the offers are, so a change to the

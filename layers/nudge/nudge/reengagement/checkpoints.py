@@ -75,22 +75,10 @@ def get_checkpoint(table: str, run_id: str, shard: int) -> Checkpoint | None:
     item = (
         clients.dynamodb().get_item(TableName=table, Key=_key(run_id, shard), ConsistentRead=True).get("Item")
     )
-    return _checkpoint(from_item(item)) if item else None
+    return checkpoint_from_row(from_item(item)) if item else None
 
 
-def run_checkpoints(table: str, run_id: str) -> list[Checkpoint]:
-    """Every shard's row of one run (progress, and the run's totals)."""
-    paginator = clients.dynamodb().get_paginator("query")
-    pages = paginator.paginate(
-        TableName=table,
-        KeyConditionExpression="run_id = :run",
-        ExpressionAttributeValues=to_item({":run": run_id}),
-        ConsistentRead=True,
-    )
-    return [_checkpoint(from_item(item)) for page in pages for item in page.get("Items", [])]
-
-
-def _checkpoint(row: dict[str, Any]) -> Checkpoint:
+def checkpoint_from_row(row: dict[str, Any]) -> Checkpoint:
     key = row.get("last_evaluated_key")
     return Checkpoint(
         run_id=str(row["run_id"]),
@@ -146,7 +134,7 @@ def claim(
             refused_row = from_item(cast(dict[str, Any], error.response).get("Item", {}))
             return ClaimRefused(shard_done=refused_row.get("status") == DONE)
         raise
-    return _checkpoint(from_item(response["Attributes"]))
+    return checkpoint_from_row(from_item(response["Attributes"]))
 
 
 def save_progress(
