@@ -40,6 +40,7 @@ def test_our_envelopes_have_the_fields_of_powertools_own(name: str) -> None:
     assert _shape(getattr(envelopes, name)) == _shape(getattr(powertools_models, name))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("function", sorted(template_functions()))
 def test_a_handler_import_loads_only_what_its_function_needs(function: str) -> None:
     # Lambda's environment, so the Tracer is enabled and patches as it does in AWS.

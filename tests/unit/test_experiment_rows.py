@@ -152,6 +152,7 @@ def oracle(row: dict[str, Any]) -> Experiment | None:
         return None
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(rows=st.lists(any_rows, max_size=3))
 @example(rows=[good_row(trigger=["cart_abandoned"])])
@@ -163,6 +164,7 @@ def test_no_row_of_any_shape_raises_and_every_report_is_short(rows: list[dict[st
         assert_bounded(found)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(broken=one_attribute_broken())
 @example(broken=(good_row(trigger=["cart_abandoned"]), "trigger"))

@@ -54,6 +54,7 @@ def details(samples: dict[str, SampleEvent], trigger: Trigger[Any], settings: Se
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
 @pytest.mark.parametrize("trigger", TRIGGERS, ids=lambda t: t.name)
 def test_every_email_is_the_one_inlining_it_after_rendering_gave(

@@ -314,6 +314,7 @@ body_line = st.one_of(
 body = st.lists(body_line, max_size=20).map("\n".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(name=hostile_text, subject=hostile_text, text=body, html=body)
 def test_fuzzed_names_subjects_and_bodies_arrive_exactly_and_add_no_header(

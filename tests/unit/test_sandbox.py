@@ -107,6 +107,7 @@ PIECES = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=12))
 def test_any_subject_made_of_hostile_pieces_renders_small_or_is_refused_small(pieces: list[str]) -> None:
