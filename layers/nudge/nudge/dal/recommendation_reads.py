@@ -10,7 +10,7 @@ unknown SKU is not read for every email); a key DynamoDB left unprocessed (throt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -53,11 +53,10 @@ def expired_row_keys(table: str, keys: Sequence[str]) -> list[str]:
     return [key for _, key in _rows.expired([(table, key) for key in keys])]
 
 
-def remember_rows(table: str, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
-    """Model rows read with a profile (``nudge.dal.send_reads``), cached as ``read_rows`` caches
-    its own: ``keys`` were all answered, and a key without a row is remembered as missing."""
-    by_key = {str(row["model_key"]): row for row in rows}
-    _rows.put_many({(table, key): by_key.get(key) for key in keys})
+def remember_rows(table: str, keys: Sequence[str], response: Mapping[str, Any]) -> None:
+    """Model rows read with a profile (``nudge.dal.send_reads``: its BatchGetItem ``response``),
+    cached as ``read_rows`` caches its own."""
+    _rows.put_many(_answered(response, table, "model_key", keys, lambda row: row))
 
 
 def expired_product_skus(table: str, skus: Sequence[str]) -> list[str]:
@@ -65,10 +64,9 @@ def expired_product_skus(table: str, skus: Sequence[str]) -> list[str]:
     return [sku for _, sku in _products.expired([(table, sku) for sku in skus])]
 
 
-def remember_products(table: str, skus: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+def remember_products(table: str, skus: Sequence[str], response: Mapping[str, Any]) -> None:
     """Catalog rows read with a profile, cached as ``read_products`` caches its own."""
-    by_sku = {str(row["sku"]): row for row in rows}
-    _products.put_many({(table, sku): _product(by_sku[sku]) if sku in by_sku else None for sku in skus})
+    _products.put_many(_answered(response, table, "sku", skus, _product))
 
 
 def _product(row: dict[str, Any]) -> Product | None:
@@ -87,9 +85,17 @@ def _read(table: str, key_name: str, keys: list[str], parse: Any) -> dict[tuple[
     response = clients.dynamodb().batch_get_item(
         RequestItems={table: {"Keys": [to_item({key_name: key}) for key in keys]}}
     )
-    rows = {str(row[key_name]): row for row in map(from_item, response.get("Responses", {}).get(table, []))}
     # Unprocessed keys (throttling) are not retried: a read more per email is worse than a
     # recommendation less.
+    return _answered(response, table, key_name, keys, parse)
+
+
+def _answered(
+    response: Mapping[str, Any], table: str, key_name: str, keys: Sequence[str], parse: Callable[[Any], Any]
+) -> dict[tuple[str, str], Any]:
+    """What a BatchGetItem ``response`` says of ``table``'s ``keys``: each key's parsed row, or None
+    for a key answered without a row; keys left unprocessed are left out (not known either way)."""
+    rows = {str(row[key_name]): row for row in map(from_item, response.get("Responses", {}).get(table, []))}
     unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys", {}).get(table) or {})
     skipped = {str(from_item(key)[key_name]) for key in unprocessed.get("Keys", [])}
     return {(table, key): (parse(rows[key]) if key in rows else None) for key in keys if key not in skipped}

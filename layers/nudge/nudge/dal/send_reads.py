@@ -76,23 +76,13 @@ def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh)
         request[refresh.products_table] = {"Keys": [to_item({"sku": sku}) for sku in skus]}
     response = clients.dynamodb().batch_get_item(RequestItems=request)
     found = response.get("Responses", {})
-    unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys") or {})
     if refresh.segments_table in found:
         remember_segments(refresh.segments_table, [from_item(item) for item in found[refresh.segments_table]])
     if refresh.model_table and model_keys:
-        left = {
-            str(from_item(key)["model_key"])
-            for key in unprocessed.get(refresh.model_table, {}).get("Keys", [])
-        }
-        rows = [from_item(item) for item in found.get(refresh.model_table, [])]
-        remember_rows(refresh.model_table, [key for key in model_keys if key not in left], rows)
+        remember_rows(refresh.model_table, model_keys, response)
     if refresh.products_table and skus:
-        left = {
-            str(from_item(key)["sku"]) for key in unprocessed.get(refresh.products_table, {}).get("Keys", [])
-        }
-        rows = [from_item(item) for item in found.get(refresh.products_table, [])]
-        remember_products(refresh.products_table, [sku for sku in skus if sku not in left], rows)
-    if customers_table in unprocessed:
+        remember_products(refresh.products_table, skus, response)
+    if customers_table in (response.get("UnprocessedKeys") or {}):
         return get_customer(customers_table, customer_id)
     profiles = found.get(customers_table, [])
     return Customer.model_validate(from_item(profiles[0])) if profiles else None
