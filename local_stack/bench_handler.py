@@ -108,11 +108,11 @@ def _shopper(stack: LocalStack, number: int) -> str:
     return put_shopper(stack, f"cus_bench_{number:05d}", f"shopper{number}@example.com")
 
 
-def _samples() -> dict[str, SampleEvent]:
+def sample_events() -> dict[str, SampleEvent]:
     return {sample.name: sample for sample in load_sample_events()}
 
 
-def _teach_recommender(
+def teach_recommender(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
     """The sample catalog, and orders that make the cart's scarf's co-purchases and best-sellers."""
@@ -146,15 +146,18 @@ def _record(stack: LocalStack, mappings: EventSourceMappings, name: str, sample:
     return Scenario(name, calls, answers, sample.event)
 
 
-def _cart(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
+def cart_for(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
     cart = samples["cart_abandoned/vip_ada.json"]
     return cart.varied(customer_id, customer_id=customer_id, cart_id=f"cart_{customer_id}")
 
 
-def _units(stack: LocalStack, sent: Scenario) -> tuple[list[Units], int, int]:
-    """Request units of the sent scenario's DynamoDB calls, from the stored items' sizes."""
+def request_units(
+    stack: LocalStack, customer_id: str, requests: list[tuple[str, str, dict[str, Any]]]
+) -> tuple[list[Units], int, int]:
+    """Request units of the DynamoDB calls in ``requests``, from the stored sizes of the customer's
+    profile and largest delivery record (other rows, products and model rows, are well under
+    4 KB); and those two sizes."""
     dynamodb = clients.dynamodb(stack.region)
-    customer_id = sent.event["detail"]["customer_id"]
     profile = dynamodb.get_item(
         TableName=stack.names["CustomersTable"], Key={"customer_id": {"S": customer_id}}
     )["Item"]
@@ -168,32 +171,27 @@ def _units(stack: LocalStack, sent: Scenario) -> tuple[list[Units], int, int]:
     tables = {name: logical for logical, name in stack.names.items()}
     sizes = {"CustomersTable": profile_bytes, "DeliveriesTable": delivery_bytes}
     found: dict[tuple[str, str], list[float]] = {}
-    for service, operation, params in sent.calls:
+    for service, operation, params in requests:
         if service != "dynamodb":
             continue
-        if operation == "BatchGetItem":
-            for table, request in params["RequestItems"].items():
-                key = (operation, tables.get(table, table))
-                found.setdefault(key, [0, 0.0, 0.0])
-                found[key][0] += 1
-                # Product and model rows are well under 4 KB: half a unit each, eventually consistent.
-                found[key][2] += len(request["Keys"]) * read_units(1, consistent=False)
-            continue
-        table = tables.get(params["TableName"], params["TableName"])
-        key = (operation, table)
-        entry = found.setdefault(key, [0, 0.0, 0.0])
-        entry[0] += 1
-        size = sizes.get(table, 1)
-        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            entry[1] += write_units(size)
-        else:
-            entry[2] += read_units(size, consistent=bool(params.get("ConsistentRead")))
+        # A BatchGetItem is billed per item, as a GetItem of each key (the profile's consistently).
+        batch = operation == "BatchGetItem"
+        for name, request in params["RequestItems"].items() if batch else [(params["TableName"], params)]:
+            table = tables.get(name, name)
+            entry = found.setdefault((operation, table), [0, 0.0, 0.0])
+            entry[0] += 1
+            size = sizes.get(table, 1)
+            if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+                entry[1] += write_units(size)
+            else:
+                keys = len(request["Keys"]) if batch else 1
+                entry[2] += keys * read_units(size, consistent=bool(request.get("ConsistentRead")))
     units = [Units(op, table, int(c), w, r) for (op, table), (c, w, r) in found.items()]
     return units, profile_bytes, delivery_bytes
 
 
 @contextmanager
-def _records_at_once(limit: int) -> Iterator[None]:
+def records_at_once(limit: int) -> Iterator[None]:
     saved = record_batch.MAX_CONCURRENT_RECORDS
     record_batch.MAX_CONCURRENT_RECORDS = limit
     try:
@@ -223,7 +221,7 @@ def _batch(function: LocalFunction, scenario: Scenario, round_number: int) -> Ca
 def _cpu_ms(function: LocalFunction, scenario: Scenario) -> tuple[float, float]:
     """Median CPU ms per record, and the bytes of logs and metrics per record (what CloudWatch Logs
     ingests: the handlers write them to stdout, which stdout_to sends to a file)."""
-    with answering(CannedAnswers(scenario.answers)), _records_at_once(1):
+    with answering(CannedAnswers(scenario.answers)), records_at_once(1):
         _batch(function, scenario, 0)()  # warm: compiled templates, cached rows
         samples = []
         sys.stdout.flush()
@@ -246,7 +244,7 @@ def _lambda_ms(function: LocalFunction, scenario: Scenario) -> tuple[float, floa
         for round_number in range(LATENCY_BATCHES):
             for limit in figures:
                 invoke = _batch(function, scenario, round_number)
-                with _records_at_once(limit):
+                with records_at_once(limit):
                     started = time.perf_counter()
                     invoke()
                     figures[limit].append((time.perf_counter() - started) / BATCH)
@@ -258,17 +256,19 @@ def bench_handler() -> HandlerFigures:
         stack = build_stack()
         verify_sender_identity(stack)
         seed_sample_data(stack)
-        samples = _samples()
+        samples = sample_events()
         with stdout_to(REPO_ROOT / "out" / "logs" / "bench-handler.jsonl"):
             mappings = EventSourceMappings(stack, clock)
-            _teach_recommender(stack, mappings, samples)
+            teach_recommender(stack, mappings, samples)
             # A warm function: the first email reads segments, experiments, recommendation rows.
-            _record(stack, mappings, "warm-up", _cart(samples, _shopper(stack, 0)))
-            sent_cart = _cart(samples, _shopper(stack, 1))
+            _record(stack, mappings, "warm-up", cart_for(samples, _shopper(stack, 0)))
+            sent_cart = cart_for(samples, _shopper(stack, 1))
             sent = _record(stack, mappings, "sent", sent_cart)
             skipped = _record(stack, mappings, "skipped", samples["cart_abandoned/no_consent_tom.json"])
             duplicate = _record(stack, mappings, "duplicate", sent_cart)
-            units, profile_bytes, delivery_bytes = _units(stack, sent)
+            units, profile_bytes, delivery_bytes = request_units(
+                stack, sent.event["detail"]["customer_id"], sent.calls
+            )
             function = mappings.function(FUNCTION)
             measured = {scenario.name: _cpu_ms(function, scenario) for scenario in (sent, skipped, duplicate)}
             sequential, concurrent = _lambda_ms(function, sent)

@@ -34,8 +34,15 @@ from typing import Any
 
 import time_machine
 
-from local_stack import clients as stack_clients
-from local_stack.bench_handler import AWS_LATENCY, FUNCTION, _records_at_once, _samples, _teach_recommender
+from local_stack.bench_handler import (
+    AWS_LATENCY,
+    FUNCTION,
+    cart_for,
+    records_at_once,
+    request_units,
+    sample_events,
+    teach_recommender,
+)
 from local_stack.bench_table import Line
 from local_stack.canned_server import serving
 from local_stack.capture import stdout_to
@@ -48,7 +55,6 @@ from local_stack.faults import (
     recording_answers,
     recording_requests,
 )
-from local_stack.item_size import item_bytes, read_units, write_units
 from local_stack.lambda_runtime import EventSourceMappings, LocalFunction
 from local_stack.moto_endpoint import running_moto
 from local_stack.run import put_events, sqs_event
@@ -137,11 +143,6 @@ def _customer(stack: LocalStack, shopper: str, customer_id: str) -> str:
     return put_shopper(stack, customer_id, f"{customer_id}@example.com")
 
 
-def _cart(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
-    cart = samples["cart_abandoned/vip_ada.json"]
-    return cart.varied(customer_id, customer_id=customer_id, cart_id=f"cart_{customer_id}")
-
-
 def _other_cart(samples: dict[str, SampleEvent], cart: SampleEvent) -> SampleEvent:
     """The cart with other products in it (the sample catalog's hat and mug)."""
     items = [
@@ -180,45 +181,17 @@ def _record(
 
 def _units(stack: LocalStack, recorded: Recorded) -> None:
     """Request units per sent email, from the stored sizes of the batch's first customer's items."""
-    dynamodb = stack_clients.dynamodb(stack.region)
     customer_id = recorded.events[0]["detail"]["customer_id"]
-    profile = dynamodb.get_item(
-        TableName=stack.names["CustomersTable"], Key={"customer_id": {"S": customer_id}}
-    )["Item"]
-    deliveries = dynamodb.query(
-        TableName=stack.names["DeliveriesTable"],
-        KeyConditionExpression="customer_id = :c",
-        ExpressionAttributeValues={":c": {"S": customer_id}},
-    )["Items"]
-    tables = {name: logical for logical, name in stack.names.items()}
-    sizes = {
-        "CustomersTable": item_bytes(profile),
-        "DeliveriesTable": max(item_bytes(item) for item in deliveries),
-    }
-    writes = reads = 0.0
-    for service, operation, params in recorded.requests:
-        if service != "dynamodb":
-            continue
-        if operation == "BatchGetItem":
-            # Product and model rows are well under 4 KB: half a unit each, eventually consistent.
-            reads += sum(len(r["Keys"]) for r in params["RequestItems"].values()) * read_units(
-                1, consistent=False
-            )
-            continue
-        size = sizes.get(tables.get(params["TableName"], ""), 1)
-        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            writes += write_units(size)
-        else:
-            reads += read_units(size, consistent=bool(params.get("ConsistentRead")))
-    recorded.write_units = writes / recorded.emails
-    recorded.read_units = reads / recorded.emails
-    recorded.profile_bytes = sizes["CustomersTable"]
+    units, profile_bytes, _ = request_units(stack, customer_id, recorded.requests)
+    recorded.write_units = sum(unit.write_units for unit in units) / recorded.emails
+    recorded.read_units = sum(unit.read_units for unit in units) / recorded.emails
+    recorded.profile_bytes = profile_bytes
 
 
 def record_situations(stack: LocalStack, mappings: EventSourceMappings, clock: Any) -> list[Recorded]:
     """Every situation for every kind of customer, on the local stack: calls and units."""
-    samples = _samples()
-    _teach_recommender(stack, mappings, samples)
+    samples = sample_events()
+    teach_recommender(stack, mappings, samples)
     found: list[Recorded] = []
     number = iter(range(10_000))
     for shopper in SHOPPERS:
@@ -226,7 +199,7 @@ def record_situations(stack: LocalStack, mappings: EventSourceMappings, clock: A
 
         def customers(count: int) -> list[SampleEvent]:
             return [
-                _cart(samples, _customer(stack, shopper, f"cus_{tag}_{next(number):04d}"))  # noqa: B023
+                cart_for(samples, _customer(stack, shopper, f"cus_{tag}_{next(number):04d}"))  # noqa: B023
                 for _ in range(count)
             ]
 
@@ -265,7 +238,7 @@ def _cpu_ms(function: LocalFunction, recorded: Recorded, canned: CannedAnswers) 
     row expired before each batch, as in its recording (the clock stays: hours of quiet batches
     would end in the customers' quiet hours)."""
     samples = []
-    with answering(canned), _records_at_once(1):
+    with answering(canned), records_at_once(1):
         function.invoke(_batches(recorded, 0))  # warm: compiled templates, clients, connections
         rounds = CPU_BATCHES * (CPU_RECORDS // _records(recorded))
         for round_number in range(1, rounds + 1):
