@@ -30,9 +30,13 @@ from tests.conftest import sent_emails
 CART = "CartAbandonedFunction"
 
 
-def _teach(stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]) -> None:
+def _warm_function(stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]) -> None:
+    """The sample catalog, and a first cart email: the function has read its segment, the cart's
+    recommendation rows and their products."""
     put_events(stack, [s for s in samples.values() if s.is_product and not s.is_invalid])
     mappings.drain()
+    put_events(stack, [_cart(stack, samples, 1)])
+    mappings.drain(only=[CART])
 
 
 def _cart(stack: LocalStack, samples: dict[str, SampleEvent], number: int) -> SampleEvent:
@@ -59,9 +63,7 @@ def test_a_quiet_function_reads_its_expired_segment_and_rows_with_the_profile(
     samples: dict[str, SampleEvent],
     clock: time_machine.Traveller,
 ) -> None:
-    _teach(stack, mappings, samples)
-    put_events(stack, [_cart(stack, samples, 1)])
-    mappings.drain(only=[CART])
+    _warm_function(stack, mappings, samples)
     # Given marketing changes the VIP coupon, and the next cart comes more than a minute later
     table = stack.names["SegmentsTable"]
     put_segment(table, get_segment(table, "vip").model_copy(update={"coupon_code": "VIP20"}))
@@ -94,9 +96,7 @@ def test_a_segment_row_that_no_longer_validates_is_still_refused_after_the_minut
     samples: dict[str, SampleEvent],
     clock: time_machine.Traveller,
 ) -> None:
-    _teach(stack, mappings, samples)
-    put_events(stack, [_cart(stack, samples, 1)])
-    mappings.drain(only=[CART])
+    _warm_function(stack, mappings, samples)
     sent = len(sent_emails(moto))
     # Given the VIP row is broken while the function is warm, and the minute passes
     put_segment_row(
@@ -151,9 +151,7 @@ def test_a_product_out_of_stock_leaves_a_quiet_functions_emails_after_the_minute
     samples: dict[str, SampleEvent],
     clock: time_machine.Traveller,
 ) -> None:
-    _teach(stack, mappings, samples)
-    put_events(stack, [_cart(stack, samples, 1)])
-    mappings.drain(only=[CART])
+    _warm_function(stack, mappings, samples)
     shown = _recommended(moto)
     assert shown
     # Given the first product shown goes out of stock, and the next cart comes a minute later
