@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from local_stack.cfn import load_template
@@ -124,13 +125,16 @@ def sample_problems() -> list[str]:
     return problems
 
 
+TRIGGER_LIST_PARAMETERS = ("FrequencyCapExemptTriggers", "SunsetExemptTriggers")
+
+
 def parameter_problems(template: dict[str, Any]) -> list[str]:
-    """Parameters that list the triggers by name must know every one."""
-    pattern = template["Parameters"]["FrequencyCapExemptTriggers"]["AllowedPattern"]
+    """Parameters that list the triggers by name must accept every one."""
     return [
-        f"{trigger.name}: not in FrequencyCapExemptTriggers' AllowedPattern"
+        f"{trigger.name}: not in {parameter}'s AllowedPattern"
+        for parameter in TRIGGER_LIST_PARAMETERS
         for trigger in TRIGGERS
-        if trigger.name not in pattern
+        if not re.fullmatch(template["Parameters"][parameter]["AllowedPattern"], trigger.name)
     ]
 
 
@@ -142,7 +146,7 @@ def test_every_queue_fed_function_is_wired_completely() -> None:
     assert wiring_problems(load_template(TEMPLATE_PATH), makefile_text()) == []
 
 
-def test_every_trigger_can_be_exempted_from_the_frequency_cap() -> None:
+def test_every_trigger_can_be_exempted_from_the_frequency_cap_and_the_sunset() -> None:
     assert parameter_problems(load_template(TEMPLATE_PATH)) == []
 
 
