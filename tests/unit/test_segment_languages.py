@@ -144,6 +144,8 @@ def test_store_text_is_escaped_in_the_html(samples: dict[str, SampleEvent], sett
         ({"offer_titles": {"de": ""}}, "offer_titles"),
         ({"offer_titles": {f"l{i:02d}"[:3]: "t" for i in range(51)}}, "offer_titles"),
         ({"perks_by_language": {"de": "not a list"}}, "perks_by_language"),
+        ({"perks_by_language": {"de": ["x" * 301]}}, "perks_by_language"),
+        ({"perks_by_language": {"de": ["perk"] * 21}}, "perks_by_language"),
     ],
 )
 def test_a_malformed_language_entry_is_an_error_naming_the_field(fields: dict[str, Any], field: str) -> None:

@@ -181,6 +181,8 @@ sample segments' ids: such a row reads as it did. Any other row without the fiel
 
 
 OfferTitle = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(one_line)]
+Perks = Annotated[tuple[Annotated[str, Field(min_length=1, max_length=300)], ...], Field(max_length=20)]
+"""One language's perks: at most 20 of 300 characters, so 50 languages of them keep a row small."""
 
 
 class Segment(SegmentDefinition):
@@ -192,7 +194,7 @@ class Segment(SegmentDefinition):
     coupon_code: str | None = None
     free_shipping: bool = False
     perks: tuple[str, ...] = ()
-    perks_by_language: Annotated[dict[LanguageTag, tuple[str, ...]], Field(max_length=MAX_LANGUAGES)] = Field(
+    perks_by_language: Annotated[dict[LanguageTag, Perks], Field(max_length=MAX_LANGUAGES)] = Field(
         default_factory=dict
     )
     """The perks in other languages (``{"es": ["Acceso anticipado", ...]}``): an email lists its copy's
