@@ -34,6 +34,7 @@ from nudge.link_tracking import track_email
 from nudge.mime import build_message
 from nudge.profiles import Customer, Segment
 from nudge.rendering import build_environment, language_for
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import link_tracking, render_for, template_context
 from nudge.settings import Settings
 from nudge.text import one_line
@@ -76,12 +77,12 @@ def render_rows(settings: Settings, rounds: int = ROUNDS) -> list[Row]:
     batches of ``BATCH`` emails each, the variants' batches taking turns."""
     detail = cast(TriggerDetail, CART_ABANDONED.parse(_cart_sample().event))
     unsubscribe_url = f"{settings.unsubscribe_url}?token=v1.Yw.bench"
-    context = template_context(
-        CART_ABANDONED, detail, CUSTOMER, SEGMENT, settings, unsubscribe_url, BENCH_PRODUCTS
-    )
+    case = EmailCase(CART_ABANDONED, detail, settings)
+    recipient = Recipient(CUSTOMER, SEGMENT, unsubscribe_url)
+    context = template_context(case, recipient, BENCH_PRODUCTS)
     language = language_for(settings.templates_dir, context["locale"])
     context = {**context, "language": language}
-    links = link_tracking(CART_ABANDONED, detail, settings, unsubscribe_url)
+    links = link_tracking(case, unsubscribe_url)
     assert links is not None, "the benchmark tags links, as the pipeline does"
 
     def naive() -> bytes:
@@ -102,9 +103,7 @@ def render_rows(settings: Settings, rounds: int = ROUNDS) -> list[Row]:
         return message.as_bytes()
 
     def shipped() -> bytes:
-        email = render_for(
-            CART_ABANDONED, detail, CUSTOMER, SEGMENT, settings, unsubscribe_url, BENCH_PRODUCTS
-        )
+        email = render_for(case, recipient, BENCH_PRODUCTS)
         return build_message(
             sender=settings.sender,
             recipient_name=CUSTOMER.full_name,

@@ -25,6 +25,7 @@ from marketing.samples import (
 from nudge.experiments.models import Experiment, Variant
 from nudge.profiles import DEFAULT_SEGMENT_ID, FALLBACK_SEGMENT, Customer, Segment
 from nudge.rendering import language_for, render_subject
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import template_context
 from nudge.triggers import TRIGGER_NAMES, TRIGGERS, Trigger
 
@@ -175,7 +176,9 @@ def sample_subject_contexts(trigger_name: str) -> tuple[SubjectContext, ...]:
                 segment = _segment_of(customer, segments)
                 recommended = products if segment.show_recommendations else []
                 context = template_context(
-                    trigger, detail, customer, segment, settings, unsubscribe_url, recommended
+                    EmailCase(trigger, detail, settings),
+                    Recipient(customer, segment, unsubscribe_url),
+                    recommended,
                 )
                 contexts.append(
                     SubjectContext(

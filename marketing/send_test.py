@@ -43,6 +43,7 @@ from nudge.experiments.models import HOLDOUT, Arm, Experiment
 from nudge.mime import WireMessage, build_message
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, language_for, render_subject
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import render_for, template_context
 from nudge.settings import Settings
 from nudge.triggers import TRIGGER_NAMES, TRIGGERS, Trigger
@@ -123,14 +124,12 @@ def prepare(request: SendTestRequest, source: Source, *, now: datetime) -> Prepa
         : settings.recommendations_per_email
     ]
     unsubscribe_url = unsubscribe_url_of_test(settings, source.signing_key())
-    context = template_context(
-        trigger, detail.detail, customer, segment, settings, unsubscribe_url, recommendations
-    )
+    case = EmailCase(trigger, detail.detail, settings)
+    recipient = Recipient(customer, segment, unsubscribe_url)
+    context = template_context(case, recipient, recommendations)
     language = language_for(settings.templates_dir, context["locale"])
     arm = _arm(experiment, variant_id, context, language, settings)
-    email = render_for(
-        trigger, detail.detail, customer, segment, settings, unsubscribe_url, recommendations, arm
-    )
+    email = render_for(case, recipient, recommendations, arm)
     email = dataclasses.replace(email, subject=SUBJECT_PREFIX + email.subject)
     message = build_message(
         sender=settings.sender,

@@ -25,6 +25,7 @@ from local_stack.catalogs import compile_catalogs
 from nudge.experiments.models import Arm, Experiment
 from nudge.profiles import Segment
 from nudge.rendering import SOURCE_LANGUAGE, shipped_languages
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import recommendations_for, render_for
 from nudge.triggers import TRIGGERS, Trigger
 from preview.page import index_page
@@ -140,10 +141,10 @@ def render_combination(
         detail = trigger.series.with_step(detail, combination.step)
     customer = as_rendered(detail, customer)
     recommender = samples.catalog.recommender(settings)
-    recommendations = recommendations_for(trigger, detail, customer, segment, settings, recommender)
-    email = render_for(
-        trigger, detail, customer, segment, settings, unsubscribe_url(settings), recommendations, arm
-    )
+    case = EmailCase(trigger, detail, settings)
+    recommendations = recommendations_for(case, customer, segment, recommender)
+    recipient = Recipient(customer, segment, unsubscribe_url(settings))
+    email = render_for(case, recipient, recommendations, arm)
     if email.language != combination.language:
         raise LookupError(
             f"rendered in {email.language!r}: is the {combination.language!r} catalog compiled?"

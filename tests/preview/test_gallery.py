@@ -17,6 +17,7 @@ from botocore.client import BaseClient
 from local_stack.cfn import load_template
 from local_stack.scenario import SAMPLE_DATA_DIR, load_sample_rows
 from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from nudge.sending.case import EmailCase
 from nudge.sending.compose import email_currency
 from nudge.triggers import TRIGGERS
 from preview.__main__ import main
@@ -160,7 +161,7 @@ def test_every_email_with_recommendations_shows_a_full_block_in_its_currency(
         segment = next(s for s in samples.segments if s.segment_id == email.combination.segment)
         customer = samples.customer(segment, email.combination.language)
         settings = samples.settings_for(trigger)
-        currency = email_currency(trigger, samples.detail(trigger, customer), customer, settings)
+        currency = email_currency(EmailCase(trigger, samples.detail(trigger, customer), settings), customer)
         products = [samples.catalog.products[sku] for sku in skus]
         assert all(p.in_stock and p.price_in(currency) is not None for p in products), email.combination
         shown += len(skus)

@@ -12,6 +12,7 @@ import pytest
 
 from local_stack.scenario import SampleEvent
 from nudge.catalog_rows import Product
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, TRIGGERS
@@ -54,7 +55,9 @@ def every_email(samples: dict[str, SampleEvent], settings: Settings, language: s
                     customer = a_customer(segment_id=segment_id, locale=locale, order_count=order_count)
                     emails.append(
                         render_for(
-                            trigger, step_detail, customer, segment, settings, UNSUBSCRIBE_URL, RECOMMENDED
+                            EmailCase(trigger, step_detail, settings),
+                            Recipient(customer, segment, UNSUBSCRIBE_URL),
+                            RECOMMENDED,
                         )
                     )
     return emails
@@ -97,7 +100,9 @@ def _last_cart_step(
     detail = first_valid_detail(samples, CART_ABANDONED)
     last = detail.model_copy(update={"step": len(settings.cart_reminder_hours)})
     customer = a_customer(segment_id=segment_id, locale=f"{language}-{language.upper()}")
-    return render_for(CART_ABANDONED, last, customer, SEGMENTS[segment_id], settings, UNSUBSCRIBE_URL)
+    return render_for(
+        EmailCase(CART_ABANDONED, last, settings), Recipient(customer, SEGMENTS[segment_id], UNSUBSCRIBE_URL)
+    )
 
 
 @pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
@@ -132,7 +137,9 @@ def test_the_win_back_email_does_not_repeat_its_heading_as_the_offers_title(
 ) -> None:
     detail = first_valid_detail(samples, CUSTOMER_LAPSED)
     customer = a_customer(segment_id="lapsed", locale=f"{language}-{language.upper()}")
-    email = render_for(CUSTOMER_LAPSED, detail, customer, SEGMENTS["lapsed"], settings, UNSUBSCRIBE_URL)
+    email = render_for(
+        EmailCase(CUSTOMER_LAPSED, detail, settings), Recipient(customer, SEGMENTS["lapsed"], UNSUBSCRIBE_URL)
+    )
     # The email opens with "It has been a while, Ada"; its offer box has a title of its own (the
     # text part writes titles in capitals)
     assert translated("It has been a while", language).upper() not in email.text

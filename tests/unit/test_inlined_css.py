@@ -15,6 +15,7 @@ from nudge.catalog_rows import Product
 from nudge.events import CartAbandoned
 from nudge.inlined_css import inliner
 from nudge.rendering import build_environment, environment
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import template_context
 from nudge.settings import Settings
 from nudge.triggers import TRIGGERS, Trigger
@@ -69,7 +70,9 @@ def test_every_email_is_the_one_inlining_it_after_rendering_gave(
                 customer = a_customer(segment_id=segment.segment_id, first_name='Ada "<b>" & Co')
                 context = {
                     **template_context(
-                        trigger, detail, customer, segment, settings, UNSUBSCRIBE_URL, recommendations
+                        EmailCase(trigger, detail, settings),
+                        Recipient(customer, segment, UNSUBSCRIBE_URL),
+                        recommendations,
                     ),
                     "language": language,
                 }
@@ -89,7 +92,9 @@ def test_the_comparison_fails_when_the_css_is_not_inlined(
     (detail, *_) = details(samples, trigger, settings)
     segment = SEGMENTS["vip"]
     context = {
-        **template_context(trigger, detail, a_customer(), segment, settings, UNSUBSCRIBE_URL),
+        **template_context(
+            EmailCase(trigger, detail, settings), Recipient(a_customer(), segment, UNSUBSCRIBE_URL)
+        ),
         "language": "en",
     }
     name = f"{trigger.name}/body.html.j2"

@@ -14,6 +14,7 @@ from local_stack.scenario import SampleEvent, load_sample_rows
 from local_stack.stack import REPO_ROOT
 from nudge.profiles import LEGACY_OFFER_WORDINGS, Customer, OfferWording, Segment
 from nudge.rendering import RenderedEmail
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import ORDER_PLACED
@@ -50,7 +51,9 @@ def order_email(samples: dict[str, SampleEvent], settings: Settings, segment: Se
         order_count=3,
         total_spent=Decimal(300),
     )
-    return render_for(ORDER_PLACED, detail, customer, segment, settings, "https://u.example/?token=t")
+    return render_for(
+        EmailCase(ORDER_PLACED, detail, settings), Recipient(customer, segment, "https://u.example/?token=t")
+    )
 
 
 def a_segment(**fields: Any) -> Segment:

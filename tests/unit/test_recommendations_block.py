@@ -13,6 +13,7 @@ import pytest
 from local_stack.scenario import SampleEvent
 from nudge.catalog_rows import Product
 from nudge.rendering import RenderedEmail
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import CUSTOMER_LAPSED, TRIGGERS, Trigger
@@ -56,7 +57,9 @@ def render(
     if hasattr(detail, "currency"):
         detail = detail.model_copy(update={"currency": "USD"})
     return render_for(
-        trigger, detail, a_customer(**customer), SEGMENTS["vip"], settings, UNSUBSCRIBE_URL, CATALOG
+        EmailCase(trigger, detail, settings),
+        Recipient(a_customer(**customer), SEGMENTS["vip"], UNSUBSCRIBE_URL),
+        CATALOG,
     )
 
 

@@ -22,6 +22,7 @@ from nudge.experiments.models import Arm, Experiment
 from nudge.mime import build_message
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail, environment, render_email, shipped_languages
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, CUSTOMER_LAPSED, ORDER_PLACED, TRIGGERS, Trigger
@@ -69,7 +70,7 @@ def render(
     trigger: Trigger[Any], detail: Any, customer: Customer, segment: Segment, settings: Settings
 ) -> RenderedEmail:
     """As the pipeline renders: the customer's language, links tagged."""
-    return render_for(trigger, detail, customer, segment, settings, UNSUBSCRIBE_URL)
+    return render_for(EmailCase(trigger, detail, settings), Recipient(customer, segment, UNSUBSCRIBE_URL))
 
 
 def last_step(detail: Any, settings: Settings) -> Any:
@@ -417,7 +418,9 @@ def test_a_variant_subject_renders_with_the_subject_context_and_templates_see_th
     detail = first_valid_detail(samples, CART_ABANDONED)
     arm = Arm(experiment=experiment, variant=experiment.variants[0])
     email = render_for(
-        CART_ABANDONED, detail, a_customer(), SEGMENTS["vip"], settings, UNSUBSCRIBE_URL, arm=arm
+        EmailCase(CART_ABANDONED, detail, settings),
+        Recipient(a_customer(), SEGMENTS["vip"], UNSUBSCRIBE_URL),
+        arm=arm,
     )
     assert email.subject == "Ada (b)"
     assert "utm_term=cart-subject-nov.b" in email.html and "utm_term=cart-subject-nov.b" in email.text

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from local_stack.scenario import SampleEvent
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail
+from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import render_for
 from nudge.settings import Settings
 from nudge.triggers import ORDER_PLACED
@@ -47,7 +48,9 @@ def order_email(
         order_count=6,
         total_spent=Decimal(1500),
     )
-    return render_for(ORDER_PLACED, detail, customer, segment, settings, "https://u.example/?token=t")
+    return render_for(
+        EmailCase(ORDER_PLACED, detail, settings), Recipient(customer, segment, "https://u.example/?token=t")
+    )
 
 
 def flat(text: str) -> str:

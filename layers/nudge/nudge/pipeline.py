@@ -16,11 +16,11 @@ from nudge.events import TriggerDetail
 from nudge.observability import tracer
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.recommendations import rows_to_refresh
-from nudge.rendering import language_for
-from nudge.sending.compose import arm_of, recommend_for_email, template_context, unsubscribe_link
+from nudge.sending.case import EmailCase, Recipient
+from nudge.sending.compose import draft_for, recommend_for_email, unsubscribe_link
 from nudge.sending.protocol import claim_and_send, hold_out
 from nudge.sending.records import defer, skip
-from nudge.sending.rules import capped, frequency_cap_for, rule_reason
+from nudge.sending.rules import capped, rule_reason
 from nudge.settings import Settings
 from nudge.timeutil import utc_now
 from nudge.triggers import Trigger
@@ -65,9 +65,10 @@ def process_event(
     closed as ``send_unconfirmed`` and never sent again; a deferral is decided anew (the same event,
     back in the morning). A duplicate costs what deciding costs, and is never sent twice.
     """
+    case = EmailCase(trigger, detail, settings)
     if event_time is not None and event_time < utc_now() - settings.replay_window:
-        return skip(trigger, detail, settings, None, SkipReason.EVENT_TOO_OLD)
-    return _decide_and_send(trigger, detail, settings, lambda_context, event_time)
+        return skip(case, None, SkipReason.EVENT_TOO_OLD)
+    return _decide_and_send(case, lambda_context, event_time)
 
 
 class CustomerNotYetKnownError(ComesBackLaterError):
@@ -78,55 +79,46 @@ class CustomerNotYetKnownError(ComesBackLaterError):
 
 @tracer.capture_method(capture_response=False)
 def _decide_and_send(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    lambda_context: LambdaContext | None,
-    event_time: datetime | None = None,
+    case: EmailCase, lambda_context: LambdaContext | None, event_time: datetime | None = None
 ) -> Outcome:
     """Skip, defer or send, from the profile as read. Nothing is written to the profile before the
     delivery record holds the decision (a skip, a deferral, the send's claim): a duplicate or a replay
     stops at that conditional write and changes nothing."""
+    trigger, detail, settings = case.trigger, case.detail, case.settings
     customer = (
         trigger.profile_update(detail, settings)
         if trigger.profile_update is not None
-        else read_profile(
-            settings.customers_table, detail.customer_id, _rows_to_refresh(trigger, detail, settings)
-        )
+        else read_profile(settings.customers_table, detail.customer_id, _rows_to_refresh(case))
     )
     if customer is None:
         if event_time is not None and utc_now() - event_time < settings.unknown_customer_wait:
             raise CustomerNotYetKnownError(trigger.name)
-        return skip(trigger, detail, settings, None, SkipReason.UNKNOWN_CUSTOMER)
-    note = trigger.profile_note(detail)
-    cap = frequency_cap_for(trigger, settings)
+        return skip(case, None, SkipReason.UNKNOWN_CUSTOMER)
     # The cap is checked last, so an email skipped for any other reason never uses up a slot.
-    reason = rule_reason(trigger, detail, settings, customer)
+    reason = rule_reason(case, customer)
     if reason is not None:
-        return skip(trigger, detail, settings, customer, reason, note=note)
+        return skip(case, customer, reason, note=case.note)
     zone = formatting.resolve_timezone(customer.timezone, settings.default_timezone)
     morning = settings.quiet_hours.over_at(utc_now(), zone)
     if morning is not None:
-        return defer(trigger, detail, settings, customer, morning, note=note)
-    reason = capped(trigger, detail, customer, cap)
+        return defer(case, customer, morning)
+    reason = capped(case, customer)
     if reason is not None:
-        return skip(trigger, detail, settings, customer, reason, note=note)
-    segment = get_segment(settings.segments_table, customer.segment_id)
-    unsubscribe_url = unsubscribe_link(settings, customer.customer_id)
-    recommendations = recommend_for_email(trigger, detail, customer, segment, settings)
-    context = template_context(trigger, detail, customer, segment, settings, unsubscribe_url, recommendations)
-    language = language_for(settings.templates_dir, context["locale"])
-    arm = arm_of(trigger, customer, settings, context, language)
-    if arm is not None and arm.is_holdout:
-        return hold_out(trigger, detail, settings, customer, arm, cap, note)
-    return claim_and_send(
-        trigger, detail, settings, customer, segment, unsubscribe_url, context, language, arm, lambda_context
+        return skip(case, customer, reason, note=case.note)
+    recipient = Recipient(
+        customer,
+        get_segment(settings.segments_table, customer.segment_id),
+        unsubscribe_link(settings, customer.customer_id),
     )
+    draft = draft_for(case, recipient, recommend_for_email(case, recipient))
+    if draft.arm is not None and draft.arm.is_holdout:
+        return hold_out(case, customer, draft.arm)
+    return claim_and_send(case, draft, lambda_context)
 
 
-def _rows_to_refresh(trigger: Trigger[Any], detail: TriggerDetail, settings: Settings) -> RowsToRefresh:
+def _rows_to_refresh(case: EmailCase) -> RowsToRefresh:
     """The rows read with the profile when their cached copies have expired: the segments this
     container knows, and the recommendation and catalog rows of the event's own seeds."""
-    if trigger.event_seeds is None:
-        return RowsToRefresh(settings.segments_table)
-    return rows_to_refresh(settings, *trigger.event_seeds(detail))
+    if case.trigger.event_seeds is None:
+        return RowsToRefresh(case.settings.segments_table)
+    return rows_to_refresh(case.settings, *case.trigger.event_seeds(case.detail))

@@ -4,8 +4,8 @@ SES once, record its answer; and what happens when any step fails or the invocat
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,27 +20,24 @@ from nudge.dal.deliveries import (
     release_claim,
 )
 from nudge.dal.frequency_cap import Changed, Taken
-from nudge.events import TriggerDetail
 from nudge.experiments.models import Arm
 from nudge.message_tags import send_tags
 from nudge.mime import build_message
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.outcome import Decision, Outcome, SkipReason
-from nudge.profiles import Customer, Segment
+from nudge.profiles import Customer
 from nudge.rendering import RenderedEmail
+from nudge.sending.case import Draft, EmailCase, Recipient
 from nudge.sending.compose import arm_facts, compose_email
 from nudge.sending.records import (
     SendInProgressError,
     count_skip,
     decided_by_twin,
-    outcome_of,
     skip,
     write_note,
 )
-from nudge.sending.rules import capped, claimant_of, frequency_cap_for, profile_write, rule_reason
-from nudge.settings import Settings
+from nudge.sending.rules import capped, profile_write, rule_reason
 from nudge.timeutil import utc_now
-from nudge.triggers import Trigger
 
 # Without a Lambda context (a script, a test calling the pipeline directly), assume the functions'
 # timeout; a claim also outlives the deadline by a margin for clock skew between invocations.
@@ -72,49 +69,37 @@ class ProfileContendedError(RuntimeError):
     """The profile kept changing under the send's write; the record comes back and decides again."""
 
 
-def hold_out(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    customer: Customer,
-    arm: Arm,
-    cap: frequency_cap.Cap | None,
-    note: CartNote | None,
-) -> Outcome:
+def hold_out(case: EmailCase, customer: Customer, arm: Arm) -> Outcome:
     """The holdout is recorded first; then it takes its slot too (as its email would have), so
     capping thins both arms alike. It is not marked emailed."""
-    outcome = skip(trigger, detail, settings, customer, SkipReason.HOLDOUT, **arm_facts(arm))
+    outcome = skip(case, customer, SkipReason.HOLDOUT, **arm_facts(arm))
     if outcome.reason is not SkipReason.HOLDOUT:
         return outcome  # a twin decided otherwise
-    slot = profile_write(trigger, detail, settings, customer, cap, note, marks=())
+    slot = profile_write(case, customer, marks=())
     if not isinstance(slot, Taken):
-        write_note(settings, detail, note)  # a racing email took the slot: the cart is still noted
+        write_note(case, case.note)  # a racing email took the slot: the cart is still noted
     return outcome
 
 
-def claim_and_send(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    customer: Customer,
-    segment: Segment,
-    unsubscribe_url: str,
-    context: dict[str, Any],
-    language: str,
-    arm: Arm | None,
-    lambda_context: LambdaContext | None,
-) -> Outcome:
+@dataclass(frozen=True)
+class _Claimed:
+    """The send as claimed on the delivery record: its record, and the claim that holds it."""
+
+    outcome: Outcome
+    claim: Claim
+
+
+def claim_and_send(case: EmailCase, draft: Draft, lambda_context: LambdaContext | None) -> Outcome:
     """The send protocol: render, claim the send on the delivery record, call SES once, record the
     answer. A crash between the claim and the record leaves a claim that a retry closes as
     ``send_unconfirmed``: that one email may be lost, but it is never sent twice."""
-    email = compose_email(trigger, detail, settings, unsubscribe_url, context, language, arm)
-    claimed = outcome_of(
-        trigger,
-        detail,
+    settings = case.settings
+    email = compose_email(case, draft)
+    claimed = case.outcome(
         Decision.SENDING,
-        segment_id=segment.segment_id,
+        segment_id=draft.recipient.segment.segment_id,
         subject=email.subject,
-        **arm_facts(arm),
+        **arm_facts(draft.arm),
     )
     if _seconds_left(lambda_context) < CLAIM_RESERVE_SECONDS:
         # A claim the invocation cannot see through to SES's answer would only become
@@ -130,8 +115,9 @@ def claim_and_send(
         return decided_by_twin(settings, claimed, holder)
     # Claimed. A crash from here until SES answers leaves a claim that a retry closes as
     # send_unconfirmed; the profile write below is within that window.
+    held = _Claimed(claimed, claim)
     try:
-        slot = _take_send_slot(trigger, detail, settings, customer, claimed, claim)
+        slot = _take_send_slot(case, draft.recipient.customer, held)
     except Exception:
         # The profile write failed (throttled) and nothing was sent: the claim goes back, so the
         # retry decides anew instead of finding a claim it must close as send_unconfirmed.
@@ -140,91 +126,67 @@ def claim_and_send(
     if isinstance(slot, Outcome):
         return slot
     try:
-        return _send(settings, customer, segment, unsubscribe_url, email, claimed, lambda_context, claim)
+        return _send(case, draft.recipient, email, held, lambda_context)
     except (SendRefusedError, OutOfTimeError):
         # Nothing went out (SES refused, or too little time was left to call it): the slot and the
         # claim go back, and the retry decides anew. Not on a crash or an unknown result: as on
         # AWS, a dying invocation runs no clean-up.
         if slot.slot is not None:
-            frequency_cap.release(
-                settings.customers_table, customer.customer_id, claimant_of(trigger, detail), slot.slot
-            )
+            frequency_cap.release(settings.customers_table, case.customer_id, case.claimant, slot.slot)
         release_claim(settings.deliveries_table, claimed, claim)
         raise
 
 
-def _take_send_slot(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    customer: Customer,
-    claimed: Outcome,
-    claim: Claim,
-) -> Taken | Outcome:
+def _take_send_slot(case: EmailCase, customer: Customer, held: _Claimed) -> Taken | Outcome:
     """The profile's one write for the claimed send: the cap's slot, the send marks and the noted
     cart. When the profile changed since it was read, it is judged again as it stands: still
     sendable, the write is tried again; no longer (capped, superseded, unsubscribed), the claim
     becomes that skip."""
-    cap = frequency_cap_for(trigger, settings)
-    note = trigger.profile_note(detail)
     for _ in range(MAX_PROFILE_WRITES):
-        slot = profile_write(
-            trigger, detail, settings, customer, cap, note, marks=("last_emailed_at", *trigger.profile_marks)
-        )
+        slot = profile_write(case, customer, marks=("last_emailed_at", *case.trigger.profile_marks))
         if isinstance(slot, Taken):
             return slot
         if isinstance(slot, Changed):
             if slot.customer is None:
-                return _claim_skipped(
-                    trigger, detail, settings, claimed, claim, SkipReason.UNKNOWN_CUSTOMER, None
-                )
+                return _claim_skipped(case, held, SkipReason.UNKNOWN_CUSTOMER, note=None)
             customer = slot.customer
-            reason = rule_reason(trigger, detail, settings, customer) or capped(
-                trigger, detail, customer, cap
-            )
+            reason = rule_reason(case, customer) or capped(case, customer)
             if reason is None:
                 continue
         else:
             reason = SkipReason.FREQUENCY_CAPPED
-        return _claim_skipped(trigger, detail, settings, claimed, claim, reason, note)
-    release_claim(settings.deliveries_table, claimed, claim)
-    raise ProfileContendedError(claimed.business_id)
+        return _claim_skipped(case, held, reason, note=case.note)
+    release_claim(case.settings.deliveries_table, held.outcome, held.claim)
+    raise ProfileContendedError(held.outcome.business_id)
 
 
-def _claim_skipped(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    claimed: Outcome,
-    claim: Claim,
-    reason: SkipReason,
-    note: CartNote | None,
-) -> Outcome:
+def _claim_skipped(case: EmailCase, held: _Claimed, reason: SkipReason, *, note: CartNote | None) -> Outcome:
     """Our claim becomes a skip: the profile as it now stands says no."""
-    write_note(settings, detail, note)
-    skipped = claimed.model_copy(update={"decision": Decision.SKIPPED, "reason": reason, "subject": None})
+    settings = case.settings
+    write_note(case, note)
+    skipped = held.outcome.model_copy(
+        update={"decision": Decision.SKIPPED, "reason": reason, "subject": None}
+    )
     if not complete_send(
-        settings.deliveries_table, skipped, claim, utc_now(), settings.delivery_record_retention
+        settings.deliveries_table, skipped, held.claim, utc_now(), settings.delivery_record_retention
     ):
-        raise SendInProgressError(claimed.business_id)  # our claim was closed meanwhile: read it anew
-    count_skip(trigger, skipped, reason)
+        raise SendInProgressError(held.outcome.business_id)  # our claim was closed meanwhile: read it anew
+    count_skip(case, skipped, reason)
     return skipped
 
 
 def _send(
-    settings: Settings,
-    customer: Customer,
-    segment: Segment,
-    unsubscribe_url: str,
+    case: EmailCase,
+    recipient: Recipient,
     email: RenderedEmail,
-    claimed: Outcome,
+    held: _Claimed,
     lambda_context: LambdaContext | None,
-    claim: Claim,
 ) -> Outcome:
     if _seconds_left(lambda_context) < SEND_RESERVE_SECONDS:
         # The profile write took its time: an SES call now might not be answered, or answered
         # and not recorded, before Lambda ends the invocation.
         raise OutOfTimeError("too little time left to call SES and record its answer")
+    settings, customer = case.settings, recipient.customer
     sent_at = utc_now()
     message = build_message(
         sender=settings.sender,
@@ -232,27 +194,27 @@ def _send(
         recipient_email=customer.email,
         email=email,
         sent_at=sent_at,
-        unsubscribe_url=unsubscribe_url,
+        unsubscribe_url=recipient.unsubscribe_url,
     )
     message_id = send_raw(
         message,
         configuration_set=settings.configuration_set,
-        tags=send_tags(claimed, claim.token),
+        tags=send_tags(held.outcome, held.claim.token),
         seconds_left=lambda: _seconds_left(lambda_context),
     )
-    outcome = claimed.model_copy(update={"decision": Decision.SENT, "message_id": message_id})
+    outcome = held.outcome.model_copy(update={"decision": Decision.SENT, "message_id": message_id})
     metrics.add_metric(name="EmailSent", unit=MetricUnit.Count, value=1)
     logger.info(
         "email sent",
         extra={
             "customer_id": log_safe_id(customer.customer_id),
-            "segment_id": segment.segment_id,
+            "segment_id": recipient.segment.segment_id,
             "message_id": message_id,
         },
     )
     # SES has accepted the email. If this write fails, the claim stays, and the retry closes it as
     # sent from SES's Send event on the record: never sent again.
-    complete_send(settings.deliveries_table, outcome, claim, sent_at, settings.delivery_record_retention)
+    complete_send(settings.deliveries_table, outcome, held.claim, sent_at, settings.delivery_record_retention)
     return outcome
 
 

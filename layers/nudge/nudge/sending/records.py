@@ -19,13 +19,12 @@ from nudge.dal.deliveries import (
     record_decision,
     release_unaccepted_claim,
 )
-from nudge.events import TriggerDetail
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer
+from nudge.sending.case import EmailCase
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
-from nudge.triggers import Trigger
 from nudge.waiting import ComesBackLaterError
 
 CLAIM_RELEASED_RETRY_SECONDS = 5
@@ -102,57 +101,44 @@ class ClaimReleasedError(ComesBackLaterError):
 
 
 def skip(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
+    case: EmailCase,
     customer: Customer | None,
     reason: SkipReason,
     *,
     note: CartNote | None = None,
     **facts: Any,
 ) -> Outcome:
-    write_note(settings, detail, note)
-    outcome = outcome_of(
-        trigger,
-        detail,
-        Decision.SKIPPED,
-        reason=reason,
-        segment_id=customer.segment_id if customer else None,
-        **facts,
+    """The email is not sent, for ``reason``; ``note`` (the case's cart) is written all the same."""
+    write_note(case, note)
+    outcome = case.outcome(
+        Decision.SKIPPED, reason=reason, segment_id=customer.segment_id if customer else None, **facts
     )
+    settings = case.settings
     holder = record_decision(
         settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention
     )
     if holder is not None:
         return decided_by_twin(settings, outcome, holder)
-    count_skip(trigger, outcome, reason)
+    count_skip(case, outcome, reason)
     return outcome
 
 
-def count_skip(trigger: Trigger[Any], outcome: Outcome, reason: SkipReason) -> None:
+def count_skip(case: EmailCase, outcome: Outcome, reason: SkipReason) -> None:
     with single_metric(
         name="EmailSkipped", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
     ) as metric:
-        metric.add_dimension(name="trigger", value=trigger.name)
+        metric.add_dimension(name="trigger", value=case.trigger.name)
         metric.add_dimension(name="reason", value=reason.value)
     logger.info(
         "email skipped", extra={"customer_id": log_safe_id(outcome.customer_id), "reason": reason.value}
     )
 
 
-def defer(
-    trigger: Trigger[Any],
-    detail: TriggerDetail,
-    settings: Settings,
-    customer: Customer,
-    until: datetime,
-    *,
-    note: CartNote | None,
-) -> Outcome:
-    write_note(settings, detail, note)
-    outcome = outcome_of(
-        trigger, detail, Decision.DEFERRED, segment_id=customer.segment_id, deferred_until=until
-    )
+def defer(case: EmailCase, customer: Customer, until: datetime) -> Outcome:
+    """Quiet hours: the email waits until ``until``; the case's cart is noted now."""
+    write_note(case, case.note)
+    outcome = case.outcome(Decision.DEFERRED, segment_id=customer.segment_id, deferred_until=until)
+    settings = case.settings
     holder = record_decision(
         settings.deliveries_table, outcome, utc_now(), settings.delivery_record_retention
     )
@@ -166,10 +152,10 @@ def defer(
     return outcome
 
 
-def write_note(settings: Settings, detail: TriggerDetail, note: CartNote | None) -> None:
+def write_note(case: EmailCase, note: CartNote | None) -> None:
     """A skipped or deferred cart is still the customer's newest: an older cart's series must end."""
     if note is not None:
-        record_cart(settings.customers_table, detail.customer_id, note.cart_id, note.abandoned_at)
+        record_cart(case.settings.customers_table, case.customer_id, note.cart_id, note.abandoned_at)
 
 
 def decided_by_twin(settings: Settings, mine: Outcome, holder: Delivery) -> Outcome:
@@ -178,13 +164,3 @@ def decided_by_twin(settings: Settings, mine: Outcome, holder: Delivery) -> Outc
     if decided is None:
         raise SendInProgressError(mine.business_id)
     return decided
-
-
-def outcome_of(trigger: Trigger[Any], detail: TriggerDetail, decision: Decision, **facts: Any) -> Outcome:
-    return Outcome(
-        trigger=trigger.name,
-        customer_id=detail.customer_id,
-        business_id=trigger.business_id(detail),
-        decision=decision,
-        **facts,
-    )
