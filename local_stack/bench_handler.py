@@ -12,7 +12,7 @@
    CPU, botocore's serialising and parsing included, per record (``time.process_time`` over whole
    batches, records one after another).
 4. **Lambda time per email.** The same batches with each answer delayed as AWS answers (SES 50 ms,
-   DynamoDB 5 ms, Scheduler 10 ms a call), records one after another vs at once (nudge.record_batch):
+   DynamoDB 5 ms, Scheduler 10 ms a call), records one after another vs at once (nudge.sqs_batches):
    wall time of the batch over its ten records, which is what Lambda bills.
 """
 
@@ -48,7 +48,7 @@ from local_stack.run import put_events, sqs_event
 from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_sample_events
 from local_stack.seed import put_shopper, seed_sample_data, verify_sender_identity
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
-from nudge import record_batch
+from nudge import sqs_batches
 
 FUNCTION = "CartAbandonedFunction"
 BATCH = 10
@@ -192,12 +192,12 @@ def request_units(
 
 @contextmanager
 def records_at_once(limit: int) -> Iterator[None]:
-    saved = record_batch.MAX_CONCURRENT_RECORDS
-    record_batch.MAX_CONCURRENT_RECORDS = limit
+    saved = sqs_batches.MAX_CONCURRENT_RECORDS
+    sqs_batches.MAX_CONCURRENT_RECORDS = limit
     try:
         yield
     finally:
-        record_batch.MAX_CONCURRENT_RECORDS = saved
+        sqs_batches.MAX_CONCURRENT_RECORDS = saved
 
 
 def _batch(function: LocalFunction, scenario: Scenario, round_number: int) -> Callable[[], None]:

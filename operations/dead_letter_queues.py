@@ -5,7 +5,7 @@ Three kinds, by what put the messages there:
 
 - ``QUEUE``: the dead-letter queue of an SQS queue (its ``RedrivePolicy`` names it), read by one
   function. SQS moved a message here after the queue's ``maxReceiveCount`` receives, or the function
-  put it here itself (an invalid event, nudge/record_batch.py); the Scheduler's deferred sends that
+  put it here itself (an invalid event, nudge/sqs_batches.py); the Scheduler's deferred sends that
   could not be delivered land in the trigger's one too. Messages go back to that source queue.
 - ``RULE_DELIVERY``: EventBridge could not deliver an event to a rule's target queue. Each message goes
   back to the queue its ``TARGET_ARN`` attribute names, if that is one of the rules' target queues.

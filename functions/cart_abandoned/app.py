@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge.batch import process_trigger_batch
 from nudge.observability import logger, metrics, tracer
+from nudge.trigger_handler import process_trigger_batch
 from nudge.triggers import CART_ABANDONED
 
 

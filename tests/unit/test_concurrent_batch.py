@@ -15,7 +15,7 @@ from pydantic import ValidationError, field_validator
 
 from local_stack.fuzz import deeply_nested
 from local_stack.run import sqs_event
-from nudge.record_batch import MAX_CONCURRENT_RECORDS, SqsBatchProcessor, process_queue_batch
+from nudge.sqs_batches import MAX_CONCURRENT_RECORDS, SqsBatchProcessor, process_queue_batch
 
 
 class _Context:
@@ -103,7 +103,7 @@ def test_a_failed_record_is_reported_and_the_others_of_its_customer_still_run() 
 
 @pytest.mark.parametrize("body", ["not json", "[]", '{"detail": "text"}'])
 def test_a_record_without_a_customer_runs_on_its_own(body: str) -> None:
-    from nudge.record_batch import _serial_key
+    from nudge.sqs_batches import _serial_key
 
     assert _serial_key({"body": body}, 3) == "record:3"
 

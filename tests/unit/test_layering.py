@@ -106,7 +106,7 @@ def test_ses_feedback_does_not_depend_on_the_email_pipeline() -> None:
     assert not reachable(import_graph(), "nudge.feedback") & {
         "nudge.pipeline",
         "nudge.sending.protocol",
-        "nudge.batch",
+        "nudge.trigger_handler",
         "nudge.triggers",
     }
 

@@ -10,7 +10,7 @@ import pytest
 from local_stack.cfn import load_template
 from local_stack.stack import TEMPLATE_PATH
 from nudge.engagement.settings import SEND_EVENT_RECEIVES, EngagementSettings
-from nudge.record_batch import BACKOFF_JITTER, backoff_seconds
+from nudge.sqs_batches import BACKOFF_JITTER, backoff_seconds
 
 ENVIRONMENT = {
     "CUSTOMERS_TABLE": "customers",

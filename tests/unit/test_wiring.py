@@ -237,7 +237,7 @@ def test_a_trigger_block_that_drifted_is_named() -> None:
 
 
 # The re-engagement worker's queue carries work items of its own run, retried by its own rules
-# (nudge.reengagement.worker); every other queue-fed function runs on nudge.record_batch.
+# (nudge.reengagement.worker); every other queue-fed function runs on nudge.sqs_batches.
 OWN_RETRIES = ("ReengagementWorkerFunction",)
 BATCH_RECEIVES = 16
 BATCH_VISIBILITY_SECONDS = 180

@@ -1,5 +1,5 @@
 """Nudge: personalized e-commerce email triggered by store events.
 
 The package is shipped as a Lambda layer; handlers in ``functions/`` are thin wrappers around
-:func:`nudge.batch.process_trigger_batch`.
+:func:`nudge.trigger_handler.process_trigger_batch`.
 """

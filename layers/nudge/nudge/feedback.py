@@ -10,7 +10,7 @@ through another configuration set is ignored (``ForeignSesEvent``), and one whos
 do not hold, or whose SES message id is not that record's email, suppresses nobody
 (``FeedbackWithoutDelivery``). Neither is retried: retrying cannot make it ours.
 
-Records run on the batch processor every queue-fed function uses (``nudge.record_batch``): an event
+Records run on the batch processor every queue-fed function uses (``nudge.sqs_batches``): an event
 that can never succeed (a complaint without its ``complaint`` object, a time from the far future) is
 dead-lettered at once naming the field; a failed write comes back after a back-off.
 """
@@ -30,10 +30,10 @@ from nudge.dal.customers import suppress
 from nudge.envelopes import SqsRecordModel
 from nudge.event_times import EventTime
 from nudge.observability import log_safe_id, logger, metrics
-from nudge.record_batch import process_queue_batch
 from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
 from nudge.ses_origin import from_our_configuration_set, sent_delivery
 from nudge.settings import FeedbackSettings
+from nudge.sqs_batches import process_queue_batch
 
 
 class Bounce(SesModel):

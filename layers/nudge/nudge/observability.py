@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 
 class _ThreadSafeMetrics(Metrics):
-    """A batch's records run on threads (nudge.record_batch), and Powertools' ``add_metric`` reads,
+    """A batch's records run on threads (nudge.sqs_batches), and Powertools' ``add_metric`` reads,
     changes and writes back a shared dict: two threads adding the same metric at once would lose one
     count. The lock keeps every count."""
 

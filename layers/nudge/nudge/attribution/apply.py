@@ -18,7 +18,7 @@ from nudge.dal.attribution import Conversion, customer_deliveries, record_conver
 from nudge.delivery_facts import DeliveryFacts
 from nudge.events import OrderPlaced, OrderPlacedRecord
 from nudge.observability import log_safe_id, logger, metrics
-from nudge.record_batch import process_queue_batch
+from nudge.sqs_batches import process_queue_batch
 
 NO_VARIANT = "none"
 # Each attempt re-reads the records: another order took the chosen email meanwhile (rare).

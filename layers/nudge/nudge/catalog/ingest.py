@@ -10,7 +10,7 @@ Each record is idempotent, so SQS may deliver it any number of times after any f
   not incremented, so a retry after a crash or a throttled write simply redoes it.
 
 What can never succeed (an event that fails validation) is dead-lettered at once, naming the field;
-anything else is retried with back-off (``nudge.record_batch``).
+anything else is retried with back-off (``nudge.sqs_batches``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from nudge.catalog_rows import BESTSELLERS, Bestsellers, Product
 from nudge.dal import copurchases, products
 from nudge.events import OrderPlaced
 from nudge.observability import logger, metrics
-from nudge.record_batch import process_queue_batch
+from nudge.sqs_batches import process_queue_batch
 from nudge.timeutil import utc_now
 
 

@@ -3,7 +3,7 @@ idempotent, so SQS may deliver them any number of times after any failure.
 
 What can never succeed (an invalid event, or one that would create a profile without an address) is
 dead-lettered at once naming the field; anything else is retried with back-off
-(``nudge.record_batch``).
+(``nudge.sqs_batches``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from nudge.customers.events import CustomerDeletedRecord, CustomerUpdatedRecord
 from nudge.customers.settings import CustomerSettings
 from nudge.customers.updates import apply_update
 from nudge.observability import log_safe_id, logger
-from nudge.record_batch import process_queue_batch
+from nudge.sqs_batches import process_queue_batch
 from nudge.timeutil import utc_now
 
 

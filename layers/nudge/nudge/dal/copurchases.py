@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from nudge.adapters import clients
 from nudge.catalog_rows import BESTSELLERS, BESTSELLERS_KEY, Bestsellers, Partner, bestsellers_key, top_key
-from nudge.dal.batches import MAX_GET_KEYS, batch_get, batch_write
+from nudge.dal.batch_items import MAX_GET_KEYS, batch_get, batch_write
 from nudge.dal.items import cancellation_codes, from_item, to_item
 from nudge.timeutil import to_stored
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from nudge.adapters import clients
 from nudge.catalog_rows import Product
-from nudge.dal.batches import batch_get
+from nudge.dal.batch_items import batch_get
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.timeutil import to_stored
 
@@ -82,7 +82,7 @@ def known_skus(table: str, skus: Sequence[str]) -> set[str]:
 
 def read_many(table: str, skus: Sequence[str]) -> dict[str, Product]:
     """The readable rows of these SKUs (at most 100), by SKU: one BatchGetItem, eventually
-    consistent, unprocessed keys sent again (``nudge.dal.batches``)."""
+    consistent, unprocessed keys sent again (``nudge.dal.batch_items``)."""
     distinct = list(dict.fromkeys(skus))
     if not distinct:
         return {}

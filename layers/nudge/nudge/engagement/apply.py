@@ -21,8 +21,8 @@ from nudge.engagement.events import Engagement, EngagementDetail, EngagementReco
 from nudge.engagement.settings import EngagementSettings
 from nudge.message_tags import DeliveryRef, first_tag
 from nudge.observability import log_safe_id, logger, metrics
-from nudge.record_batch import process_queue_batch
 from nudge.ses_origin import from_our_configuration_set, named_delivery
+from nudge.sqs_batches import process_queue_batch
 
 NO_VARIANT = "none"
 """The ``variant`` metric dimension of an email sent outside any experiment."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pydantic import ConfigDict, Field
 
 from nudge.event_times import EventTimeSettings
-from nudge.record_batch import BACKOFF_JITTER
+from nudge.sqs_batches import BACKOFF_JITTER
 
 SEND_EVENT_RECEIVES = 16
 """The engagement queue's maxReceiveCount (template.yaml): how often a Send event is tried."""

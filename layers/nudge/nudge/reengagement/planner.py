@@ -30,7 +30,7 @@ def plan_run(request: RunRequest, settings: RunSettings) -> dict[str, Any]:
     # different parameters, reuses them so the shards still partition the table exactly.
     first = plan_shard(
         settings.runs_table,
-        WorkItem(run_id=run_id, as_of=request.scheduled_time, shard=0, total_shards=settings.total_shards),
+        WorkItem(run_id=run_id, as_of=request.scheduled_time, shard=0, total_shards=settings.parallelism),
         now,
         retention,
     )

@@ -21,7 +21,9 @@ class RunSettings(BaseModel):
     work_queue_url: str = Field(validation_alias="WORK_QUEUE_URL", min_length=1)
     event_bus: str = Field(validation_alias="EVENT_BUS_NAME", min_length=1)
     event_source: str = Field(validation_alias="REENGAGEMENT_EVENT_SOURCE", min_length=1)
-    total_shards: int = Field(validation_alias="REENGAGEMENT_SHARDS", ge=1, le=1000)
+    parallelism: int = Field(validation_alias="REENGAGEMENT_PARALLELISM", ge=1, le=1000)
+    """``ReengagementParallelism``: a run scans the Customers table in this many shards, one work
+    item and at most one worker each (a work item's ``total_shards`` is its run's parallelism)."""
     timezone: str = Field(default="UTC", validation_alias="REENGAGEMENT_TIMEZONE")
     lapsed_after_days: int = Field(default=90, ge=1, validation_alias="LAPSED_AFTER_DAYS")
     cooldown_days: int = Field(default=30, ge=0, validation_alias="WINBACK_COOLDOWN_DAYS")

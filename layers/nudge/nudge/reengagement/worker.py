@@ -120,7 +120,7 @@ def _process_page(
     pool: ThreadPoolExecutor,
 ) -> Tally:
     # Each write runs in a copy of this thread's context: what the invocation set in context variables
-    # (Powertools', a test harness's) holds on the pool's threads too, as in nudge.record_batch.
+    # (Powertools', a test harness's) holds on the pool's threads too, as in nudge.sqs_batches.
     contexts = [contextvars.copy_context() for _ in page.profiles]
     updated = list(
         pool.map(

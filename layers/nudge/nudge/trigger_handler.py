@@ -1,7 +1,7 @@
 """A trigger function's SQS batch: each record through the pipeline, failures reported to SQS.
 
 What is dead-lettered, how failed records back off and when a record is not started is the batch
-processor's (``nudge.record_batch``). Nothing is lost and nothing is sent twice.
+processor's (``nudge.sqs_batches``). Nothing is lost and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.pipeline import process_delivery
-from nudge.record_batch import process_queue_batch
 from nudge.settings import Settings
+from nudge.sqs_batches import process_queue_batch
 from nudge.triggers import Trigger
 
 
