@@ -63,7 +63,7 @@ from local_stack.seed import put_shopper, seed_sample_data, verify_sender_identi
 from local_stack.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import ttl_cache
 from nudge.adapters import clients as nudge_clients
-from nudge.dal.customers import record_engagement, record_order
+from nudge.dal.customer_history import record_engagement, record_order
 from nudge.timeutil import utc_now
 
 SITUATIONS = ("busy", "quiet", "cold")

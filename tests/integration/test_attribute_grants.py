@@ -25,7 +25,8 @@ from local_stack.reengagement import run_schedule, sample_scheduled_time
 from local_stack.run import publish_all_as_ses, publish_as_ses, put_events
 from local_stack.scenario import EVENTS_DIR, SampleEvent
 from local_stack.stack import LocalStack
-from nudge.dal.customers import ENGAGEMENT_TRIM_SLACK, MAX_RECENT_ENGAGEMENTS, get_customer
+from nudge.dal.customer_history import ENGAGEMENT_TRIM_SLACK, MAX_RECENT_ENGAGEMENTS
+from nudge.dal.customers import get_customer
 from tests.conftest import sent_emails
 from tests.integration.test_ses_feedback import the_email_was_sent
 

@@ -9,14 +9,13 @@ from decimal import Decimal
 from local_stack import clients
 from local_stack.item_size import item_bytes
 from local_stack.stack import LocalStack
-from nudge.dal.customers import (
+from nudge.dal.customer_history import (
     ENGAGEMENT_TRIM_SLACK,
     MAX_RECENT_ENGAGEMENTS,
-    get_customer,
-    put_customer,
     record_engagement,
     record_order,
 )
+from nudge.dal.customers import get_customer, put_customer
 from nudge.profiles import Customer
 
 START = datetime(2026, 9, 1, 12, tzinfo=UTC)

@@ -8,7 +8,8 @@ re-evaluation writes a segment only if it changed.
 
 from __future__ import annotations
 
-from nudge.dal.customers import UnknownCustomerError, record_order
+from nudge.dal.customer_history import record_order
+from nudge.dal.customers import UnknownCustomerError
 from nudge.events import OrderPlaced
 from nudge.profiles import Customer
 from nudge.resegmentation import load_definitions, reevaluate

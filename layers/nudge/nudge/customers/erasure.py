@@ -31,7 +31,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from nudge.customers.events import CustomerDeleted
 from nudge.customers.hashing import address_hash, customer_hash, hash_key
 from nudge.customers.settings import CustomerSettings
-from nudge.dal import consent_history, customers, partitions, suppression_list
+from nudge.dal import consent_history, partitions, profile_changes, suppression_list
 from nudge.dal.suppression_list import SuppressedAddress
 from nudge.observability import metrics
 from nudge.timeutil import to_stored_precise
@@ -53,13 +53,15 @@ def erase(detail: CustomerDeleted, settings: CustomerSettings, now: datetime) ->
     key = hash_key(settings.address_hash_key_secret)
     erased = customer_hash(key, detail.customer_id)
     suppression_list.record_erasure(settings.suppression_list_table, erased, detail.requested_at, now)
-    marked = customers.mark_erasure(
+    marked = profile_changes.mark_erasure(
         settings.customers_table, detail.customer_id, to_stored_precise(detail.requested_at)
     )
     kept = marked is not None and _keep_suppressed_address(marked, key, settings, now)
     deliveries = _delete_deliveries(settings, detail.customer_id)
     statements = consent_history.erase(settings.consent_history_table, detail.customer_id)
-    deleted = marked is not None and customers.delete_profile(settings.customers_table, detail.customer_id)
+    deleted = marked is not None and profile_changes.delete_profile(
+        settings.customers_table, detail.customer_id
+    )
     deliveries += _delete_deliveries(settings, detail.customer_id)
     first = suppression_list.complete_erasure(settings.suppression_list_table, erased, now)
     metrics.add_metric(name="CustomerErased" if first else "ErasureRepeated", unit=MetricUnit.Count, value=1)

@@ -25,7 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from nudge.customers.events import CustomerUpdated
 from nudge.customers.hashing import address_hash, customer_hash, hash_key, normalized_address
 from nudge.customers.settings import CustomerSettings
-from nudge.dal import consent_history, customers, suppression_list
+from nudge.dal import consent_history, customers, profile_changes, suppression_list
 from nudge.dal.consent_history import ConsentStatement
 from nudge.dal.suppression_list import SuppressedAddress
 from nudge.observability import metrics
@@ -122,7 +122,7 @@ def _create(detail: CustomerUpdated, settings: CustomerSettings, now: datetime) 
     if listed is not None and not _consent_after(detail, listed.suppressed_at):
         profile.update(_suppressed_by(listed))
     _keep_consent_statement(detail, settings, now)
-    if not customers.create_profile(settings.customers_table, profile):
+    if not profile_changes.create_profile(settings.customers_table, profile):
         return None
     return UpdateResult.CREATED
 
@@ -157,7 +157,7 @@ def _update(
         changes.update(_suppression_following_address(detail, stored, settings, now))
     set_values = {name: value for name, value in changes.items() if value is not None}
     remove = [name for name, value in changes.items() if value is None and name in stored]
-    written = customers.update_profile(
+    written = profile_changes.update_profile(
         settings.customers_table,
         detail.customer_id,
         set_values=set_values,

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudge.dal.customers import record_engagement
+from nudge.dal.customer_history import record_engagement
 from nudge.dal.engagement import Counted, record_accepted, record_click, record_delivered, record_open
 from nudge.engagement.events import Engagement, EngagementDetail, EngagementRecord
 from nudge.engagement.settings import EngagementSettings
