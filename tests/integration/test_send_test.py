@@ -14,14 +14,14 @@ from unittest import mock
 import botocore.client
 import pytest
 
-from local_stack import clients
-from local_stack.emf import emitted_metrics
-from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.outbox import parse_email
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.emf import emitted_metrics
+from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunctionUrls
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.outbox import parse_email
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import LocalStack
 from marketing import send_test
 from marketing import stack as deployed
 from marketing.__main__ import main

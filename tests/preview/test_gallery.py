@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from local_stack.cfn import load_template
-from local_stack.scenario import SAMPLE_DATA_DIR, load_sample_rows
-from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.scenario import SAMPLE_DATA_DIR, load_sample_rows
+from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH
 from nudge.sending.compose import email_currency
 from nudge.triggers import TRIGGERS
 from preview.__main__ import main

@@ -1,5 +1,6 @@
-"""The local stack's StartMessageMoveTask and ListMessageMoveTasks (local_stack.moto_message_moves): they
-behave as AWS documents them, and the moto internals they rely on are still there."""
+"""The local stack's StartMessageMoveTask and ListMessageMoveTasks
+(local_stack.emulator.moto_message_moves): they behave as AWS documents them, and the moto internals
+they rely on are still there."""
 
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ from moto.sqs.exceptions import SQSException
 from moto.sqs.models import Message, Queue, SQSBackend
 from mypy_boto3_sqs import SQSClient
 
-from local_stack import moto_message_moves
+from local_stack.emulator import moto_message_moves
 
 REGION = "eu-west-1"
 ACTIONS = ("start_message_move_task", "list_message_move_tasks")
 
 
 def test_moto_itself_still_lacks_both_actions() -> None:
-    # When moto implements them, its own should replace this patch: delete local_stack/moto_message_moves.py.
+    # When moto implements them, its own should replace this patch:
+    # delete local_stack/emulator/moto_message_moves.py.
     source = Path(inspect.getfile(moto.sqs.responses)).read_text(encoding="utf-8")
     for action in ACTIONS:
         assert f"def {action}(" not in source, f"moto now implements {action}: drop the local patch"
