@@ -35,6 +35,8 @@ import botocore.exceptions
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 
+from local_stack.emulator import patches
+
 
 class LambdaDied(BaseException):
     """The invocation ended where it stood: its messages come back after the visibility timeout."""
@@ -214,11 +216,8 @@ def install() -> None:
     with _installed:
         if _original_make_api_call is not None:
             return
-        # Private to botocore: the one place every call passes, and the one place every request is sent.
-        _original_make_api_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009
-        _original_send = getattr(botocore.endpoint.Endpoint, "_send")  # noqa: B009
-        setattr(botocore.client.BaseClient, "_make_api_call", _make_api_call)  # noqa: B010
-        setattr(botocore.endpoint.Endpoint, "_send", _send)  # noqa: B010
+        # The one place every call passes, and the one place every request is sent (patches.py).
+        _original_make_api_call, _original_send = patches.wrap_botocore(_make_api_call, _send)
 
 
 def _make_api_call(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> Any:
@@ -276,7 +275,7 @@ def _call_within_invocation(
 
 def _send(endpoint: botocore.endpoint.Endpoint, request: AWSPreparedRequest) -> AWSResponse:
     throttling = _faults.throttling
-    prefix = str(getattr(endpoint, "_endpoint_prefix", ""))
+    prefix = patches.endpoint_prefix(endpoint)
     if throttling is not None and invocation_deadline.get() is not None and throttling.refuses(prefix):
         return _throttled_response(prefix, request)
     call = _current_call.get()

@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
-from unittest import mock
 
 import botocore.client
 
 from local_stack.emulator.lambda_runtime import running_function
+from local_stack.emulator.patches import observing_api_calls
 from local_stack.emulator.stack import ACCOUNT_ID, FunctionSpec
 
 
@@ -53,16 +53,14 @@ class Permission:
 def recording_aws_calls() -> Iterator[list[AwsCall]]:
     """Every call a handler makes (not the test's own calls), in order, while the block runs."""
     calls: list[AwsCall] = []
-    original = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private to botocore
 
-    def observe(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> Any:
+    def observe(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> None:
         function = running_function.get()
         if function is not None:
             service = client.meta.service_model.signing_name
             calls.append(AwsCall(function, service, operation, dict(params), client.meta.region_name))
-        return original(client, operation, params)
 
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", observe):
+    with observing_api_calls(observe):
         yield calls
 
 

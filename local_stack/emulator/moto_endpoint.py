@@ -15,12 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.server import ThreadedMotoServer
-from werkzeug.serving import make_server
-
 from local_stack.emulator import moto_message_moves
-from local_stack.emulator.moto_server import OneRequestAtATime
+from local_stack.emulator.patches import SerialMotoServer
 from nudge import ttl_cache
 from nudge.adapters import clients as layer_clients
 
@@ -63,6 +59,7 @@ class MotoEndpoint:
         """Empty SES's record of sent emails (and moto's tracked models, which data.json reads)."""
         if not self.in_process:
             raise RuntimeError("moto's state can be trimmed only when it runs in this process")
+        # moto's own state, read and trimmed directly (patches.PRIVATE names what this touches).
         from moto.core.model_instances import reset_model_data
         from moto.ses.models import ses_backends
 
@@ -113,21 +110,9 @@ def running_moto(*, own_process: bool = False) -> Iterator[MotoEndpoint]:
                     os.environ[key] = value
 
 
-class _SerialMotoServer(ThreadedMotoServer):
-    """moto's threaded server answering one request at a time (moto_server.OneRequestAtATime)."""
-
-    def _server_entry(self) -> None:
-        app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-        )
-        self._server_ready_event.set()
-        self._server.serve_forever()
-
-
 @contextmanager
 def _server_thread() -> Iterator[str]:
-    server = _SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
@@ -172,7 +157,7 @@ def seconds_until_visible(queue_url: str, region: str, account_id: str = "123456
     """When the soonest message in flight (or delayed) on this queue can be received, in seconds from now,
     read from moto's own state (a function may have set each message's visibility itself, so the
     queue's VisibilityTimeout is not enough). None when moto runs in another process or nothing is
-    in flight."""
+    in flight (patches.PRIVATE names what this reads of moto's)."""
     from moto.core.utils import unix_time_millis
     from moto.sqs.models import sqs_backends
 

@@ -21,7 +21,8 @@ The move is done within the call (moto runs nothing in the background), so a tas
 when ``StartMessageMoveTask`` returns; ``MaxNumberOfMessagesPerSecond`` is recorded, not enforced.
 Tasks live on moto's SQS backend, so a reset forgets them with everything else.
 
-It relies on these moto internals (tests/unit/test_moto_message_moves.py fails loudly if one changes):
+It relies on these moto internals, named in patches.PRIVATE (tests/unit/test_private_patches.py fails
+loudly if one changes):
 ``SQSResponse`` dispatching an action to its snake_case method, ``SQSResponse.sqs_backend``,
 ``_get_param`` and ``ActionResult``; ``SQSBackend.queues``, ``list_dead_letter_source_queues`` and
 ``send_message``; ``Queue.queue_arn``, ``messages`` (visible, not delayed), ``_messages``,
@@ -43,6 +44,8 @@ from moto.core.utils import unix_time_millis
 from moto.sqs.exceptions import SQSException
 from moto.sqs.models import Queue, SQSBackend
 from moto.sqs.responses import SQSResponse
+
+from local_stack.emulator import patches
 
 _TASKS_ATTRIBUTE = "nudge_message_move_tasks"
 """Where the tasks live on each SQS backend (an instance attribute: a reset clears it)."""
@@ -168,6 +171,6 @@ def list_message_move_tasks(self: SQSResponse) -> ActionResult:
 def install() -> None:
     """Add both actions to moto's SQS responses (in this process: the threaded server's, ``mock_aws``'s,
     or the own-process server's). Idempotent."""
-    # setattr: moto dispatches an action to the method of its snake_case name, found on the class.
-    setattr(SQSResponse, "start_message_move_task", start_message_move_task)  # noqa: B010
-    setattr(SQSResponse, "list_message_move_tasks", list_message_move_tasks)  # noqa: B010
+    patches.add_sqs_actions(
+        start_message_move_task=start_message_move_task, list_message_move_tasks=list_message_move_tasks
+    )

@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import botocore.client
 import pytest
@@ -19,6 +18,7 @@ from local_stack.emulator.emf import emitted_metrics
 from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunctionUrls
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.outbox import parse_email
+from local_stack.emulator.patches import observing_api_calls
 from local_stack.emulator.run import put_events
 from local_stack.emulator.scenario import SampleEvent
 from local_stack.emulator.stack import LocalStack
@@ -50,13 +50,11 @@ def deployed_as_the_local_stack(stack: LocalStack, monkeypatch: pytest.MonkeyPat
 def aws_calls() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
     """Every AWS call made in the block: (service, operation, parameters)."""
     calls: list[tuple[str, str, dict[str, Any]]] = []
-    original = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private to botocore
 
-    def observe(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> Any:
+    def observe(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> None:
         calls.append((client.meta.service_model.service_name, operation, dict(params)))
-        return original(client, operation, params)
 
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", observe):
+    with observing_api_calls(observe):
         yield calls
 
 
