@@ -80,7 +80,7 @@ i18n-compile: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --statistics -d $(LOCALE_DIR)
 
 demo: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.demo
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.cli.demo
 
 # The preview gallery for marketers (docs/templates.md): every email as a send renders it, from the
 # sample data and with no AWS; preview-check opens each in headless Chromium (Debian's chromium).
@@ -96,12 +96,12 @@ ifdef DELIVERIES_TABLE
 	$(PY) -m reporting --deliveries-table $(DELIVERIES_TABLE) --experiments-table $(EXPERIMENTS_TABLE) \
 		$(if $(REGION),--region $(REGION)) $(if $(SINCE),--since $(SINCE))
 else
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.measurement_day
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.cli.measurement_day
 endif
 
 # A store's developers check their events against these; tests/contract/ fails while one is stale.
 schemas: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.event_schemas
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.cli.event_schemas
 
 # The subject-access export of one customer: of a deployed stack, or of the local stack's sample day.
 export-customer: $(VENV)/.installed
@@ -155,16 +155,16 @@ segments-load experiments-load: $(VENV)/.installed
 # Scores the emails the last `make demo` wrote (running it first if there are none).
 check-emails: $(VENV)/.installed
 	@test -d out/outbox || $(MAKE) demo
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.check_emails
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.cli.check_emails
 
 # The reliability table: every crash point, throttling, fuzzing (make test runs the same, smaller).
 faults: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.faults_cli $(if $(FULL),--full)
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.faults $(if $(FULL),--full)
 
 CUSTOMERS ?= 0
 SEND ?= 1
 reengagement: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.reengagement --customers $(CUSTOMERS) \
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.cli.reengagement --customers $(CUSTOMERS) \
 		$(if $(filter 0,$(SEND)),--no-send)
 
 test: lint typecheck template-lint pytest
@@ -196,7 +196,7 @@ $(SAM_VENV)/.installed:
 build: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) validate --lint
 	$(SAM) build
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.layer_report
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench.layer_report
 
 # Guided while samconfig.toml holds no parameter_overrides (the first deploy saves its answers there),
 # plain `sam deploy` after, which asks only to confirm the change set; GUIDED=1 asks everything again.
@@ -209,11 +209,11 @@ bench: $(VENV)/.installed
 	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench
 
 bench-reengagement: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench_reengagement
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.bench.reengagement
 
 # The catalog function's learning and the send path's ranking, on orders split by time (docs/personalization.md).
 recs-eval: $(VENV)/.installed
-	PYTHONPATH=layers/nudge $(PY) -m local_stack.recs_eval $(if $(FILE),--file $(FILE)) $(if $(SWEEP),--sweep)
+	PYTHONPATH=layers/nudge $(PY) -m local_stack.cli.recs_eval $(if $(FILE),--file $(FILE)) $(if $(SWEEP),--sweep)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,6 @@ the benchmarks, pytest through tests/conftest.py) therefore behaves as a Lambda 
 
 import os
 
-from local_stack.stack import powertools_environment
+from local_stack.emulator.stack import powertools_environment
 
 os.environ.update(powertools_environment())

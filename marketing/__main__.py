@@ -27,10 +27,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from local_stack import rows as table_rows
-from local_stack.catalogs import compile_catalogs
-from local_stack.scenario import SAMPLE_DATA_DIR, SAMPLE_DAY_CLOCK
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator import rows as table_rows
+from local_stack.emulator.catalogs import compile_catalogs
+from local_stack.emulator.scenario import SAMPLE_DATA_DIR, SAMPLE_DAY_CLOCK
+from local_stack.emulator.stack import REPO_ROOT
 from marketing import stack as deployed
 from marketing.experiments import CheckedExperiments, check_experiments
 from marketing.load import Diff, Table, apply, diff, diff_lines

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from local_stack.scenario import load_sample_rows
+from local_stack.emulator.scenario import load_sample_rows
 from marketing.rows import Problem, duplicates, row_label, unknown_fields, validation_problems
 from marketing.samples import (
     TEST_CUSTOMER_ID,

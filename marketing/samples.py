@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from local_stack.cfn import load_template
-from local_stack.scenario import SampleEvent, load_sample_events, load_sample_rows
-from local_stack.stack import TEMPLATE_PATH, function_environment
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.scenario import SampleEvent, load_sample_events, load_sample_rows
+from local_stack.emulator.stack import TEMPLATE_PATH, function_environment
 from nudge.catalog.events import ProductUpdatedEvent
 from nudge.catalog.ingest import catalog_product
 from nudge.catalog_rows import Product

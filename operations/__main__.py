@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_stack.cfn import load_template
+from local_stack.emulator.cfn import load_template
 from operations.dead_letter_queues import UnknownQueueError, find_dead_letter_queue
 from operations.redrive import MoveNotFinishedError, NotMovableError, Say, list_dead_letters, redrive
 from operations.stack_queues import deployed_stack_queues, local_stack_queues
@@ -83,14 +83,14 @@ def _on_local_stack(args: argparse.Namespace, template: dict[str, Any], say: Say
     # Imported here: a redrive of a deployed stack needs neither moto nor the local stack.
     import time_machine
 
-    from local_stack import clients
-    from local_stack.capture import stdout_to
-    from local_stack.lambda_runtime import EventSourceMappings
-    from local_stack.moto_endpoint import running_moto
-    from local_stack.run import put_events
-    from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_events
-    from local_stack.seed import seed_sample_data, verify_sender_identity
-    from local_stack.stack import REPO_ROOT, build_stack
+    from local_stack.emulator import clients
+    from local_stack.emulator.capture import stdout_to
+    from local_stack.emulator.lambda_runtime import EventSourceMappings
+    from local_stack.emulator.moto_endpoint import running_moto
+    from local_stack.emulator.run import put_events
+    from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK, load_sample_events
+    from local_stack.emulator.seed import seed_sample_data, verify_sender_identity
+    from local_stack.emulator.stack import REPO_ROOT, build_stack
 
     with (
         time_machine.travel(SAMPLE_DAY_CLOCK, tick=True) as clock,

@@ -9,7 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from local_stack.stack import LocalStack
+    from local_stack.emulator.stack import LocalStack
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.stack import REPO_ROOT
 
 OUT_DIR = REPO_ROOT / "out" / "preview"
 TEMPLATES_DIR = REPO_ROOT / "templates"

@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
-from local_stack.catalogs import compile_catalogs
+from local_stack.emulator.catalogs import compile_catalogs
 from nudge.experiments.models import Arm, Experiment
 from nudge.profiles import Segment
 from nudge.rendering import SOURCE_LANGUAGE, shipped_languages

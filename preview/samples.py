@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from local_stack.scenario import SAMPLE_DATA_DIR, SampleEvent, load_sample_events
+from local_stack.emulator.scenario import SAMPLE_DATA_DIR, SampleEvent, load_sample_events
 from marketing.samples import is_reachable, local_environment, sample_products
 from nudge.catalog.learning import padded
 from nudge.catalog_rows import Bestsellers, Product

@@ -66,13 +66,13 @@ def _from_local_stack(customer_id: str) -> dict[str, Any]:
     # Imported here: an export from a deployed stack needs neither moto nor the local stack.
     import time_machine
 
-    from local_stack.capture import stdout_to
-    from local_stack.lambda_runtime import EventSourceMappings
-    from local_stack.moto_endpoint import running_moto
-    from local_stack.run import put_events
-    from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_events
-    from local_stack.seed import seed_sample_data, verify_sender_identity
-    from local_stack.stack import REPO_ROOT, build_stack
+    from local_stack.emulator.capture import stdout_to
+    from local_stack.emulator.lambda_runtime import EventSourceMappings
+    from local_stack.emulator.moto_endpoint import running_moto
+    from local_stack.emulator.run import put_events
+    from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK, load_sample_events
+    from local_stack.emulator.seed import seed_sample_data, verify_sender_identity
+    from local_stack.emulator.stack import REPO_ROOT, build_stack
     from nudge.customers.hashing import hash_key
 
     with (

@@ -10,17 +10,17 @@ from email.message import EmailMessage
 
 import pytest
 
-from local_stack.stack import powertools_environment
+from local_stack.emulator.stack import powertools_environment
 
 # As in Lambda, the environment is in place before the layer is imported (Powertools reads it then).
 os.environ.update(powertools_environment())
 
-from local_stack.catalogs import compile_catalogs
-from local_stack.fresh import fresh_stack
-from local_stack.moto_endpoint import MotoEndpoint, running_moto
-from local_stack.outbox import parse_email
-from local_stack.scenario import SampleEvent, load_sample_events
-from local_stack.stack import REPO_ROOT, LocalStack
+from local_stack.emulator.catalogs import compile_catalogs
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.moto_endpoint import MotoEndpoint, running_moto
+from local_stack.emulator.outbox import parse_email
+from local_stack.emulator.scenario import SampleEvent, load_sample_events
+from local_stack.emulator.stack import REPO_ROOT, LocalStack
 from nudge.observability import logger
 
 # The templates' .mo catalogs, compiled from their .po as `sam build` does for the layer, before any
@@ -36,9 +36,9 @@ def moto() -> Iterator[MotoEndpoint]:
 
 @pytest.fixture
 def stack(moto: MotoEndpoint) -> LocalStack:
-    """The stack of template.yaml as the example shop (local_stack.stack.LOCAL_PARAMETERS, the rest
+    """The stack of template.yaml as the example shop (local_stack.emulator.stack.LOCAL_PARAMETERS, the rest
     defaults) with only the sample data (built once per session, emptied for each test:
-    local_stack.fresh)."""
+    local_stack.emulator.fresh)."""
     return fresh_stack(moto)
 
 

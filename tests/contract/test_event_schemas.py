@@ -12,8 +12,20 @@ import pytest
 from jsonschema import Draft202012Validator, validators
 from pydantic import ValidationError
 
-from local_stack.event_schemas import DRAFT_2020_12, SCHEMAS_DIR, STORE_EVENTS, StoreEvent, stale_files, write
-from local_stack.scenario import SampleEvent, load_customer_events, load_follow_ups, load_sample_events
+from local_stack.cli.event_schemas import (
+    DRAFT_2020_12,
+    SCHEMAS_DIR,
+    STORE_EVENTS,
+    StoreEvent,
+    stale_files,
+    write,
+)
+from local_stack.emulator.scenario import (
+    SampleEvent,
+    load_customer_events,
+    load_follow_ups,
+    load_sample_events,
+)
 
 SAMPLES = [*load_sample_events(), *load_follow_ups(), *load_customer_events()]
 FILE_BY_DETAIL_TYPE = {event.detail_type: event.file_name for event in STORE_EVENTS}

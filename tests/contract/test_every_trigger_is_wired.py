@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from local_stack import fault_runs, fuzz
-from local_stack.cfn import load_template
-from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH
+from local_stack.faults import fuzz
+from local_stack.faults import runs as fault_runs
 from nudge.delivery_facts import CART_TRIGGER
 from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
 
@@ -61,14 +62,16 @@ def test_the_trigger_has_its_handler_templates_and_contract(trigger: Trigger[Any
 @pytest.mark.parametrize("trigger", TRIGGERS, ids=NAMES)
 def test_the_fault_and_fuzz_runs_cover_the_trigger(trigger: Trigger[Any]) -> None:
     for where, samples in (
-        ("local_stack/fault_runs.py CRASH_SAMPLES", fault_runs.CRASH_SAMPLES),
-        ("local_stack/fuzz.py PROBE_SAMPLES", fuzz.PROBE_SAMPLES),
-        ("local_stack/fuzz.py VICTIM_SAMPLES", fuzz.VICTIM_SAMPLES),
+        ("local_stack/faults/runs.py CRASH_SAMPLES", fault_runs.CRASH_SAMPLES),
+        ("local_stack/faults/fuzz.py PROBE_SAMPLES", fuzz.PROBE_SAMPLES),
+        ("local_stack/faults/fuzz.py VICTIM_SAMPLES", fuzz.VICTIM_SAMPLES),
     ):
         assert any(sample.startswith(f"{trigger.name}/") for sample in samples), (
             f"{where} has no {trigger.name} sample"
         )
-    assert trigger.name in fuzz._TRIGGER_NAMES, f"local_stack/fuzz.py _TRIGGER_NAMES lacks {trigger.name}"
+    assert trigger.name in fuzz._TRIGGER_NAMES, (
+        f"local_stack/faults/fuzz.py _TRIGGER_NAMES lacks {trigger.name}"
+    )
 
 
 def test_attribution_knows_the_cart_trigger_by_its_declared_name() -> None:

@@ -11,8 +11,8 @@ import pytest
 from moto.events.models import EventPattern
 from pydantic import ValidationError
 
-from local_stack.cfn import Resolver, load_template
-from local_stack.scenario import (
+from local_stack.emulator.cfn import Resolver, load_template
+from local_stack.emulator.scenario import (
     ATTRIBUTION,
     CATALOG,
     EVENTS_DIR,
@@ -21,7 +21,7 @@ from local_stack.scenario import (
     load_follow_ups,
     load_sample_events,
 )
-from local_stack.stack import TEMPLATE_PATH, local_parameter_values
+from local_stack.emulator.stack import TEMPLATE_PATH, local_parameter_values
 from nudge.catalog.events import CATALOG_DETAIL_TYPES, CatalogRecord, ProductUpdatedEvent
 from nudge.customers.events import PROFILE_DETAIL_TYPES
 from nudge.reengagement.models import RunRequest

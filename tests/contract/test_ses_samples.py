@@ -11,9 +11,9 @@ from typing import Any, cast
 import pytest
 from moto.events.models import EventPattern
 
-from local_stack.cfn import Resolver, load_template
-from local_stack.scenario import EVENTS_DIR
-from local_stack.stack import TEMPLATE_PATH, local_parameter_values
+from local_stack.emulator.cfn import Resolver, load_template
+from local_stack.emulator.scenario import EVENTS_DIR
+from local_stack.emulator.stack import TEMPLATE_PATH, local_parameter_values
 from nudge.engagement.events import EngagementEvent
 from nudge.feedback import SesFeedbackEvent
 from nudge.message_tags import delivery_ref

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.scenario import SAMPLE_DAY_CLOCK
-from local_stack.stack import LocalStack
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK
+from local_stack.emulator.stack import LocalStack
 
 
 @pytest.fixture(autouse=True)

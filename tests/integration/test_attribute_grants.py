@@ -4,7 +4,7 @@ The unsubscribe URL, the SES feedback function, the engagement function and the 
 may write (and the worker read) only the attributes their statements in template.yaml list
 (``dynamodb:Attributes``). template.yaml is the one place those lists are written: here each function
 runs through every path that touches the Customers table, every call it makes is checked against its
-statements with their conditions evaluated (``local_stack.iam_check``), and the attributes it really
+statements with their conditions evaluated (``local_stack.emulator.iam_check``), and the attributes it really
 names must be exactly the ones listed. moto does not enforce IAM: without this test, code that writes
 one attribute more would first fail in production, with AccessDenied.
 """
@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from local_stack.iam_check import AwsCall, is_allowed, recording_aws_calls, required_permissions
-from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.reengagement import run_schedule, sample_scheduled_time
-from local_stack.run import publish_all_as_ses, publish_as_ses, put_events
-from local_stack.scenario import EVENTS_DIR, SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator.iam_check import AwsCall, is_allowed, recording_aws_calls, required_permissions
+from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunctionUrls
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.reengagement import run_schedule, sample_scheduled_time
+from local_stack.emulator.run import publish_all_as_ses, publish_as_ses, put_events
+from local_stack.emulator.scenario import EVENTS_DIR, SampleEvent
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.customer_history import ENGAGEMENT_TRIM_SLACK, MAX_RECENT_ENGAGEMENTS
 from nudge.dal.customers import get_customer
 from tests.conftest import sent_emails

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack.faults import CrashPoint, Throttling, crash_at, throttled
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.rows import get_outcome
-from local_stack.run import publish_as_ses, put_events
-from local_stack.scenario import SampleEvent, load_follow_ups, load_sample_rows
-from local_stack.ses_events import engagement_event, mail_object
-from local_stack.stack import LocalStack
+from local_stack.emulator.failures import CrashPoint, Throttling, crash_at, throttled
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.rows import get_outcome
+from local_stack.emulator.run import publish_as_ses, put_events
+from local_stack.emulator.scenario import SampleEvent, load_follow_ups, load_sample_rows
+from local_stack.emulator.ses_events import engagement_event, mail_object
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.deliveries import get_record
 from nudge.timeutil import to_stored, utc_now
 

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack.faults import recording_calls, recording_requests
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import delete_segment, put_segment, put_segment_row
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent
-from local_stack.seed import put_shopper
-from local_stack.stack import LocalStack
+from local_stack.emulator.failures import recording_calls, recording_requests
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import delete_segment, put_segment, put_segment_row
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.seed import put_shopper
+from local_stack.emulator.stack import LocalStack
 from nudge import ttl_cache
 from nudge.adapters import clients as layer_clients
 from nudge.dal.customers import get_customer

@@ -8,14 +8,14 @@ from email.message import EmailMessage
 
 import time_machine
 
-from local_stack.faults import CrashPoint, crash_at
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.one_time_schedules import OneTimeSchedules, deliver_deferred
-from local_stack.rows import get_outcome
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent, load_follow_ups
-from local_stack.stack import LocalStack
+from local_stack.emulator.failures import CrashPoint, crash_at
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.one_time_schedules import OneTimeSchedules, deliver_deferred
+from local_stack.emulator.rows import get_outcome
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent, load_follow_ups
+from local_stack.emulator.stack import LocalStack
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.timeutil import utc_now
 from tests.conftest import sent_emails

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack import clients
-from local_stack.faults import CrashPoint, Refusal, crash_at, recording_calls, refusing
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.rows import get_product
-from local_stack.run import dead_letter_problems, put_events, run_samples
-from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.failures import CrashPoint, Refusal, crash_at, recording_calls, refusing
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.rows import get_product
+from local_stack.emulator.run import dead_letter_problems, put_events, run_samples
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import LocalStack
 from nudge.catalog_rows import BESTSELLERS_KEY, Bestsellers, TopPartners, top_key
 from nudge.dal.items import from_item, to_item
 from nudge.timeutil import to_stored, utc_now

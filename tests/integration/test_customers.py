@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack import clients
-from local_stack.faults import CrashPoint, Refusal, crash_at, refusing
-from local_stack.fresh import empty_data
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events, recorded_outcome, run_in_order
-from local_stack.scenario import SampleEvent, load_customer_events, load_follow_ups, load_sample_rows
-from local_stack.seed import create_sample_customers, seed_sample_data
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.failures import CrashPoint, Refusal, crash_at, refusing
+from local_stack.emulator.fresh import empty_data
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.run import put_events, recorded_outcome, run_in_order
+from local_stack.emulator.scenario import SampleEvent, load_customer_events, load_follow_ups, load_sample_rows
+from local_stack.emulator.seed import create_sample_customers, seed_sample_data
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_customer, get_profile_item
 from nudge.dal.items import from_item, to_item
 from nudge.timeutil import to_stored, utc_now
@@ -374,7 +374,7 @@ def test_a_withdrawn_consent_stops_a_deferred_email_at_send_time(
     samples: dict[str, SampleEvent],
     clock: time_machine.Traveller,
 ) -> None:
-    from local_stack.one_time_schedules import deliver_deferred
+    from local_stack.emulator.one_time_schedules import deliver_deferred
 
     # Given Mei's cart email waits for her morning in Sydney
     mei = samples["cart_abandoned/night_in_sydney_mei.json"]
@@ -398,7 +398,7 @@ def test_a_withdrawn_consent_stops_the_next_step_of_a_cart_series(
     samples: dict[str, SampleEvent],
     clock: time_machine.Traveller,
 ) -> None:
-    from local_stack.one_time_schedules import deliver_deferred
+    from local_stack.emulator.one_time_schedules import deliver_deferred
     from nudge.triggers import CART_ABANDONED
 
     jonas = samples["cart_abandoned/new_customer_jonas.json"]

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack import clients
-from local_stack.faults import CrashPoint, Refusal, Throttling, crash_at, refusing, throttled
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.run import dead_letter_problems, dead_lettered_details, publish_as_ses, put_events
-from local_stack.scenario import EVENTS_DIR, SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.failures import CrashPoint, Refusal, Throttling, crash_at, refusing, throttled
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.run import dead_letter_problems, dead_lettered_details, publish_as_ses, put_events
+from local_stack.emulator.scenario import EVENTS_DIR, SampleEvent
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_record
 

@@ -15,8 +15,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from local_stack.fault_runs import crash_point_matrix, header, line, throttling_run
-from local_stack.faults import (
+from local_stack.emulator.failures import (
     CrashPoint,
     LostAnswer,
     Refusal,
@@ -26,13 +25,14 @@ from local_stack.faults import (
     refusing,
     stalling,
 )
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import DrainReport, EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events, recorded_outcome
-from local_stack.scenario import SampleEvent
-from local_stack.ses_send_events import dropping
-from local_stack.stack import LocalStack
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import DrainReport, EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.run import put_events, recorded_outcome
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.ses_send_events import dropping
+from local_stack.emulator.stack import LocalStack
+from local_stack.faults.runs import crash_point_matrix, header, line, throttling_run
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_record
 from nudge.outcome import Decision, SkipReason

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack.faults import CrashPoint, crash_at
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import import_customers, put_experiment
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent
-from local_stack.stack import REPO_ROOT, LocalStack
+from local_stack.emulator.failures import CrashPoint, crash_at
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import import_customers, put_experiment
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import REPO_ROOT, LocalStack
 from nudge import sandbox
 from nudge.dal.deliveries import get_record
 from nudge.experiments.assignment import assign

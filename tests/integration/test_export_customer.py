@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events, recorded_outcome
-from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.run import put_events, recorded_outcome
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import LocalStack
 from nudge import ttl_cache
 from nudge.customers.hashing import address_hash, hash_key
 from nudge.dal import suppression_list

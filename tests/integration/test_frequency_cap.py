@@ -10,13 +10,13 @@ import pytest
 import time_machine
 from aws_lambda_powertools.utilities.typing import LambdaContext as PowertoolsLambdaContext
 
-from local_stack import clients
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import LambdaContext
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import get_outcome
-from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import LambdaContext
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import get_outcome
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import LocalStack
 from nudge.adapters.ses import SendRefusedError
 from nudge.dal.customers import get_customer
 from nudge.events import CartAbandoned, CustomerLapsed, TriggerDetail

@@ -14,24 +14,24 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack.cfn import load_template
-from local_stack.emf import EmittedMetric, emitted_metrics
-from local_stack.faults import Refusal, refusing
-from local_stack.iam_check import AwsCall, is_allowed, recording_aws_calls, required_permissions
-from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.one_time_schedules import deliver_deferred
-from local_stack.reengagement import run_schedule, sample_scheduled_time
-from local_stack.run import publish_as_ses, put_events, run_samples
-from local_stack.scenario import (
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.emf import EmittedMetric, emitted_metrics
+from local_stack.emulator.failures import Refusal, refusing
+from local_stack.emulator.iam_check import AwsCall, is_allowed, recording_aws_calls, required_permissions
+from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunctionUrls
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.one_time_schedules import deliver_deferred
+from local_stack.emulator.reengagement import run_schedule, sample_scheduled_time
+from local_stack.emulator.run import publish_as_ses, put_events, run_samples
+from local_stack.emulator.scenario import (
     EVENTS_DIR,
     SampleEvent,
     load_customer_events,
     load_follow_ups,
     load_sample_rows,
 )
-from local_stack.stack import TEMPLATE_PATH, LocalStack
-from local_stack.watched_metrics import alarm_metrics, dashboard_metrics, never_emitted, resolver_for
+from local_stack.emulator.stack import TEMPLATE_PATH, LocalStack
+from local_stack.emulator.watched_metrics import alarm_metrics, dashboard_metrics, never_emitted, resolver_for
 from tests.conftest import sent_emails
 
 TOKEN = re.compile(r"v1\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}")

@@ -1,9 +1,12 @@
 """Generated events, valid and hostile, through the real handlers, with generated Experiments rows
-in the table (see local_stack/fuzz.py)."""
+in the table (see local_stack/faults/fuzz.py)."""
 
 from __future__ import annotations
 
-from local_stack.fuzz import (
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.stack import LocalStack
+from local_stack.faults.fuzz import (
     DEEP_NESTING_LEVELS,
     FORGERIES,
     ID_FIELDS,
@@ -13,9 +16,6 @@ from local_stack.fuzz import (
     fuzz_run,
     refused_shapes_run,
 )
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.stack import LocalStack
 
 # `make faults` runs 5,000.
 EXAMPLES = 300

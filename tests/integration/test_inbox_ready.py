@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack import clients
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.outbox import parse_email
-from local_stack.run import dead_lettered_details, put_events, recorded_outcome
-from local_stack.scenario import SampleEvent, load_follow_ups
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunctionUrls
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.outbox import parse_email
+from local_stack.emulator.run import dead_lettered_details, put_events, recorded_outcome
+from local_stack.emulator.scenario import SampleEvent, load_follow_ups
+from local_stack.emulator.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer
 from nudge.outcome import Decision, SkipReason

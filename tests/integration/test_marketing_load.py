@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from local_stack import clients
-from local_stack.rows import put_experiment
-from local_stack.scenario import load_sample_rows
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.rows import put_experiment
+from local_stack.emulator.scenario import load_sample_rows
+from local_stack.emulator.stack import LocalStack
 from marketing import stack as deployed
 from marketing.__main__ import main
 from nudge.dal.items import from_item

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time_machine
 
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.measurement_day import EXPERIMENT, simulate
-from local_stack.stack import LocalStack
+from local_stack.cli.measurement_day import EXPERIMENT, simulate
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.stack import LocalStack
 
 
 def test_the_report_of_a_simulated_day_equals_its_hand_count(

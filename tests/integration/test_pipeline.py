@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack import clients
-from local_stack.fresh import fresh_stack
-from local_stack.fuzz import deeply_nested
-from local_stack.lambda_runtime import DrainReport, EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import get_outcome
-from local_stack.run import (
+from local_stack.emulator import clients
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import DrainReport, EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import get_outcome
+from local_stack.emulator.run import (
     dead_letter_problems,
     dead_lettered_details,
     put_events,
@@ -28,8 +27,9 @@ from local_stack.run import (
     run_samples,
     sqs_event,
 )
-from local_stack.scenario import SampleEvent, load_sample_rows
-from local_stack.stack import LocalStack
+from local_stack.emulator.scenario import SampleEvent, load_sample_rows
+from local_stack.emulator.stack import LocalStack
+from local_stack.faults.fuzz import deeply_nested
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_record

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from local_stack import clients
-from local_stack.item_size import item_bytes
-from local_stack.stack import LocalStack
+from local_stack.bench.item_size import item_bytes
+from local_stack.emulator import clients
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.customer_history import (
     ENGAGEMENT_TRIM_SLACK,
     MAX_RECENT_ENGAGEMENTS,

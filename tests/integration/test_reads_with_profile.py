@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack import clients as stack_clients
-from local_stack.faults import recording_requests
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import put_segment, put_segment_row
-from local_stack.run import dead_lettered_details, put_events
-from local_stack.scenario import SampleEvent
-from local_stack.seed import put_shopper
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients as stack_clients
+from local_stack.emulator.failures import recording_requests
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import put_segment, put_segment_row
+from local_stack.emulator.run import dead_lettered_details, put_events
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.seed import put_shopper
+from local_stack.emulator.stack import LocalStack
 from nudge.dal import send_reads
 from nudge.dal.segments import SEGMENT_CACHE_SECONDS, get_segment
 from nudge.dal.send_reads import RowsToRefresh, read_profile

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from local_stack import clients
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.items import to_item
 from nudge.timeutil import to_stored, utc_now
 from tests.conftest import sent_emails

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from local_stack.faults import Refusal, recording_calls, refusing
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator.failures import Refusal, recording_calls, refusing
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import LocalStack
 from tests.conftest import sent_emails
 
 RECOMMENDED = re.compile(r'href="https://shop\.example/p/([^"?]+)\?[^"]*utm_content=recommendation')

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from local_stack import clients
-from local_stack.cfn import load_template
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events, recorded_outcome
-from local_stack.scenario import SampleEvent
-from local_stack.stack import REPO_ROOT, TEMPLATE_PATH, LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.run import put_events, recorded_outcome
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH, LocalStack
 from operations.dead_letter_queues import DeadLetterKind
 from operations.redrive import NotMovableError, RedriveOutcome, list_dead_letters, redrive
 from operations.stack_queues import local_stack_queues

@@ -20,18 +20,18 @@ from typing import Any
 import pytest
 import time_machine
 
-from local_stack import clients
-from local_stack.emf import emitted_metrics
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import EventSourceMappings, LocalScheduler
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.one_time_schedules import deliver_deferred
-from local_stack.reengagement import PLANNER, run_schedule, sample_scheduled_time
-from local_stack.rows import put_segment
-from local_stack.run import put_events
-from local_stack.scenario import load_sample_rows
-from local_stack.seed import seed_customers
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.emf import emitted_metrics
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalScheduler
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.one_time_schedules import deliver_deferred
+from local_stack.emulator.reengagement import PLANNER, run_schedule, sample_scheduled_time
+from local_stack.emulator.rows import put_segment
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import load_sample_rows
+from local_stack.emulator.seed import seed_customers
+from local_stack.emulator.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer
 from nudge.dal.items import from_item
@@ -375,7 +375,7 @@ def test_make_reengagement_accounts_for_every_due_customer_on_the_sample_days_cl
 
     # When it runs
     finished = subprocess.run(
-        [sys.executable, "-m", "local_stack.reengagement", "--customers", "150"],
+        [sys.executable, "-m", "local_stack.cli.reengagement", "--customers", "150"],
         cwd=repo,
         env=environment,
         capture_output=True,

@@ -10,16 +10,24 @@ from contextlib import ExitStack
 import pytest
 import time_machine
 
-from local_stack import clients
-from local_stack.faults import CrashPoint, Refusal, Stall, crash_at, recording_calls, refusing, stalling
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import get_product
-from local_stack.run import put_events, recorded_outcome
-from local_stack.scenario import SampleEvent
-from local_stack.seed import put_shopper
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.failures import (
+    CrashPoint,
+    Refusal,
+    Stall,
+    crash_at,
+    recording_calls,
+    refusing,
+    stalling,
+)
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import get_product
+from local_stack.emulator.run import put_events, recorded_outcome
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.seed import put_shopper
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_customer
 from nudge.dal.recommendation_reads import RECOMMENDATION_CACHE_SECONDS
 from nudge.outcome import Decision, SkipReason

@@ -9,19 +9,19 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import botocore.client
 import pytest
 
-from local_stack import clients
-from local_stack.emf import emitted_metrics
-from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.outbox import parse_email
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent
-from local_stack.stack import LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.emf import emitted_metrics
+from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunctionUrls
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.outbox import parse_email
+from local_stack.emulator.patches import observing_api_calls
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent
+from local_stack.emulator.stack import LocalStack
 from marketing import send_test
 from marketing import stack as deployed
 from marketing.__main__ import main
@@ -50,13 +50,11 @@ def deployed_as_the_local_stack(stack: LocalStack, monkeypatch: pytest.MonkeyPat
 def aws_calls() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
     """Every AWS call made in the block: (service, operation, parameters)."""
     calls: list[tuple[str, str, dict[str, Any]]] = []
-    original = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private to botocore
 
-    def observe(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> Any:
+    def observe(client: botocore.client.BaseClient, operation: str, params: dict[str, Any]) -> None:
         calls.append((client.meta.service_model.service_name, operation, dict(params)))
-        return original(client, operation, params)
 
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", observe):
+    with observing_api_calls(observe):
         yield calls
 
 

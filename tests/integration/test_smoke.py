@@ -8,11 +8,11 @@ import boto3
 import pytest
 import time_machine
 
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import get_outcome
-from local_stack.stack import LocalStack
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import get_outcome
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_profile_item
 from smoke.aws import StackAws
 from smoke.check import SIMULATOR_SUCCESS, SmokeResult, SmokeTarget, run

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from local_stack.fresh import fresh_stack
-from local_stack.lambda_runtime import EventSourceMappings
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.rows import get_outcome
-from local_stack.run import put_events
-from local_stack.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_follow_ups
-from local_stack.stack import LocalStack
+from local_stack.emulator.fresh import fresh_stack
+from local_stack.emulator.lambda_runtime import EventSourceMappings
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.rows import get_outcome
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_follow_ups
+from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_customer, put_customer
 from nudge.outcome import Decision, SkipReason
 from tests.conftest import sent_emails

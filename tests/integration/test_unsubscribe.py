@@ -14,14 +14,14 @@ import pytest
 import time_machine
 from botocore.exceptions import ClientError
 
-from local_stack import clients
-from local_stack.cfn import load_template
-from local_stack.faults import CrashPoint, LambdaDied, Refusal, crash_at, refusing
-from local_stack.lambda_runtime import EventSourceMappings, LocalFunctionUrls
-from local_stack.moto_endpoint import MotoEndpoint
-from local_stack.run import put_events
-from local_stack.scenario import SampleEvent, load_sample_rows
-from local_stack.stack import TEMPLATE_PATH, LocalStack
+from local_stack.emulator import clients
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.failures import CrashPoint, LambdaDied, Refusal, crash_at, refusing
+from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunctionUrls
+from local_stack.emulator.moto_endpoint import MotoEndpoint
+from local_stack.emulator.run import put_events
+from local_stack.emulator.scenario import SampleEvent, load_sample_rows
+from local_stack.emulator.stack import TEMPLATE_PATH, LocalStack
 from nudge.dal.consent_history import history
 from nudge.dal.customers import get_customer
 from nudge.unsubscribe import http as unsubscribe_http

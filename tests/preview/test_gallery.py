@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 
-from local_stack.cfn import load_template
-from local_stack.scenario import SAMPLE_DATA_DIR, load_sample_rows
-from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.patches import observing_api_calls
+from local_stack.emulator.scenario import SAMPLE_DATA_DIR, load_sample_rows
+from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH
 from nudge.sending.case import EmailCase
 from nudge.sending.compose import email_currency
 from nudge.triggers import TRIGGERS
@@ -68,8 +68,7 @@ def gallery(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Previe
         raise AssertionError("the preview called AWS")
 
     out = tmp_path_factory.mktemp("preview")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(BaseClient, "_make_api_call", no_aws)
+    with observing_api_calls(no_aws):
         emails = build(TEMPLATES_DIR, out)
     return out, emails
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.stack import REPO_ROOT
 from nudge.settings import Settings
 from tests.unit.environment import TRIGGER_ENVIRONMENT
 

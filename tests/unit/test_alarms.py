@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from local_stack.cfn import load_template
-from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH
 from nudge.triggers import TRIGGER_NAMES
 
 TEMPLATE = load_template(TEMPLATE_PATH)

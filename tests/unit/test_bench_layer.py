@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local_stack.bench_layer import sdk_packages, without_write_override
-from local_stack.layer_report import RUNTIME_PROVIDES
+from local_stack.bench.layer import sdk_packages, without_write_override
+from local_stack.bench.layer_report import RUNTIME_PROVIDES
 
 
 def test_the_sdk_left_out_is_the_layer_builds() -> None:

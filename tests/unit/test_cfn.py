@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from local_stack.cfn import Resolver, UnsupportedTemplateFeatureError, load_template, parameter_values
-from local_stack.stack import LOCAL_PARAMETERS, TEMPLATE_PATH, local_parameter_values
+from local_stack.emulator.cfn import (
+    Resolver,
+    UnsupportedTemplateFeatureError,
+    load_template,
+    parameter_values,
+)
+from local_stack.emulator.stack import LOCAL_PARAMETERS, TEMPLATE_PATH, local_parameter_values
 
 
 def resolver() -> Resolver:

@@ -12,8 +12,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser import models as powertools_models
 from pydantic import BaseModel
 
-from local_stack.bench_cold_start import LAMBDA_MARKERS, LAYER_DIR, template_functions
-from local_stack.stack import REPO_ROOT, powertools_environment
+from local_stack.bench.cold_start import LAMBDA_MARKERS, LAYER_DIR, template_functions
+from local_stack.emulator.stack import REPO_ROOT, powertools_environment
 from nudge import envelopes
 
 RENDERING = ("jinja2", "css_inline", "nudge.rendering", "nudge.mime")

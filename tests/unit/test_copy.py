@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.scenario import SampleEvent
+from local_stack.emulator.scenario import SampleEvent
 from nudge.catalog_rows import Product
 from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import render_for

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 
 # The tables whose rows hold an address, a name, a subject line with a name, or consent.
 PERSONAL_DATA = {"CustomersTable", "DeliveriesTable", "ConsentHistoryTable"}

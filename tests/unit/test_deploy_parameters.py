@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.cfn import load_template
-from local_stack.stack import LOCAL_PARAMETERS, TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import LOCAL_PARAMETERS, TEMPLATE_PATH
 
 PARAMETERS: dict[str, Any] = load_template(TEMPLATE_PATH)["Parameters"]
 

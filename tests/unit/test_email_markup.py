@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.scenario import SampleEvent
+from local_stack.emulator.scenario import SampleEvent
 from nudge.events import CartAbandoned, OrderPlaced
 from nudge.profiles import Segment
 from nudge.rendering import RenderedEmail

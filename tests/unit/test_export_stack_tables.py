@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 from privacy.__main__ import main
 from privacy.export import HASH_KEY_LOGICAL_ID, ExportTables
 from privacy.stack_tables import TABLE_OUTPUTS, IncompleteStackError, read_stack, tables_of

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from jinja2.exceptions import TemplateError
 
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.stack import REPO_ROOT
 from nudge import rendering
 from nudge.experiments.models import Experiment
 from nudge.experiments.running import arm_for

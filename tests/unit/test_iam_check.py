@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.iam_check import (
+from local_stack.emulator.iam_check import (
     AwsCall,
     Permission,
     conditions_hold,
@@ -16,7 +16,7 @@ from local_stack.iam_check import (
     is_allowed,
     required_permissions,
 )
-from local_stack.stack import FunctionSpec
+from local_stack.emulator.stack import FunctionSpec
 
 TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/Customers"
 FUNCTION = FunctionSpec(

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.cfn import Resolver, load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import Resolver, load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 from nudge.profiles import CustomerFacts
 
 RESOURCES: dict[str, dict[str, Any]] = load_template(TEMPLATE_PATH)["Resources"]

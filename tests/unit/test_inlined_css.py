@@ -10,7 +10,7 @@ from typing import Any
 import css_inline
 import pytest
 
-from local_stack.scenario import SampleEvent
+from local_stack.emulator.scenario import SampleEvent
 from nudge.catalog_rows import Product
 from nudge.events import CartAbandoned
 from nudge.inlined_css import inliner

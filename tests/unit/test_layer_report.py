@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.layer_report import RUNTIME_CACHE_TAG, RUNTIME_MAGIC, bytecode_problems
+from local_stack.bench.layer_report import RUNTIME_CACHE_TAG, RUNTIME_MAGIC, bytecode_problems
 
 TAG = sys.implementation.cache_tag
 MAGIC = importlib.util.MAGIC_NUMBER

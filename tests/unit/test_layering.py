@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.stack import REPO_ROOT
 
 PACKAGE_ROOT = REPO_ROOT / "layers" / "nudge"
 # The data layer: every call to AWS goes through it.

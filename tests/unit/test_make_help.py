@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.stack import REPO_ROOT
 
 # The steps `make test` runs one by one, and the help and clean-up targets themselves.
 NOT_LISTED = frozenset({"help", "lint", "typecheck", "template-lint", "pytest", "clean"})

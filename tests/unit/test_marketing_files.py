@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.scenario import SAMPLE_DAY_CLOCK, load_sample_rows
+from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK, load_sample_rows
 from marketing.__main__ import main
 from marketing.experiments import check_experiments
 from marketing.rows import RowsFileError, read_rows

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 from marketing.__main__ import main
 from marketing.samples import local_environment, trigger_function
 from marketing.stack import TABLE_OUTPUTS, IncompleteStackError, function_environment, table_of

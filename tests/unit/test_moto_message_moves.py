@@ -1,5 +1,7 @@
-"""The local stack's StartMessageMoveTask and ListMessageMoveTasks (local_stack.moto_message_moves): they
-behave as AWS documents them, and the moto internals they rely on are still there."""
+"""The local stack's StartMessageMoveTask and ListMessageMoveTasks
+(local_stack.emulator.moto_message_moves): they behave as AWS documents them, and moto still lacks them.
+The moto internals they rely on are named in local_stack.emulator.patches.PRIVATE and checked by
+tests/unit/test_private_patches.py."""
 
 from __future__ import annotations
 
@@ -12,35 +14,20 @@ import moto.sqs.responses
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.sqs.exceptions import SQSException
-from moto.sqs.models import Message, Queue, SQSBackend
 from mypy_boto3_sqs import SQSClient
 
-from local_stack import moto_message_moves
+from local_stack.emulator import moto_message_moves
 
 REGION = "eu-west-1"
 ACTIONS = ("start_message_move_task", "list_message_move_tasks")
 
 
 def test_moto_itself_still_lacks_both_actions() -> None:
-    # When moto implements them, its own should replace this patch: delete local_stack/moto_message_moves.py.
+    # When moto implements them, its own should replace this patch:
+    # delete local_stack/emulator/moto_message_moves.py.
     source = Path(inspect.getfile(moto.sqs.responses)).read_text(encoding="utf-8")
     for action in ACTIONS:
         assert f"def {action}(" not in source, f"moto now implements {action}: drop the local patch"
-
-
-def test_the_moto_internals_the_patch_relies_on_are_still_there() -> None:
-    send = inspect.signature(SQSBackend.send_message).parameters
-    assert {"queue_name", "message_body", "message_attributes", "system_attributes"} <= set(send)
-    assert callable(SQSBackend.list_dead_letter_source_queues)
-    assert isinstance(inspect.getattr_static(Queue, "messages"), property)
-    queue = Queue("probe", REGION, "123456789012")  # type: ignore[abstract]
-    assert isinstance(queue._messages, list) and isinstance(queue.pending_messages, set)
-    assert hasattr(queue, "_messages_lock") and queue.queue_arn.endswith(":probe")
-    message = Message("id", "body")
-    assert (message.body, message.message_attributes, message.system_attributes) == ("body", {}, {})
-    assert SQSException("Code", "text").code == "Code"
-    assert isinstance(inspect.getattr_static(moto.sqs.responses.SQSResponse, "sqs_backend"), property)
 
 
 @pytest.fixture

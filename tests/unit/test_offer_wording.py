@@ -10,8 +10,8 @@ from typing import Any, get_args
 import pytest
 from pydantic import ValidationError
 
-from local_stack.scenario import SampleEvent, load_sample_rows
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.scenario import SampleEvent, load_sample_rows
+from local_stack.emulator.stack import REPO_ROOT
 from nudge.profiles import LEGACY_OFFER_WORDINGS, Customer, OfferWording, Segment
 from nudge.rendering import RenderedEmail
 from nudge.sending.case import EmailCase, Recipient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from local_stack.faults import Invocation, overlapping_sleeps, running_invocation
+from local_stack.emulator.failures import Invocation, overlapping_sleeps, running_invocation
 
 
 def test_ten_threads_of_one_invocation_sleeping_three_seconds_move_the_clock_three_seconds() -> None:

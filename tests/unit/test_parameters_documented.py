@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from local_stack.cfn import load_template
-from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH
 
 OPERATIONS = REPO_ROOT / "docs" / "operations.md"
 

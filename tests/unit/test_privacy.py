@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 from nudge.observability import log_safe_id
 
 

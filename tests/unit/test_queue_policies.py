@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.cfn import Resolver, load_template
-from local_stack.stack import TEMPLATE_PATH, local_parameter_values
+from local_stack.emulator.cfn import Resolver, load_template
+from local_stack.emulator.stack import TEMPLATE_PATH, local_parameter_values
 
 TEMPLATE = load_template(TEMPLATE_PATH)
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.scenario import SampleEvent
+from local_stack.emulator.scenario import SampleEvent
 from nudge.catalog_rows import Product
 from nudge.rendering import RenderedEmail
 from nudge.sending.case import EmailCase, Recipient

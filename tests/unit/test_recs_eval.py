@@ -9,8 +9,8 @@ from pathlib import Path
 
 from babel import Locale
 
-from local_stack.baskets import Order, read_orders, synthetic_orders, write_orders
-from local_stack.recs_eval import (
+from local_stack.cli.baskets import Order, read_orders, synthetic_orders, write_orders
+from local_stack.cli.recs_eval import (
     SLOTS,
     Case,
     Scores,
@@ -19,7 +19,7 @@ from local_stack.recs_eval import (
     split,
     train,
 )
-from local_stack.shown_products import Shown, verdict
+from local_stack.cli.shown_products import Shown, verdict
 from nudge.catalog_rows import BESTSELLERS_KEY, Product, top_key
 from nudge.recommendations.ranking import SHIPPED, SUMMED_COUNTS
 

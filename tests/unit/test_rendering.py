@@ -15,8 +15,8 @@ from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from local_stack.scenario import SampleEvent, load_sample_rows
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.scenario import SampleEvent, load_sample_rows
+from local_stack.emulator.stack import REPO_ROOT
 from nudge.events import CartAbandoned
 from nudge.experiments.models import Arm, Experiment
 from nudge.mime import build_message

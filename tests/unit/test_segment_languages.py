@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from local_stack.scenario import SampleEvent
+from local_stack.emulator.scenario import SampleEvent
 from nudge.profiles import Customer, Segment
 from nudge.rendering import RenderedEmail
 from nudge.sending.case import EmailCase, Recipient

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from local_stack.scenario import load_sample_rows
+from local_stack.emulator.scenario import load_sample_rows
 from nudge.profiles import CustomerFacts, Segment
 from nudge.segmentation import SegmentDefinition, assign_segment
 

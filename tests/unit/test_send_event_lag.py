@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 from nudge.engagement.settings import SEND_EVENT_RECEIVES, EngagementSettings
 from nudge.sqs_batches import BACKOFF_JITTER, backoff_seconds
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import marketing.__main__ as cli
-from local_stack.scenario import load_sample_rows
+from local_stack.emulator.scenario import load_sample_rows
 from marketing.samples import TEST_CUSTOMER_ID
 from nudge.unsubscribe import tokens
 

@@ -3,8 +3,8 @@ says which DNS records to publish; by default it creates nothing (the identity u
 
 from __future__ import annotations
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 
 TEMPLATE = load_template(TEMPLATE_PATH)
 

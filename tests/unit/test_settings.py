@@ -7,8 +7,8 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 from nudge.settings import Settings
 from nudge.triggers import TRIGGERS
 from tests.unit.environment import TRIGGER_ENVIRONMENT as COMPLETE

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from local_stack.cfn import load_template
-from local_stack.stack import TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.stack import TEMPLATE_PATH
 from smoke.aws import OUTPUTS, PARAMETERS, IncompleteStackError, target_of
 from smoke.check import SIMULATOR_SUCCESS, SmokeTarget, noon_timezone, run
 

@@ -10,7 +10,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from local_stack.stack import REPO_ROOT
+from local_stack.emulator.stack import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "templates"
 CATALOGS = sorted(TEMPLATES.glob("locale/*/LC_MESSAGES/messages.po"))

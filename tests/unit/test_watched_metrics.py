@@ -6,8 +6,13 @@ import json
 
 import pytest
 
-from local_stack.emf import EmittedMetric, emitted_metrics
-from local_stack.watched_metrics import WatchedMetric, dashboard_metrics, never_emitted, searched_metrics
+from local_stack.emulator.emf import EmittedMetric, emitted_metrics
+from local_stack.emulator.watched_metrics import (
+    WatchedMetric,
+    dashboard_metrics,
+    never_emitted,
+    searched_metrics,
+)
 
 SENT = EmittedMetric("Nudge", "EmailSent", (("service", "nudge"), ("trigger", "order_placed")), (1.0,))
 

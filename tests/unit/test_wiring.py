@@ -10,9 +10,9 @@ import json
 import re
 from typing import Any
 
-from local_stack.cfn import load_template
-from local_stack.scenario import EVENTS_DIR
-from local_stack.stack import REPO_ROOT, TEMPLATE_PATH
+from local_stack.emulator.cfn import load_template
+from local_stack.emulator.scenario import EVENTS_DIR
+from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH
 from nudge.triggers import TRIGGERS
 
 TRIGGER_NAMES = {trigger.name for trigger in TRIGGERS}

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # The local stack's moto answers from Python on one thread: on a loaded machine a large item takes
 # seconds where DynamoDB takes milliseconds, and a timeout there would make a test's outcome depend
-# on CPU speed. It sets this floor; lost answers are injected explicitly (local_stack.faults).
+# on CPU speed. It sets this floor; lost answers are injected explicitly (local_stack.emulator.failures).
 LOCAL_READ_TIMEOUT_FLOOR = "NUDGE_LOCAL_READ_TIMEOUT_SECONDS"
 
 

@@ -1,0 +1,10 @@
+"""Fault runs and fuzzing: the whole pipeline under AWS's failure semantics, counted as a customer would.
+
+- ``python -m local_stack.faults`` (`make faults`, __main__.py): every run below as one table;
+- runs.py: crash points, throttling, lost Send events, refused records and forged SES events;
+- fuzz.py: generated store events, valid and hostile (hypothesis), through the real handlers.
+
+The faults themselves (crash points, throttling, refusals, stalls, lost answers) are injected by
+local_stack/emulator/failures.py: the emulator needs the same hooks to end an invocation at its
+timeout, as Lambda does.
+"""
