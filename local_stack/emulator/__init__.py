@@ -1,7 +1,7 @@
 """The emulator: a local AWS built from template.yaml on moto, with the real handlers run in-process.
 
 The bottom room of local_stack; bench, faults and cli build on it, and it imports none of them
-(tests/unit/test_local_stack_rooms.py). What is here:
+(tests/tools/test_local_stack_rooms.py). What is here:
 
 - the stack: template.yaml read and resolved (cfn.py), its resources created in moto (stack.py), the
   local stack's own boto3 clients (clients.py), the translation catalogs compiled (catalogs.py), and a

@@ -21,7 +21,7 @@ The move is done within the call (moto runs nothing in the background), so a tas
 when ``StartMessageMoveTask`` returns; ``MaxNumberOfMessagesPerSecond`` is recorded, not enforced.
 Tasks live on moto's SQS backend, so a reset forgets them with everything else.
 
-It relies on these moto internals, named in patches.PRIVATE (tests/unit/test_private_patches.py fails
+It relies on these moto internals, named in patches.PRIVATE (tests/tools/test_private_patches.py fails
 loudly if one changes):
 ``SQSResponse`` dispatching an action to its snake_case method, ``SQSResponse.sqs_backend``,
 ``_get_param`` and ``ActionResult``; ``SQSBackend.queues``, ``list_dead_letter_source_queues`` and

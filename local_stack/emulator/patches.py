@@ -3,7 +3,7 @@ theirs the local stack relies on (with the two names moto's server imports from 
 are patched for it: jsonpath-ng's ``parse`` and werkzeug's ``run_simple``).
 
 ``PRIVATE`` names each one (the owner, the attribute, the parameters we call it or replace it with),
-what we do with it and why; tests/unit/test_private_patches.py fails, naming the attribute, when the
+what we do with it and why; tests/tools/test_private_patches.py fails, naming the attribute, when the
 installed moto or botocore no longer has one or its parameters changed. ``WRITTEN_AGAINST`` records the
 versions the patches were written for: after an upgrade that test says what to look at.
 

@@ -37,6 +37,7 @@ from local_stack.emulator.run import put_events, recorded_outcome, sqs_event
 from local_stack.emulator.scenario import EVENTS_DIR, SampleEvent, load_customer_events, load_sample_events
 from local_stack.emulator.ses_events import engagement_event, feedback_event, mail_object
 from local_stack.emulator.stack import LocalStack
+from local_stack.faults.shapes import DEEP_NESTING_LEVELS, deeply_nested
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_delivery, get_record, record_decision
@@ -335,17 +336,6 @@ def _delivery_of(table: str, event: dict[str, Any]) -> Any:
 # a detail nested too deeply to read, and a time from the far future in every time field. Each must
 # be dead-lettered on its first receive (never reported for a retry), no invocation may raise, and
 # every valid record of the same batch must still be handled (its email sent, or decided by a rule).
-
-DEEP_NESTING_LEVELS = 990
-"""Deeper than Python's ``json`` reads within its default recursion limit of 1,000 frames, once a
-handler's own frames are on the stack; EventBridge and SQS carry it."""
-
-
-def deeply_nested(event: dict[str, Any], levels: int = DEEP_NESTING_LEVELS) -> str:
-    """``event`` as JSON text with ``levels`` of nested lists in an extra detail field
-    (``detail.nested``), written without ``json.dumps``, which cannot write it either."""
-    text = json.dumps({**event, "detail": {**event["detail"], "nested": None}})
-    return text.replace('"nested": null', '"nested": ' + "[" * levels + "]" * levels, 1)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from local_stack.emulator.run import (
 )
 from local_stack.emulator.scenario import SampleEvent, load_sample_rows
 from local_stack.emulator.stack import LocalStack
-from local_stack.faults.fuzz import deeply_nested
+from local_stack.faults.shapes import deeply_nested
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer, put_customer
 from nudge.dal.deliveries import get_record

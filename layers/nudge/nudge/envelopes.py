@@ -3,7 +3,7 @@ define them (``aws_lambda_powertools.utilities.parser.models``: the same fields,
 
 Ours because importing any one of Powertools' models imports the package, which builds every model
 it has (API Gateway, Kinesis, S3, Cognito and a hundred more): about 30 ms of each cold start for
-two models. tests/unit/test_cold_start.py checks no handler imports that package, and that these
+two models. tests/tools/test_cold_start.py checks no handler imports that package, and that these
 stay the same as Powertools' own (field names, aliases and requiredness).
 
 Powertools' batch types import the package too when pydantic is already loaded, so a handler imports

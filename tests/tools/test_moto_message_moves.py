@@ -1,7 +1,7 @@
 """The local stack's StartMessageMoveTask and ListMessageMoveTasks
 (local_stack.emulator.moto_message_moves): they behave as AWS documents them, and moto still lacks them.
 The moto internals they rely on are named in local_stack.emulator.patches.PRIVATE and checked by
-tests/unit/test_private_patches.py."""
+tests/tools/test_private_patches.py."""
 
 from __future__ import annotations
 
