@@ -182,9 +182,9 @@ template-lint: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(PY) -m pytest -q
 
-# The inner loop: no moto stack, no fault runs.
+# The inner loop: the unit tests, without the local stack, the tools' tests or the exhaustive cases.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow" tests/unit tests/contract
+	$(PY) -m pytest -q -m "not slow" tests/unit
 
 # aws-sam-cli pins its own boto3 and pydantic, so it lives in a virtualenv of its own.
 $(SAM_VENV)/.installed:

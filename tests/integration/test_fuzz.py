@@ -7,7 +7,6 @@ from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.stack import LocalStack
 from local_stack.faults.fuzz import (
-    DEEP_NESTING_LEVELS,
     FORGERIES,
     ID_FIELDS,
     REFUSED_FUNCTIONS,
@@ -16,6 +15,7 @@ from local_stack.faults.fuzz import (
     fuzz_run,
     refused_shapes_run,
 )
+from local_stack.faults.shapes import DEEP_NESTING_LEVELS
 
 # `make faults` runs 5,000.
 EXAMPLES = 300

@@ -15,6 +15,7 @@ from nudge.profiles import Segment
 from nudge.rendering import RenderedEmail
 from nudge.settings import Settings
 from nudge.triggers import CART_ABANDONED, ORDER_PLACED, TRIGGERS, Trigger
+from tests.exhaustive import first_fast
 from tests.unit.test_rendering import SEGMENTS, Elements, a_customer, first_valid_detail, render
 
 GMAIL_CLIPS_AT = 102 * 1024
@@ -56,7 +57,7 @@ def every_email(samples: dict[str, SampleEvent], settings: Settings, **customer:
     ]
 
 
-@pytest.mark.parametrize("segment_id", sorted(SEGMENTS))
+@pytest.mark.parametrize("segment_id", first_fast(sorted(SEGMENTS)))
 @pytest.mark.parametrize("trigger", TRIGGERS, ids=lambda t: t.name)
 def test_a_segment_without_a_discount_never_says_zero_percent_off(
     trigger: Trigger[Any], segment_id: str, samples: dict[str, SampleEvent], settings: Settings
@@ -71,7 +72,7 @@ def test_a_segment_without_a_discount_never_says_zero_percent_off(
         assert "LEFTOVER" not in part
 
 
-@pytest.mark.parametrize("segment_id", sorted(SEGMENTS))
+@pytest.mark.parametrize("segment_id", first_fast(sorted(SEGMENTS)))
 @pytest.mark.parametrize("trigger", TRIGGERS, ids=lambda t: t.name)
 def test_a_segment_with_no_offer_at_all_shows_no_offer_box(
     trigger: Trigger[Any], segment_id: str, samples: dict[str, SampleEvent], settings: Settings
@@ -100,15 +101,17 @@ def test_free_shipping_alone_is_an_offer_without_a_percentage(
 
 @pytest.mark.parametrize(
     ("locale", "language"),
-    [
-        ("ja-JP", "en"),
-        ("de-DE", "de"),
-        ("de-AT", "de"),
-        ("fr-FR", "fr"),
-        ("es-MX", "es"),
-        ("en-GB", "en"),
-        (None, "en"),
-    ],
+    first_fast(
+        [
+            ("de-AT", "de"),
+            ("ja-JP", "en"),
+            ("de-DE", "de"),
+            ("fr-FR", "fr"),
+            ("es-MX", "es"),
+            ("en-GB", "en"),
+            (None, "en"),
+        ]
+    ),
 )
 def test_html_lang_names_the_language_of_the_copy_not_the_customers_locale(
     locale: str | None, language: str, samples: dict[str, SampleEvent], settings: Settings

@@ -5,6 +5,7 @@ feedback does not depend on the email pipeline."""
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 from local_stack.emulator.stack import REPO_ROOT
@@ -23,7 +24,8 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> set[str]:
+@cache  # each test reads the same files: parsed once a session
+def _imports(path: Path) -> frozenset[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -31,12 +33,12 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found
+    return frozenset(found)
 
 
 def import_graph(root: Path = PACKAGE_ROOT / "nudge") -> dict[str, set[str]]:
     """What each module of the package imports (modules and imported names, fully qualified)."""
-    return {_module_name(path): _imports(path) for path in root.rglob("*.py")}
+    return {_module_name(path): set(_imports(path)) for path in root.rglob("*.py")}
 
 
 def _within(name: str, prefixes: tuple[str, ...]) -> bool:
