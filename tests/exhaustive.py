@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 
 
-def first_fast(values: Iterable[Any]) -> list[Any]:
-    return [
-        value if index == 0 else pytest.param(value, marks=pytest.mark.slow)
-        for index, value in enumerate(values)
-    ]
+def first_fast(values: Iterable[Any], *, several_names: bool = False) -> list[Any]:
+    """``values`` for ``pytest.mark.parametrize``; with ``several_names``, each value is a tuple of
+    one value per name."""
+    marked = []
+    for index, value in enumerate(values):
+        if index == 0:
+            marked.append(value)
+        else:
+            arguments = value if several_names else (value,)
+            marked.append(pytest.param(*arguments, marks=pytest.mark.slow))
+    return marked

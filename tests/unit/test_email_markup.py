@@ -110,7 +110,8 @@ def test_free_shipping_alone_is_an_offer_without_a_percentage(
             ("es-MX", "es"),
             ("en-GB", "en"),
             (None, "en"),
-        ]
+        ],
+        several_names=True,
     ),
 )
 def test_html_lang_names_the_language_of_the_copy_not_the_customers_locale(
