@@ -184,7 +184,7 @@ pytest: $(VENV)/.installed
 
 # The inner loop: the unit tests, without the local stack, the tools' tests or the exhaustive cases.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow" tests/unit
+	$(PY) -m pytest -q -m "not slow" -n auto tests/unit
 
 # aws-sam-cli pins its own boto3 and pydantic, so it lives in a virtualenv of its own.
 $(SAM_VENV)/.installed:

@@ -6,6 +6,7 @@ next to their .po before rendering, so they render exactly what the deployed lay
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -22,7 +23,8 @@ def compile_catalogs(templates_dir: Path) -> list[Path]:
             continue
         with source.open("rb") as po:
             catalog = read_po(po)
-        partial = target.with_suffix(".mo.partial")
+        # A name of this process's own: pytest's workers may compile the same catalog at once.
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
         with partial.open("wb") as mo:
             write_mo(mo, catalog, use_fuzzy=False)
         partial.replace(target)
