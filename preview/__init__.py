@@ -5,6 +5,7 @@ the layer's own pipeline functions from the repository's sample data, with no AW
 the result in a real browser (``preview.browser``).
 """
 
-from preview.gallery import Combination, GalleryError, PreviewEmail, build, render_gallery
+from preview.emails import Combination, PreviewEmail
+from preview.gallery import GalleryError, build, render_gallery
 
 __all__ = ["Combination", "GalleryError", "PreviewEmail", "build", "render_gallery"]

@@ -28,6 +28,7 @@ from nudge.rendering import SOURCE_LANGUAGE, shipped_languages
 from nudge.sending.case import EmailCase, Recipient
 from nudge.sending.compose import recommendations_for, render_for
 from nudge.triggers import TRIGGERS, Trigger
+from preview.emails import Combination, PreviewEmail
 from preview.page import index_page
 from preview.samples import Samples, as_rendered, load_samples, unsubscribe_url
 
@@ -36,39 +37,6 @@ DEFAULT_VARIANT = "default"
 MANIFEST = "manifest.json"
 INDEX = "index.html"
 _PREHEADER = re.compile(r'<div class="preheader"[^>]*>(.*?)</div>', re.S)
-
-
-@dataclass(frozen=True)
-class Combination:
-    trigger: str
-    segment: str
-    language: str
-    step: int | None
-    """The cart reminder's place in its series; None for a trigger without a series."""
-    variant: str
-    """``default``, or ``<experiment_id>.<variant_id>`` (as in utm_term)."""
-
-    def __str__(self) -> str:
-        step = f", step {self.step}" if self.step is not None else ""
-        return (
-            f"trigger {self.trigger}, segment {self.segment}, language {self.language}{step}, "
-            f"variant {self.variant}"
-        )
-
-    @property
-    def path(self) -> str:
-        """Where its files go in the gallery, without the suffix."""
-        step = f"step-{self.step}_" if self.step is not None else ""
-        return f"{self.trigger}/{self.segment}/{self.language}/{step}{self.variant}"
-
-
-@dataclass(frozen=True)
-class PreviewEmail:
-    combination: Combination
-    subject: str
-    preheader: str
-    html: str
-    text: str
 
 
 @dataclass(frozen=True)

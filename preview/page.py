@@ -19,7 +19,7 @@ from nudge.triggers import TRIGGERS
 
 if TYPE_CHECKING:
     from nudge.experiments.models import Experiment
-    from preview.gallery import PreviewEmail
+    from preview.emails import PreviewEmail
 
 WIDTHS = {"desktop": 600, "mobile": 375}
 """The widths every email is shown (and checked in a browser) at."""

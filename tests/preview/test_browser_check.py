@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from preview.browser import check_emails, check_gallery, chromium_path
-from preview.gallery import Combination, PreviewEmail, write_gallery
+from preview.emails import Combination, PreviewEmail
+from preview.gallery import write_gallery
 
 CHROMIUM = chromium_path()
 pytestmark = pytest.mark.skipif(

@@ -21,13 +21,12 @@ from nudge.sending.case import EmailCase
 from nudge.sending.compose import email_currency
 from nudge.triggers import TRIGGERS
 from preview.__main__ import main
+from preview.emails import Combination, PreviewEmail
 from preview.gallery import (
     DEFAULT_VARIANT,
     INDEX,
     MANIFEST,
-    Combination,
     GalleryError,
-    PreviewEmail,
     build,
     render_gallery,
 )
