@@ -41,7 +41,9 @@ def _handler(answers: dict[AnswerKey, Answer]) -> type[BaseHTTPRequestHandler]:
                 self.rfile.read(length)
             key: AnswerKey = tuple(json.loads(self.headers[CANNED_ANSWER_HEADER]))
             status, headers, body = answers[key]
-            self.send_response(status)
+            # Only the recorded headers: send_response would add a Server and a Date of its own to
+            # the recorded ones, two headers more for the handler to parse than AWS sends.
+            self.send_response_only(status)
             for name, value in headers.items():
                 if name.lower() not in _HOP_BY_HOP:
                     self.send_header(name, value)

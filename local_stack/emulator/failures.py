@@ -68,9 +68,6 @@ class Invocation:
 
 running_invocation: ContextVar[Invocation | None] = ContextVar("running_invocation", default=None)
 
-_current_call: ContextVar[tuple[str, str] | None] = ContextVar("current_call", default=None)
-"""The (service, operation) whose request is being sent, inside an invocation."""
-
 Answer = tuple[int, dict[str, str], bytes]
 """An HTTP answer as AWS sent it: status, headers, body."""
 AnswerKey = tuple[str, str, str]
@@ -80,12 +77,16 @@ CANNED_ANSWER_HEADER = "x-nudge-canned-answer"
 """Names the answer a canned-answer server (local_stack.bench.canned_server) is to give a request."""
 
 
-def answer_key(call: tuple[str, str], request: AWSPreparedRequest) -> AnswerKey:
-    service, operation = call
-    if service != "dynamodb" or not request.body:
+_current_call: ContextVar[AnswerKey | None] = ContextVar("current_call", default=None)
+"""The call whose request is being sent, inside an invocation: its answer's key."""
+
+
+def answer_key(service: str, operation: str, params: dict[str, Any]) -> AnswerKey:
+    """From the call's parameters, not its serialised body: parsing the body again would add CPU to
+    the handler's that it never spends on AWS."""
+    if service != "dynamodb":
         return service, operation, ""
-    body = json.loads(request.body if isinstance(request.body, (str, bytes)) else b"{}")
-    tables = [body["TableName"]] if "TableName" in body else sorted(body.get("RequestItems", {}))
+    tables = [params["TableName"]] if "TableName" in params else sorted(params.get("RequestItems", {}))
     return service, operation, ",".join(tables)
 
 
@@ -101,8 +102,8 @@ class CannedAnswers:
     """A canned-answer server's URL (local_stack.bench.canned_server, in another process): each request is
     then sent to it over a real socket, through botocore's HTTP stack and connection pool."""
 
-    def answer(self, call: tuple[str, str], request: AWSPreparedRequest) -> AWSResponse:
-        status, headers, body = self.answers[answer_key(call, request)]
+    def answer(self, call: AnswerKey, request: AWSPreparedRequest) -> AWSResponse:
+        status, headers, body = self.answers[call]
         delay = self.latency.get(call[0], 0.0)
         if delay:
             time.sleep(delay)
@@ -255,7 +256,7 @@ def _call_within_invocation(
                 "ResponseMetadata": {"HTTPStatusCode": refusal.status},
             }
             raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
-    token = _current_call.set((service, operation))
+    token = _current_call.set(answer_key(service, operation, params))
     try:
         response = _original_make_api_call(client, operation, params)
     finally:
@@ -283,18 +284,16 @@ def _send(endpoint: botocore.endpoint.Endpoint, request: AWSPreparedRequest) -> 
     if canned is not None and call is not None:
         if canned.server is None:
             return canned.answer(call, request)
-        request.headers[CANNED_ANSWER_HEADER] = json.dumps(answer_key(call, request))
+        request.headers[CANNED_ANSWER_HEADER] = json.dumps(call)
         request.url = canned.server + urlsplit(request.url).path
         canned_response: AWSResponse = _original_send(endpoint, request)
         return canned_response
     response: AWSResponse = _original_send(endpoint, request)
-    if call is not None and any(lost.hit(*call) for lost in _faults.lost_answers):
+    if call is not None and any(lost.hit(*call[:2]) for lost in _faults.lost_answers):
         raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
     if call is not None:
         for answers in _faults.answer_recorders:
-            answers.setdefault(
-                answer_key(call, request), (response.status_code, dict(response.headers), response.content)
-            )
+            answers.setdefault(call, (response.status_code, dict(response.headers), response.content))
     return response
 
 
