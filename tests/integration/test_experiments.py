@@ -24,6 +24,7 @@ from nudge.dal.deliveries import get_record
 from nudge.experiments.assignment import assign
 from nudge.experiments.running import arm_for, running_experiment
 from nudge.profiles import Customer
+from nudge.template_budget import Used
 from nudge.triggers import CART_ABANDONED, TRIGGER_NAMES
 from tests.conftest import sent_emails
 
@@ -371,7 +372,7 @@ def test_a_variant_subject_that_passed_its_check_is_sent_even_if_a_second_render
     def budget_passes_once(template: Any, context: Any, budget: Any) -> str:
         renders.append(template.name or "")
         if len(renders) > 2:  # after each variant's subject once
-            raise sandbox.BudgetExceeded("time", budget, sandbox.Used())
+            raise sandbox.BudgetExceeded("time", budget, Used())
         return real_render(template, context, budget)
 
     monkeypatch.setattr(sandbox, "render", budget_passes_once)

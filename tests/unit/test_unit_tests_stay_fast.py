@@ -13,11 +13,12 @@ def moto_imports(source: str) -> list[int]:
     """The lines of ``source`` that import moto (or a module of it)."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
+        else:
+            continue
         if any(name == "moto" or name.startswith("moto.") for name in names):
             lines.append(node.lineno)
     return lines
