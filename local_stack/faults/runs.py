@@ -35,7 +35,9 @@ from local_stack.emulator.run import put_events, recorded_outcome
 from local_stack.emulator.scenario import SampleEvent, load_sample_events
 from local_stack.emulator.ses_send_events import dropping
 from local_stack.emulator.stack import LocalStack
-from local_stack.faults.fuzz import forged_ses_run, fuzz_run, refused_shapes_run
+from local_stack.faults.forged_ses import forged_ses_run
+from local_stack.faults.fuzz import fuzz_run
+from local_stack.faults.refused_shapes import refused_shapes_run
 from nudge.dal.customers import get_customer, put_customer
 from nudge.outcome import Decision
 from nudge.profiles import Customer
@@ -361,7 +363,7 @@ def fuzz_row(moto: MotoEndpoint, clock: Clock, *, examples: int) -> FaultRow:
 
 def refused_row(moto: MotoEndpoint, clock: Clock, *, batches: int) -> FaultRow:
     """Records that can never succeed (990-deep JSON, far-future times in every time field) in
-    batches with valid events, to every queue-fed function (local_stack/faults/fuzz.py)."""
+    batches with valid events, to every queue-fed function (local_stack/faults/refused_shapes.py)."""
     stack = fresh_stack(moto)
     tally = refused_shapes_run(stack, EventSourceMappings(stack, clock), batches=batches)
     return FaultRow(
@@ -386,7 +388,7 @@ def refused_row(moto: MotoEndpoint, clock: Clock, *, batches: int) -> FaultRow:
 def forged_row(moto: MotoEndpoint, clock: Clock, *, batches: int) -> FaultRow:
     """SES events not about an email we sent through our configuration set (another set's, a delivery
     that never was, another customer's real one) in batches with valid ones, straight to the
-    engagement and feedback functions (local_stack/faults/fuzz.py)."""
+    engagement and feedback functions (local_stack/faults/forged_ses.py)."""
     stack = fresh_stack(moto)
     tally = forged_ses_run(stack, EventSourceMappings(stack, clock), batches=batches)
     return FaultRow(

@@ -12,7 +12,7 @@ import pytest
 
 from local_stack.emulator.cfn import load_template
 from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH
-from local_stack.faults import fuzz
+from local_stack.faults import forged_ses, hostile_experiments
 from local_stack.faults import runs as fault_runs
 from nudge.delivery_facts import CART_TRIGGER
 from nudge.triggers import CART_ABANDONED, TRIGGERS, Trigger
@@ -63,14 +63,14 @@ def test_the_trigger_has_its_handler_templates_and_contract(trigger: Trigger[Any
 def test_the_fault_and_fuzz_runs_cover_the_trigger(trigger: Trigger[Any]) -> None:
     for where, samples in (
         ("local_stack/faults/runs.py CRASH_SAMPLES", fault_runs.CRASH_SAMPLES),
-        ("local_stack/faults/fuzz.py PROBE_SAMPLES", fuzz.PROBE_SAMPLES),
-        ("local_stack/faults/fuzz.py VICTIM_SAMPLES", fuzz.VICTIM_SAMPLES),
+        ("local_stack/faults/hostile_experiments.py PROBE_SAMPLES", hostile_experiments.PROBE_SAMPLES),
+        ("local_stack/faults/forged_ses.py VICTIM_SAMPLES", forged_ses.VICTIM_SAMPLES),
     ):
         assert any(sample.startswith(f"{trigger.name}/") for sample in samples), (
             f"{where} has no {trigger.name} sample"
         )
-    assert trigger.name in fuzz._TRIGGER_NAMES, (
-        f"local_stack/faults/fuzz.py _TRIGGER_NAMES lacks {trigger.name}"
+    assert trigger.name in hostile_experiments.TRIGGER_NAMES, (
+        f"local_stack/faults/hostile_experiments.py TRIGGER_NAMES lacks {trigger.name}"
     )
 
 

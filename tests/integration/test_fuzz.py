@@ -1,20 +1,15 @@
 """Generated events, valid and hostile, through the real handlers, with generated Experiments rows
-in the table (see local_stack/faults/fuzz.py)."""
+in the table (see local_stack/faults/fuzz.py, hostile_experiments.py); records that must be refused
+at once (refused_shapes.py) and forged SES events (forged_ses.py) beside valid ones."""
 
 from __future__ import annotations
 
 from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.stack import LocalStack
-from local_stack.faults.fuzz import (
-    FORGERIES,
-    ID_FIELDS,
-    REFUSED_FUNCTIONS,
-    TIME_FIELDS,
-    forged_ses_run,
-    fuzz_run,
-    refused_shapes_run,
-)
+from local_stack.faults.forged_ses import FORGERIES, forged_ses_run
+from local_stack.faults.fuzz import fuzz_run
+from local_stack.faults.refused_shapes import ID_FIELDS, REFUSED_FUNCTIONS, TIME_FIELDS, refused_shapes_run
 from local_stack.faults.shapes import DEEP_NESTING_LEVELS
 
 # `make faults` runs 5,000.
