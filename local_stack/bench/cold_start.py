@@ -29,9 +29,9 @@ from typing import Any
 from local_stack.bench.layer import bytecode_files, sdk_packages, shipped_code, without_write_override
 from local_stack.emulator.cfn import load_template
 from local_stack.emulator.moto_endpoint import FAKE_AWS_ENVIRONMENT, running_moto
-from local_stack.emulator.run import sqs_event
 from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK, load_sample_events
 from local_stack.emulator.seed import put_shopper, seed_sample_data, verify_sender_identity
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import REPO_ROOT, TEMPLATE_PATH, build_stack, powertools_environment
 
 ROUNDS = 7

@@ -44,9 +44,10 @@ from local_stack.emulator.failures import (
 )
 from local_stack.emulator.lambda_runtime import EventSourceMappings, LocalFunction
 from local_stack.emulator.moto_endpoint import running_moto
-from local_stack.emulator.run import put_events, sqs_event
+from local_stack.emulator.run import put_events
 from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_sample_events
 from local_stack.emulator.seed import put_shopper, seed_sample_data, verify_sender_identity
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import sqs_batches
 

@@ -24,9 +24,10 @@ from typing import Any
 
 from local_stack.emulator.failures import recording_requests
 from local_stack.emulator.lambda_runtime import EventSourceMappings
-from local_stack.emulator.run import put_events, recorded_outcome, sqs_event
+from local_stack.emulator.run import put_events, recorded_outcome
 from local_stack.emulator.scenario import SampleEvent, load_sample_events
 from local_stack.emulator.ses_events import engagement_event, feedback_event, mail_object
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import LocalStack
 from local_stack.faults.shapes import IDENTITY_FIELD, clone_customer
 from nudge.dal.customers import get_customer

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
-from local_stack.emulator.run import sqs_event
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import LocalStack
 from local_stack.faults.hostile_experiments import (
     REWRITE_EVERY,

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.rows import put_experiment
-from local_stack.emulator.run import sqs_event
 from local_stack.emulator.scenario import SampleEvent, load_sample_events
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import LocalStack
 from local_stack.faults.shapes import FUNCTION, IDENTITY_FIELD, clone_customer, delivery_of
 from nudge.adapters import clients as handler_clients

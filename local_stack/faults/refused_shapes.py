@@ -19,8 +19,8 @@ from typing import Any
 
 from local_stack.emulator.failures import recording_requests
 from local_stack.emulator.lambda_runtime import EventSourceMappings
-from local_stack.emulator.run import sqs_event
 from local_stack.emulator.scenario import EVENTS_DIR, load_customer_events, load_sample_events
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import LocalStack
 from local_stack.faults.shapes import DEEP_NESTING_LEVELS, FUNCTION, deeply_nested, delivery_of
 from nudge.outcome import Decision

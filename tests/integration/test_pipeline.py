@@ -25,9 +25,9 @@ from local_stack.emulator.run import (
     put_events,
     recorded_outcome,
     run_samples,
-    sqs_event,
 )
 from local_stack.emulator.scenario import SampleEvent, load_sample_rows
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import LocalStack
 from local_stack.faults.shapes import deeply_nested
 from nudge.adapters import clients as handler_clients

@@ -17,15 +17,10 @@ from local_stack.emulator.iam_check import is_allowed, recording_aws_calls, requ
 from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.rows import get_outcome
-from local_stack.emulator.run import (
-    dead_letter_problems,
-    dead_lettered_details,
-    publish_as_ses,
-    put_events,
-    sqs_event,
-)
+from local_stack.emulator.run import dead_letter_problems, dead_lettered_details, publish_as_ses, put_events
 from local_stack.emulator.scenario import EVENTS_DIR, SampleEvent, load_sample_rows
 from local_stack.emulator.ses_events import feedback_event, mail_object
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_customer
 from nudge.dal.deliveries import get_record, record_decision

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import ValidationError, field_validator
 
-from local_stack.emulator.run import sqs_event
+from local_stack.emulator.sqs_records import sqs_event
 from local_stack.faults.shapes import deeply_nested
 from nudge.sqs_batches import MAX_CONCURRENT_RECORDS, SqsBatchProcessor, process_queue_batch
 

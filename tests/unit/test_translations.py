@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ def read(path: Path) -> Catalog:
         return read_po(po)
 
 
-def template_messages() -> set[str]:
+@cache  # the templates do not change during a run: extracted once, not once per language
+def template_messages() -> frozenset[str]:
     """What pybabel extracts from the templates now, as `make i18n-extract` does (babel.cfg)."""
     options = {
         "extensions": "jinja2.ext.i18n",
@@ -38,7 +40,7 @@ def template_messages() -> set[str]:
         options_map={"**.j2": options},
         directory_filter=lambda _: True,
     )
-    return {message if isinstance(message, str) else message[0] for _, _, message, _, _ in found}
+    return frozenset(message if isinstance(message, str) else message[0] for _, _, message, _, _ in found)
 
 
 def test_every_shipped_language_has_a_catalog() -> None:
