@@ -18,7 +18,7 @@ help:
 	@echo "make preview-check  the same emails in headless Chromium at 600 and 375 px: overflow, alt, call to"
 	@echo "             action on the first mobile screen, text under 12 px, console errors (Debian's chromium)"
 	@echo "make test   ruff, mypy, cfn-lint and pytest"
-	@echo "make test-fast  the unit tests but the slow and exhaustive cases, on every core: the inner loop (about 5 s)"
+	@echo "make test-fast  the unit tests but the slow and exhaustive cases: the inner loop (about 5 s)"
 	@echo "make schemas  the JSON Schema of every store event, from the models, into events/schemas/"
 	@echo "make check-emails  SpamAssassin (when installed) scores the demo's emails; fails above 2.0"
 	@echo "make faults  crash points, 30 %/60 % throttling, lost Send events, refused records, forged SES events, fuzzing (about 10 min; FULL=1 the whole matrix)"
@@ -184,7 +184,7 @@ pytest: $(VENV)/.installed
 
 # The inner loop: the unit tests, without the local stack, the tools' tests or the exhaustive cases.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow" -n auto tests/unit
+	$(PY) -m pytest -q -m "not slow" tests/unit
 
 # aws-sam-cli pins its own boto3 and pydantic, so it lives in a virtualenv of its own.
 $(SAM_VENV)/.installed:

@@ -228,7 +228,7 @@ def test_ten_thousand_variants_are_refused_as_too_many() -> None:
         "has space",
         [[[["deep"]]]] * 50,
     ],
-    # A set's repr depends on the process's hash seed, and pytest's workers must agree on every id.
+    # A set's repr depends on the process's hash seed; a test's id must not (a rerun by id finds it).
     ids=lambda value: (
         f"{type(value).__name__}-{repr(sorted(value) if isinstance(value, set) else value)[:24]}"
     ),
