@@ -23,7 +23,7 @@ def compile_catalogs(templates_dir: Path) -> list[Path]:
             continue
         with source.open("rb") as po:
             catalog = read_po(po)
-        # A name of this process's own: pytest's workers may compile the same catalog at once.
+        # A name of this process's own: two processes (the tests and the demo) may compile a catalog at once.
         partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
         with partial.open("wb") as mo:
             write_mo(mo, catalog, use_fuzzy=False)
