@@ -127,9 +127,8 @@ def dead_lettered_details(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def dead_letter_problems(stack: LocalStack, logical_id: str) -> list[list[dict[str, str]]]:
-    """Why each message in this dead-letter queue was put there, as the batch processor says it
-    (``nudge_problems``: fields and error types, never values); bodies are not read."""
+def dead_letter_messages(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
+    """Up to ten messages of this dead-letter queue with their attributes, left visible."""
     messages = (
         clients.sqs(stack.region)
         .receive_message(
@@ -140,8 +139,14 @@ def dead_letter_problems(stack: LocalStack, logical_id: str) -> list[list[dict[s
         )
         .get("Messages", [])
     )
+    return [dict(message) for message in messages]
+
+
+def dead_letter_problems(stack: LocalStack, logical_id: str) -> list[list[dict[str, str]]]:
+    """Why each message in this dead-letter queue was put there, as the batch processor says it
+    (``nudge_problems``: fields and error types, never values); bodies are not read."""
     problems: list[list[dict[str, str]]] = []
-    for message in messages:
+    for message in dead_letter_messages(stack, logical_id):
         attribute = message.get("MessageAttributes", {}).get("nudge_problems")
         problems.append(json.loads(attribute.get("StringValue", "[]")) if attribute else [])
     return problems

@@ -16,7 +16,7 @@ from local_stack.emulator.failures import CrashPoint, Refusal, crash_at, refusin
 from local_stack.emulator.fresh import empty_data
 from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
-from local_stack.emulator.run import put_events, recorded_outcome, run_in_order
+from local_stack.emulator.run import dead_letter_messages, put_events, recorded_outcome, run_in_order
 from local_stack.emulator.scenario import SampleEvent, load_customer_events, load_follow_ups, load_sample_rows
 from local_stack.emulator.seed import create_sample_customers, seed_sample_data
 from local_stack.emulator.stack import LocalStack
@@ -57,16 +57,7 @@ def profile(stack: LocalStack, customer_id: str) -> dict[str, Any] | None:
 
 
 def dead_letters(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
-    messages = (
-        clients.sqs(stack.region)
-        .receive_message(
-            QueueUrl=stack.queue_url(logical_id),
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=0,
-            MessageAttributeNames=["All"],
-        )
-        .get("Messages", [])
-    )
+    messages = dead_letter_messages(stack, logical_id)
     return [
         {
             "detail": json.loads(m["Body"])["detail"],
