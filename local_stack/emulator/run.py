@@ -18,8 +18,10 @@ from nudge.catalog.ingest import catalog_product
 from nudge.catalog_rows import Product
 from nudge.customers.events import CustomerUpdatedEvent
 from nudge.dal.customers import get_profile_item
+from nudge.dal.send_reads import read_customer
 from nudge.events import TriggerDetail
 from nudge.outcome import Outcome
+from nudge.profiles import Customer
 from nudge.timeutil import to_stored
 
 
@@ -194,6 +196,12 @@ def stored_product(stack: LocalStack, sample: SampleEvent) -> Product | None:
 def stored_profile(stack: LocalStack, sample: SampleEvent) -> dict[str, Any] | None:
     """The profile a Customer Updated or Customer Deleted sample names, as stored."""
     return get_profile_item(stack.names["CustomersTable"], str(sample.event["detail"]["customer_id"]))
+
+
+def customer_as_sent(stack: LocalStack, customer_id: str) -> Customer | None:
+    """The customer as the send rules read them: the profile with its send state (the cap's slots,
+    the send marks and the newest cart, which sends write beside the profile, never on it)."""
+    return read_customer(stack.names["CustomersTable"], stack.names["DeliveriesTable"], customer_id)
 
 
 def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:

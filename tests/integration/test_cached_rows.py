@@ -85,8 +85,9 @@ def test_a_cold_batch_of_ten_cart_emails_reads_the_secret_once_and_each_recommen
     assert (report.invocations, report.records, len(sent_emails(moto))) == (1, 10, 10)
     counted = Counter(operation for _, operation in calls)
     assert counted["GetSecretValue"] == 1
-    # the recommendation model's rows and the catalog's, for the same cart
-    assert counted["BatchGetItem"] == 2
+    # each record's profile with its send state, and the recommendation model's rows and the
+    # catalog's, once for the same cart
+    assert counted["BatchGetItem"] == 10 + 2
 
 
 def test_threads_reading_the_secret_on_a_cold_function_make_one_call(

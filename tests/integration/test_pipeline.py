@@ -20,6 +20,7 @@ from local_stack.emulator.lambda_runtime import DrainReport, EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.rows import get_outcome
 from local_stack.emulator.run import (
+    customer_as_sent,
     dead_letter_problems,
     dead_lettered_details,
     put_events,
@@ -128,7 +129,8 @@ def test_an_order_is_counted_on_the_profile_exactly_once(
     assert after.order_count == before.order_count + 1
     assert after.total_spent == before.total_spent + Decimal("1234.50")
     assert after.last_order_at is not None and after.last_order_at.isoformat() == "2026-11-23T09:02:00+00:00"
-    assert after.last_emailed_at is not None
+    emailed = customer_as_sent(stack, "cus_frequent_maria")
+    assert emailed is not None and emailed.last_emailed_at is not None
     assert len(sent_emails(moto)) == 1
 
 
@@ -153,7 +155,7 @@ def test_an_unsubscribed_customers_order_is_recorded_but_not_emailed(
 ) -> None:
     put_events(stack, [samples["order_placed/unsubscribed_yuki.json"]])
     mappings.drain()
-    customer = get_customer(stack.names["CustomersTable"], "cus_unsubscribed_yuki")
+    customer = customer_as_sent(stack, "cus_unsubscribed_yuki")
     assert customer is not None and customer.order_count == 10
     assert customer.last_emailed_at is None
     assert sent_emails(moto) == []

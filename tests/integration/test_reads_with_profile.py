@@ -78,7 +78,9 @@ def test_a_quiet_function_reads_its_expired_segment_and_rows_with_the_profile(
     # Then the profile, the segment, the cart's model rows and the products shown for the same cart
     # a minute ago come in one call, and nothing is read besides
     together = _tables_read_together(requests, stack)
-    assert together == [{"CustomersTable", "SegmentsTable", "RecommendationsTable", "ProductsTable"}]
+    assert together == [
+        {"CustomersTable", "DeliveriesTable", "SegmentsTable", "RecommendationsTable", "ProductsTable"}
+    ]
     assert not [call for call in calls if call.startswith("dynamodb.GetItem")]
     # ...and the email reads what the table holds now, with its recommendations
     email = sent_emails(moto)[-1]
@@ -111,37 +113,42 @@ def test_a_segment_row_that_no_longer_validates_is_still_refused_after_the_minut
 
 
 class _Unprocessed:
-    """A DynamoDB client that leaves the profile unprocessed in every BatchGetItem, as a throttled
-    table may, and answers GetItem."""
+    """A DynamoDB client that leaves the profile and the send state unprocessed in every
+    BatchGetItem, as a throttled table may, and answers GetItem."""
 
-    def __init__(self, profile: dict[str, Any]) -> None:
-        self.profile = profile
+    def __init__(self, profile: dict[str, Any], send_state: dict[str, Any]) -> None:
+        self.items = {"customers": profile, "deliveries": send_state}
         self.calls: list[str] = []
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         self.calls.append("BatchGetItem")
-        return {"Responses": {}, "UnprocessedKeys": {"customers": RequestItems["customers"]}}
+        return {"Responses": {}, "UnprocessedKeys": RequestItems}
 
-    def get_item(self, **_: Any) -> dict[str, Any]:
-        self.calls.append("GetItem")
-        return {"Item": self.profile}
+    def get_item(self, TableName: str, **_: Any) -> dict[str, Any]:
+        self.calls.append(f"GetItem {TableName}")
+        return {"Item": self.items[TableName]}
 
 
-def test_a_profile_left_unprocessed_is_read_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_profile_and_send_state_left_unprocessed_are_read_on_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     profile = {
         "customer_id": {"S": "c1"},
         "email": {"S": "c1@example.com"},
         "marketing_consent": {"BOOL": True},
     }
-    client = _Unprocessed(profile)
+    send_state = {"last_emailed_at": {"S": "2026-11-20T10:00:00+00:00"}}
+    client = _Unprocessed(profile, send_state)
     monkeypatch.setattr("nudge.dal.send_reads.clients.dynamodb", lambda: client)
     monkeypatch.setattr("nudge.dal.customers.clients.dynamodb", lambda: client)
+    monkeypatch.setattr("nudge.dal.send_state.clients.dynamodb", lambda: client)
     monkeypatch.setattr(send_reads, "expired_segment_ids", lambda _table: ["vip"])
 
-    customer = read_profile("customers", "c1", RowsToRefresh("segments"))
+    customer = read_profile("customers", "deliveries", "c1", RowsToRefresh("segments"))
 
     assert isinstance(customer, Customer) and customer.customer_id == "c1"
-    assert client.calls == ["BatchGetItem", "GetItem"]
+    assert customer.last_emailed_at is not None  # the send state's mark, read on its own
+    assert client.calls == ["BatchGetItem", "GetItem customers", "GetItem deliveries"]
 
 
 def test_a_product_out_of_stock_leaves_a_quiet_functions_emails_after_the_minute(

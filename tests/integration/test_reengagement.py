@@ -30,15 +30,17 @@ from local_stack.emulator.reengagement import PLANNER, run_schedule, sample_sche
 from local_stack.emulator.rows import put_segment
 from local_stack.emulator.run import put_events
 from local_stack.emulator.scenario import load_sample_rows
-from local_stack.emulator.seed import seed_customers
+from local_stack.emulator.seed import put_shopper, seed_customers
 from local_stack.emulator.stack import LocalStack
 from nudge.adapters import clients as handler_clients
 from nudge.dal.customers import get_customer
 from nudge.dal.items import from_item
 from nudge.dal.segments import list_definitions
+from nudge.dal.send_state import get_send_marks
 from nudge.profiles import Customer, Segment
 from nudge.reengagement.selection import due_winback
 from nudge.segmentation import assign_segment
+from nudge.send_state import FACT_MARKS
 from nudge.timeutil import utc_now
 from tests.conftest import sent_emails
 
@@ -126,7 +128,11 @@ def test_a_run_resegments_everyone_and_wins_back_exactly_the_due_customers(
     # And exactly the due customers got one win-back each, through the Customer Lapsed handler
     assert report.tally.selected == report.tally.published == len(due)
     assert sorted(recipients(moto)) == sorted(due)
-    assert all(after[cid].last_winback_at is not None for cid, c in before.items() if c.email in due)
+    # And the win-back is marked on each one's send state (the profile is not rewritten by a send)
+    won_back = [cid for cid, c in before.items() if c.email in due]
+    marks = get_send_marks(run_stack.names["DeliveriesTable"], won_back, FACT_MARKS)
+    assert all(marks[cid].last_winback_at is not None for cid in won_back)
+    assert all(after[cid].last_winback_at == before[cid].last_winback_at for cid in won_back)
 
 
 def test_a_winback_carries_the_offer_of_the_segment_the_run_just_assigned(
@@ -155,6 +161,27 @@ def test_a_rerun_on_the_same_day_sends_nobody_a_second_winback(
     assert second.run_id == first.run_id
     assert second.planned["enqueued"] == 0
     assert len(recipients(moto)) == sent
+
+
+def test_the_next_days_run_leaves_the_customers_it_won_back_alone(
+    run_stack: LocalStack,
+    run_mappings: EventSourceMappings,
+    moto: MotoEndpoint,
+    clock: time_machine.Traveller,
+) -> None:
+    run_schedule(run_stack, run_mappings, AS_OF)
+    deliver_deferred(run_stack, run_mappings, clock.move_to)
+    won_back = recipients(moto)
+    assert won_back
+    # When the next day's run (a new run, not the same one) scans the same customers, whose
+    # win-backs are marked only on their send states
+    clock.move_to(AS_OF + timedelta(days=1))
+    second = run_schedule(run_stack, run_mappings, AS_OF + timedelta(days=1))
+    deliver_deferred(run_stack, run_mappings, clock.move_to)
+    # Then the cooldown holds every one of them back
+    assert second.planned["enqueued"] > 0
+    again = recipients(moto)[len(won_back) :]
+    assert not set(again) & set(won_back)
 
 
 def test_a_republished_winback_of_the_same_run_is_not_sent_twice(
@@ -350,6 +377,35 @@ def test_order_placed_writes_the_segment_only_when_it_changes(
     assert priya is not None and priya.segment_id == "new_customer" and priya.segment_updated_at is None
     assert maria is not None and maria.segment_id == "vip" and maria.segment_updated_at is not None
     assert len(maria.recent_order_dates) == 4
+
+
+def test_order_placed_reads_the_send_marks_a_segment_rule_needs(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, Any]
+) -> None:
+    # Given a segment for customers emailed within the last day, first in priority
+    put_segment(
+        stack.names["SegmentsTable"],
+        Segment.model_validate(
+            {
+                "segment_id": "just_emailed",
+                "name": "Just emailed",
+                "priority": 0,
+                "rules": {"days_since_last_email": {"lte": 1}},
+            }
+        ),
+    )
+    # And a shopper whose cart reminder went out (marked on the send state, not the profile)
+    shopper = put_shopper(stack, "cus_marks")
+    cart = samples["cart_abandoned/vip_ada.json"]
+    put_events(stack, [cart.varied("marks", customer_id=shopper, cart_id="cart_marks")])
+    mappings.drain()
+    # When the shopper orders
+    order = samples["order_placed/first_order_priya.json"]
+    put_events(stack, [order.varied("marks", customer_id=shopper, order_id="ord_marks")])
+    mappings.drain()
+    # Then the order's re-segmentation saw the email
+    customer = get_customer(stack.names["CustomersTable"], shopper)
+    assert customer is not None and customer.segment_id == "just_emailed"
 
 
 def test_segments_rows_round_trip_with_their_rules(stack: LocalStack) -> None:

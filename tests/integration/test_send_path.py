@@ -1,6 +1,7 @@
 """What one email costs in AWS calls: the delivery record is written, never read first; the profile
-is read once and written once; recommendation rows a warm function read within the minute are not
-read again; a capped email writes nothing to the profile."""
+and its send state are read once, and the send state (never the profile) written once;
+recommendation rows a warm function read within the minute are not read again; a capped email writes
+nothing but its cart."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ from local_stack.emulator.fresh import fresh_stack
 from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.rows import get_product
-from local_stack.emulator.run import put_events, recorded_outcome
+from local_stack.emulator.run import customer_as_sent, put_events, recorded_outcome
 from local_stack.emulator.scenario import SampleEvent
 from local_stack.emulator.seed import put_shopper
 from local_stack.emulator.stack import LocalStack
-from nudge.dal.customers import get_customer
+from nudge.dal.customers import get_profile_item
 from nudge.dal.recommendation_reads import RECOMMENDATION_CACHE_SECONDS
+from nudge.dal.send_state import STATE_KEY
 from nudge.outcome import Decision, SkipReason
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import CART_ABANDONED
@@ -75,8 +77,8 @@ def test_a_sent_cart_reminder_costs_five_calls_and_its_next_schedule_once_the_fu
     assert "YOU MIGHT ALSO LIKE" in str(sent_emails(moto)[-1].get_body(("plain",)).get_content())  # type: ignore[union-attr]
     assert Counter(calls) == Counter(
         {
-            ("dynamodb", "GetItem"): 1,  # the profile
-            ("dynamodb", "UpdateItem"): 2,  # the profile's send write; the delivery's result
+            ("dynamodb", "BatchGetItem"): 1,  # the profile and its send state
+            ("dynamodb", "UpdateItem"): 2,  # the send state's write; the delivery's result
             ("dynamodb", "PutItem"): 1,  # the delivery record's claim, which is the duplicate check
             ("sesv2", "SendEmail"): 1,
             ("scheduler", "CreateSchedule"): 1,  # the next reminder
@@ -84,14 +86,16 @@ def test_a_sent_cart_reminder_costs_five_calls_and_its_next_schedule_once_the_fu
     )
 
 
-def test_the_profile_write_holds_the_cap_slot_the_send_marks_and_the_newest_cart(
+def test_the_send_writes_the_cap_slot_the_marks_and_the_newest_cart_and_never_the_profile(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
     customer_id = _shopper(stack, 1)
+    profile_before = get_profile_item(stack.names["CustomersTable"], customer_id)
     cart = _cart(samples, customer_id)
     put_events(stack, [cart])
     mappings.drain()
-    stored = get_customer(stack.names["CustomersTable"], customer_id)
+    assert get_profile_item(stack.names["CustomersTable"], customer_id) == profile_before
+    stored = customer_as_sent(stack, customer_id)
     assert stored is not None
     assert stored.latest_cart_id == f"cart_{customer_id}"
     assert stored.last_emailed_at is not None and stored.first_emailed_at == stored.last_emailed_at
@@ -127,7 +131,7 @@ def test_a_capped_email_writes_nothing_to_the_profile_but_its_cart(
     # The profile read showed the one slot taken: no slot write that must fail; only the newer cart
     # is noted, so the first cart's series ends as superseded.
     assert calls.count(("dynamodb", "UpdateItem")) == 1
-    stored = get_customer(stack.names["CustomersTable"], customer_id)
+    stored = customer_as_sent(stack, customer_id)
     assert stored is not None and stored.latest_cart_id == "cart_b"
 
 
@@ -169,8 +173,7 @@ def test_a_replayed_capped_email_changes_nothing_once_the_slot_is_free_again(
     stack, mappings, customer_id, second = _second_cart_under_a_cap_of_one(moto, samples, clock)
     put_events(stack, [second])
     mappings.drain()  # capped: the day's one email went to the first cart
-    table = stack.names["CustomersTable"]
-    before = get_customer(table, customer_id)
+    before = customer_as_sent(stack, customer_id)
     # When the store replays the second cart's event after the cap's window has passed
     clock.shift(25 * 3600)
     with recording_calls() as calls:
@@ -178,7 +181,7 @@ def test_a_replayed_capped_email_changes_nothing_once_the_slot_is_free_again(
         mappings.drain()
     # Then its record answers (capped), and the profile's slot and marks are as they were
     assert len(sent_emails(moto)) == 1
-    assert get_customer(table, customer_id) == before
+    assert customer_as_sent(stack, customer_id) == before
     assert ("dynamodb", "UpdateItem") not in calls
 
 
@@ -189,13 +192,12 @@ def test_a_claim_that_finds_the_last_slot_taken_meanwhile_becomes_its_skip(
     stack = fresh_stack(moto, FrequencyCapEmails="1")
     mappings = EventSourceMappings(stack, clock)
     customer_id = _shopper(stack, 1)
-    table = stack.names["CustomersTable"]
     cart = samples[CART].varied("raced", customer_id=customer_id, cart_id="cart_raced")
 
     def another_email_takes_the_slot(_: float) -> None:
         clients.dynamodb(stack.region).update_item(
-            TableName=table,
-            Key={"customer_id": {"S": customer_id}},
+            TableName=stack.names["DeliveriesTable"],
+            Key={"customer_id": {"S": customer_id}, "delivery_key": {"S": STATE_KEY}},
             UpdateExpression="SET cap_0_at = :at, cap_0_by = :by",
             ExpressionAttributeValues={
                 ":at": {"S": to_stored(utc_now())},
@@ -232,7 +234,7 @@ def test_a_claim_that_finds_the_last_slot_taken_meanwhile_becomes_its_skip(
     outcome = recorded_outcome(stack, cart)
     assert outcome is not None
     assert (outcome.decision, outcome.reason) == (Decision.SKIPPED, SkipReason.FREQUENCY_CAPPED)
-    stored = get_customer(table, customer_id)
+    stored = customer_as_sent(stack, customer_id)
     assert stored is not None and stored.latest_cart_id == "cart_raced"
     assert [slot.taken_by for slot in stored.send_slots.values()] == ["customer_lapsed:other"]
     assert stored.last_emailed_at is None

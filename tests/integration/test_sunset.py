@@ -11,11 +11,13 @@ from local_stack.emulator.fresh import fresh_stack
 from local_stack.emulator.lambda_runtime import EventSourceMappings
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.rows import get_outcome
-from local_stack.emulator.run import put_events
+from local_stack.emulator.run import customer_as_sent, put_events
 from local_stack.emulator.scenario import SAMPLE_DAY_CLOCK, SampleEvent, load_follow_ups
 from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_customer, put_customer
+from nudge.dal.send_state import get_send_marks
 from nudge.outcome import Decision, SkipReason
+from nudge.send_state import FACT_MARKS
 from tests.conftest import sent_emails
 
 ADA = "cus_vip_ada"
@@ -96,6 +98,19 @@ def test_sending_records_the_first_email_where_unengaged_starts(
     stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
 ) -> None:
     cart_outcome(stack, mappings, samples["cart_abandoned/vip_ada.json"])
-    ada = get_customer(stack.names["CustomersTable"], ADA)
+    ada = customer_as_sent(stack, ADA)
     assert ada is not None and ada.first_emailed_at is not None
     assert ada.first_emailed_at.date() == datetime(2026, 11, 23, tzinfo=UTC).date()
+
+
+def test_a_first_email_stored_on_the_profile_keeps_the_sunset_clock_running(
+    stack: LocalStack, mappings: EventSourceMappings, samples: dict[str, SampleEvent]
+) -> None:
+    # Given a first email stored on the profile itself (by an earlier version of Nudge, or an import)
+    engaged(stack, first_email_days_ago=400, last_open_days_ago=None)
+    # When an email goes out, and its marks go to the send state
+    assert cart_outcome(stack, mappings, samples["cart_abandoned/vip_ada.json"])[0] is Decision.SENT
+    # Then the send state carries that first email on, rather than starting the clock today
+    state = get_send_marks(stack.names["DeliveriesTable"], [ADA], FACT_MARKS)[ADA]
+    assert state.first_emailed_at == SAMPLE_DAY_CLOCK - timedelta(days=400)
+    assert state.last_emailed_at is not None and state.last_emailed_at.date() == SAMPLE_DAY_CLOCK.date()

@@ -88,7 +88,9 @@ def _decide_and_send(
     customer = (
         trigger.profile_update(detail, settings)
         if trigger.profile_update is not None
-        else read_profile(settings.customers_table, detail.customer_id, _rows_to_refresh(case))
+        else read_profile(
+            settings.customers_table, settings.deliveries_table, detail.customer_id, _rows_to_refresh(case)
+        )
     )
     if customer is None:
         if event_time is not None and utc_now() - event_time < settings.unknown_customer_wait:

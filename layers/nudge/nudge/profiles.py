@@ -32,6 +32,7 @@ __all__ = [
     "Segment",
     "SegmentInLanguage",
     "SendSlot",
+    "read_send_slots",
 ]
 
 
@@ -126,6 +127,19 @@ class SendSlot(BaseModel):
 _SLOT_ATTRIBUTE = re.compile(r"cap_(\d+)_at")
 
 
+def read_send_slots(data: Any) -> Any:
+    """A stored item's ``cap_<i>_at``/``cap_<i>_by`` pairs as ``send_slots`` (a model's input)."""
+    if not isinstance(data, dict) or "send_slots" in data:
+        return data
+    slots = {}
+    for name, value in data.items():
+        match = _SLOT_ATTRIBUTE.fullmatch(name)
+        taken_by = data.get(f"cap_{match.group(1)}_by") if match else None
+        if match and value and taken_by:
+            slots[int(match.group(1))] = {"taken_at": value, "taken_by": taken_by}
+    return {**data, "send_slots": slots} if slots else data
+
+
 class Customer(CustomerFacts):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     first_name: Name | None = None
@@ -143,21 +157,14 @@ class Customer(CustomerFacts):
     latest_cart_at: AwareDatetime | None = None
     """The newest abandoned cart seen: an older cart's reminder series ends as ``superseded``."""
     send_slots: dict[int, SendSlot] = Field(default_factory=dict, exclude=True)
-    """The frequency cap's slots as read with the profile, so the send's one profile write goes
-    straight to a free slot (or to none, when all are taken). Not written back by ``put_customer``."""
+    """The frequency cap's slots as read with the profile and its send state (``nudge.send_state``),
+    so the send's one write goes straight to a free slot (or to none, when all are taken). Not
+    written back by ``put_customer``."""
 
     @model_validator(mode="before")
     @classmethod
     def _read_send_slots(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "send_slots" in data:
-            return data
-        slots = {}
-        for name, value in data.items():
-            match = _SLOT_ATTRIBUTE.fullmatch(name)
-            taken_by = data.get(f"cap_{match.group(1)}_by") if match else None
-            if match and value and taken_by:
-                slots[int(match.group(1))] = {"taken_at": value, "taken_by": taken_by}
-        return {**data, "send_slots": slots} if slots else data
+        return read_send_slots(data)
 
     @property
     def full_name(self) -> str:

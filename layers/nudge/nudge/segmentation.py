@@ -193,6 +193,15 @@ class SegmentDefinition(BaseModel):
     rules: SegmentRules = SegmentRules()
 
 
+EMAIL_MARK_RULES = ("days_since_last_email", "days_since_first_email")
+"""The rules that read when the customer was emailed: the send state's marks (``nudge.send_state``)."""
+
+
+def reads_email_marks(definitions: Iterable[SegmentDefinition]) -> bool:
+    """Whether any definition has a rule on the send marks, so profiles need their send state read."""
+    return any(getattr(d.rules, name) is not None for d in definitions for name in EMAIL_MARK_RULES)
+
+
 def whole_days_between(earlier: datetime | None, later: datetime) -> int | None:
     """Whole days elapsed, never negative (a late event may carry a time after ``later``)."""
     if earlier is None:

@@ -63,30 +63,6 @@ def item_before(error: ClientError) -> Customer | None:
     return Customer.model_validate(from_item(item)) if item else None
 
 
-def record_cart(table: str, customer_id: str, cart_id: str, abandoned_at: datetime) -> Customer | None:
-    """Note the cart as the customer's newest unless a newer one is noted; the profile after it (one
-    call: the update returns the profile, or on a failed condition the profile as it stands).
-    None for an unknown customer. Repeating it changes nothing."""
-    try:
-        response = clients.dynamodb().update_item(
-            TableName=table,
-            Key=to_item({"customer_id": customer_id}),
-            UpdateExpression="SET latest_cart_id = :cart, latest_cart_at = :at",
-            ConditionExpression=(
-                "attribute_exists(customer_id) AND "
-                "(attribute_not_exists(latest_cart_at) OR latest_cart_at < :at)"
-            ),
-            ExpressionAttributeValues=to_item({":cart": cart_id, ":at": to_stored(abandoned_at)}),
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as error:
-        if not is_condition_failure(error):
-            raise
-        return item_before(error)
-    return Customer.model_validate(from_item(response["Attributes"]))
-
-
 def set_segment(table: str, seen: CustomerFacts, segment_id: str, at: datetime) -> bool:
     """Move the customer to ``segment_id``, unless their segment or orders changed since ``seen`` was
     read (a concurrent order re-evaluated them from fresher facts). Returns whether it was written.

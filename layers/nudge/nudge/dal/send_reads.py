@@ -1,5 +1,5 @@
-"""The send path's first read: the profile, and in the same BatchGetItem the cached rows the send
-will want whose minute has passed.
+"""The send path's first read: the profile and its send state (``nudge.send_state``), and in the
+same BatchGetItem the cached rows the send will want whose minute has passed.
 
 A warm function in a quiet store (batches more than a minute apart) finds its segment and
 recommendation rows expired on every email; read one by one they would cost a call each. Here the
@@ -12,9 +12,9 @@ comes back fills the caches as their own reads would; the later reads then find 
 that is not among them (a new segment, a win-back's seeds, a product the ranking now picks) is read
 as before.
 
-The profile is read strongly consistent, the rows eventually consistent, as on their own. When
-DynamoDB leaves the profile unprocessed (throttling), it is read with GetItem; rows it leaves
-unprocessed are simply not cached.
+The profile and the send state are read strongly consistent, the rows eventually consistent, as on
+their own. When DynamoDB leaves the profile or the send state unprocessed (throttling), it is read
+with GetItem; rows it leaves unprocessed are simply not cached.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from nudge.dal.recommendation_reads import (
     remember_rows,
 )
 from nudge.dal.segments import expired_segment_ids, remember_segments
+from nudge.dal.send_state import get_send_state, state_key
 from nudge.profiles import Customer
+from nudge.send_state import read_state, with_send_state
 
 MAX_KEYS = 100
 """BatchGetItem's limit on keys per call."""
@@ -50,10 +52,13 @@ class RowsToRefresh:
     """The catalog rows the last email with the same seeds read."""
 
 
-def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh) -> Customer | None:
-    """The profile (None: no such customer), with the expired rows of ``refresh`` read alongside."""
+def read_profile(
+    customers_table: str, deliveries_table: str, customer_id: str, refresh: RowsToRefresh
+) -> Customer | None:
+    """The profile with its send state (None: no such customer), with the expired rows of
+    ``refresh`` read alongside."""
     segment_ids = expired_segment_ids(refresh.segments_table)
-    room = MAX_KEYS - 1 - len(segment_ids)
+    room = MAX_KEYS - 2 - len(segment_ids)
     model_keys = (
         expired_row_keys(refresh.model_table, refresh.model_keys)[:room] if refresh.model_table else []
     )
@@ -63,10 +68,9 @@ def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh)
         if refresh.products_table
         else []
     )
-    if not segment_ids and not model_keys and not skus:
-        return get_customer(customers_table, customer_id)
     request: dict[str, Any] = {
-        customers_table: {"Keys": [to_item({"customer_id": customer_id})], "ConsistentRead": True}
+        customers_table: {"Keys": [to_item({"customer_id": customer_id})], "ConsistentRead": True},
+        deliveries_table: {"Keys": [state_key(customer_id)], "ConsistentRead": True},
     }
     if segment_ids:
         request[refresh.segments_table] = {"Keys": [to_item({"segment_id": s}) for s in segment_ids]}
@@ -82,7 +86,20 @@ def read_profile(customers_table: str, customer_id: str, refresh: RowsToRefresh)
         remember_rows(refresh.model_table, model_keys, response)
     if refresh.products_table and skus:
         remember_products(refresh.products_table, skus, response)
-    if customers_table in (response.get("UnprocessedKeys") or {}):
-        return get_customer(customers_table, customer_id)
-    profiles = found.get(customers_table, [])
-    return Customer.model_validate(from_item(profiles[0])) if profiles else None
+    unprocessed = response.get("UnprocessedKeys") or {}
+    if customers_table in unprocessed:
+        customer = get_customer(customers_table, customer_id)
+    else:
+        profiles = found.get(customers_table, [])
+        customer = Customer.model_validate(from_item(profiles[0])) if profiles else None
+    if customer is None:
+        return None
+    if deliveries_table in unprocessed:
+        return with_send_state(customer, get_send_state(deliveries_table, customer_id))
+    states = found.get(deliveries_table, [])
+    return with_send_state(customer, read_state(from_item(states[0]) if states else None))
+
+
+def read_customer(customers_table: str, deliveries_table: str, customer_id: str) -> Customer | None:
+    """The customer as the send rules see them: the profile with its send state (tools and tests)."""
+    return read_profile(customers_table, deliveries_table, customer_id, RowsToRefresh(segments_table=""))

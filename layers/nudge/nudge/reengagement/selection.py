@@ -13,12 +13,18 @@ from nudge.segmentation import whole_days_between
 def due_winback(
     profile: CustomerFacts, as_of: datetime, lapsed_after: timedelta, cooldown: timedelta
 ) -> bool:
+    """Lapsed, emailable, and no win-back within ``cooldown`` (``last_winback_at`` is a send mark:
+    the profile must carry its send state)."""
+    if not lapsed_and_emailable(profile, as_of, lapsed_after):
+        return False
+    return profile.last_winback_at is None or as_of - profile.last_winback_at >= cooldown
+
+
+def lapsed_and_emailable(profile: CustomerFacts, as_of: datetime, lapsed_after: timedelta) -> bool:
     """A customer who never ordered has not lapsed: they get the new-customer flows instead."""
     if profile.last_order_at is None or as_of - profile.last_order_at < lapsed_after:
         return False
-    if ineligibility(profile) is not None:
-        return False
-    return profile.last_winback_at is None or as_of - profile.last_winback_at >= cooldown
+    return ineligibility(profile) is None
 
 
 def winback_detail(profile: CustomerFacts, as_of: datetime, run_id: str) -> CustomerLapsed:

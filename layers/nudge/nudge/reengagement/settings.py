@@ -17,6 +17,8 @@ class RunSettings(BaseModel):
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     segments_table: str = Field(validation_alias="SEGMENTS_TABLE", min_length=1)
+    deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
+    """Where the customers' send states are (``nudge.dal.send_state``): the send marks."""
     runs_table: str = Field(validation_alias="RUNS_TABLE", min_length=1)
     work_queue_url: str = Field(validation_alias="WORK_QUEUE_URL", min_length=1)
     event_bus: str = Field(validation_alias="EVENT_BUS_NAME", min_length=1)

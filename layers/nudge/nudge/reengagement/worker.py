@@ -1,5 +1,6 @@
 """A worker: scans one parallel-scan shard page by page, re-segments every customer it visits and
-publishes ``Customer Lapsed`` events for the ones due a win-back.
+publishes ``Customer Lapsed`` events for the ones due a win-back. The send marks a page needs (the
+win-back cooldown's, and a segment rule's on emails) are read from the customers' send states.
 
 Memory is bounded by one page. Progress is checkpointed after every page; with too little time left
 for another page the worker hands its shard to a fresh invocation (a continuation message), and a
@@ -22,15 +23,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.adapters import eventbridge, sqs
 from nudge.dal.customers import FactsPage, scan_facts
+from nudge.dal.send_state import get_send_marks
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.profiles import CustomerFacts
 from nudge.reengagement.checkpoints import ClaimRefused, claim, count_finished_shard, release, save_progress
 from nudge.reengagement.models import Tally, WorkItem, WorkItemRecord
 from nudge.reengagement.publishing import publish
-from nudge.reengagement.selection import due_winback, winback_detail
+from nudge.reengagement.selection import due_winback, lapsed_and_emailable, winback_detail
 from nudge.reengagement.settings import RunSettings
 from nudge.resegmentation import load_definitions, reevaluate
-from nudge.segmentation import SegmentDefinition
+from nudge.segmentation import SegmentDefinition, reads_email_marks
+from nudge.send_state import FACT_MARKS, with_send_state
 from nudge.timeutil import utc_now
 from nudge.triggers import CUSTOMER_LAPSED
 
@@ -121,14 +124,15 @@ def _process_page(
 ) -> Tally:
     # Each write runs in a copy of this thread's context: what the invocation set in context variables
     # (Powertools', a test harness's) holds on the pool's threads too, as in nudge.sqs_batches.
-    contexts = [contextvars.copy_context() for _ in page.profiles]
+    profiles = _with_send_marks(page.profiles, item, settings, definitions)
+    contexts = [contextvars.copy_context() for _ in profiles]
     updated = list(
         pool.map(
             lambda context, profile: context.run(
                 reevaluate, settings.customers_table, profile, definitions, item.as_of
             ),
             contexts,
-            page.profiles,
+            profiles,
         )
     )
     due = [p for p in updated if due_winback(p, item.as_of, settings.lapsed_after, settings.cooldown)]
@@ -145,13 +149,30 @@ def _process_page(
         )
     return Tally(
         scanned=len(page.profiles) + len(page.unreadable),
-        resegmented=sum(
-            1 for before, after in zip(page.profiles, updated, strict=True) if before is not after
-        ),
+        resegmented=sum(1 for before, after in zip(profiles, updated, strict=True) if before is not after),
         selected=len(due),
         published=result.published,
         failed=len(result.failed) + len(page.unreadable),
     )
+
+
+def _with_send_marks(
+    profiles: list[CustomerFacts],
+    item: WorkItem,
+    settings: RunSettings,
+    definitions: Sequence[SegmentDefinition] | None,
+) -> list[CustomerFacts]:
+    """The page's profiles with their send marks where the run reads them: the lapsed customers'
+    (the win-back cooldown reads ``last_winback_at``), and everyone's when a segment rule reads when
+    the customer was emailed. One BatchGetItem per 100 such customers, of those three marks only."""
+    if definitions is not None and reads_email_marks(definitions):
+        wanted = profiles
+    else:
+        wanted = [p for p in profiles if lapsed_and_emailable(p, item.as_of, settings.lapsed_after)]
+    if not wanted:
+        return profiles
+    states = get_send_marks(settings.deliveries_table, [p.customer_id for p in wanted], FACT_MARKS)
+    return [with_send_state(p, states[p.customer_id]) if p.customer_id in states else p for p in profiles]
 
 
 def _lapsed_event(

@@ -36,7 +36,7 @@ from nudge.sending.records import (
     skip,
     write_note,
 )
-from nudge.sending.rules import capped, profile_write, rule_reason
+from nudge.sending.rules import capped, rule_reason, send_write
 from nudge.timeutil import utc_now
 
 # Without a Lambda context (a script, a test calling the pipeline directly), assume the functions'
@@ -59,7 +59,7 @@ class OutOfTimeError(RuntimeError):
     """The invocation is too close to its timeout to start a send; the record comes back later."""
 
 
-# The send's profile write is tried again from the profile as it stands when it changed under it
+# The send's write is tried again from the send state as it stands when it changed under it
 # (a racing email took the last slot, a newer cart was noted); more races than this in a row and the
 # claim is given back, so the record comes back and decides anew.
 MAX_PROFILE_WRITES = 3
@@ -75,7 +75,7 @@ def hold_out(case: EmailCase, customer: Customer, arm: Arm) -> Outcome:
     outcome = skip(case, customer, SkipReason.HOLDOUT, **arm_facts(arm))
     if outcome.reason is not SkipReason.HOLDOUT:
         return outcome  # a twin decided otherwise
-    slot = profile_write(case, customer, marks=())
+    slot = send_write(case, customer, marks=())
     if not isinstance(slot, Taken):
         write_note(case, case.note)  # a racing email took the slot: the cart is still noted
     return outcome
@@ -132,23 +132,21 @@ def claim_and_send(case: EmailCase, draft: Draft, lambda_context: LambdaContext 
         # claim go back, and the retry decides anew. Not on a crash or an unknown result: as on
         # AWS, a dying invocation runs no clean-up.
         if slot.slot is not None:
-            frequency_cap.release(settings.customers_table, case.customer_id, case.claimant, slot.slot)
+            frequency_cap.release(settings.deliveries_table, case.customer_id, case.claimant, slot.slot)
         release_claim(settings.deliveries_table, claimed, claim)
         raise
 
 
 def _take_send_slot(case: EmailCase, customer: Customer, held: _Claimed) -> Taken | Outcome:
-    """The profile's one write for the claimed send: the cap's slot, the send marks and the noted
-    cart. When the profile changed since it was read, it is judged again as it stands: still
-    sendable, the write is tried again; no longer (capped, superseded, unsubscribed), the claim
+    """The send's one write, to the customer's send state: the cap's slot, the send marks and the
+    noted cart. When the send state changed since it was read, the customer is judged again as it
+    stands: still sendable, the write is tried again; no longer (capped, superseded), the claim
     becomes that skip."""
     for _ in range(MAX_PROFILE_WRITES):
-        slot = profile_write(case, customer, marks=("last_emailed_at", *case.trigger.profile_marks))
+        slot = send_write(case, customer, marks=("last_emailed_at", *case.trigger.profile_marks))
         if isinstance(slot, Taken):
             return slot
         if isinstance(slot, Changed):
-            if slot.customer is None:
-                return _claim_skipped(case, held, SkipReason.UNKNOWN_CUSTOMER, note=None)
             customer = slot.customer
             reason = rule_reason(case, customer) or capped(case, customer)
             if reason is None:
@@ -161,7 +159,7 @@ def _take_send_slot(case: EmailCase, customer: Customer, held: _Claimed) -> Take
 
 
 def _claim_skipped(case: EmailCase, held: _Claimed, reason: SkipReason, *, note: CartNote | None) -> Outcome:
-    """Our claim becomes a skip: the profile as it now stands says no."""
+    """Our claim becomes a skip: the customer as it now stands says no."""
     settings = case.settings
     write_note(case, note)
     skipped = held.outcome.model_copy(

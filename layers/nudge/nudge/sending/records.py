@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from nudge.carts import CartNote
-from nudge.dal.customers import record_cart
 from nudge.dal.deliveries import (
     Claim,
     Delivery,
@@ -19,10 +18,12 @@ from nudge.dal.deliveries import (
     record_decision,
     release_unaccepted_claim,
 )
+from nudge.dal.send_state import note_cart
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.outcome import Decision, Outcome, SkipReason
 from nudge.profiles import Customer
 from nudge.sending.case import EmailCase
+from nudge.sending.rules import send_state_expiry
 from nudge.settings import Settings
 from nudge.timeutil import to_stored, utc_now
 from nudge.waiting import ComesBackLaterError
@@ -155,7 +156,8 @@ def defer(case: EmailCase, customer: Customer, until: datetime) -> Outcome:
 def write_note(case: EmailCase, note: CartNote | None) -> None:
     """A skipped or deferred cart is still the customer's newest: an older cart's series must end."""
     if note is not None:
-        record_cart(case.settings.customers_table, case.customer_id, note.cart_id, note.abandoned_at)
+        settings = case.settings
+        note_cart(settings.deliveries_table, case.customer_id, note, send_state_expiry(settings, utc_now()))
 
 
 def decided_by_twin(settings: Settings, mine: Outcome, holder: Delivery) -> Outcome:

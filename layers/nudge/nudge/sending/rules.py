@@ -1,15 +1,16 @@
 """The rules a profile as read is judged by: consent and suppression, the trigger's exit rule, the
-sunset policy, and the frequency cap (its check, and the send's one profile write that takes a slot)."""
+sunset policy, and the frequency cap (its check, and the send's one write that takes a slot)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nudge.dal import frequency_cap
 from nudge.eligibility import ineligibility
 from nudge.outcome import SkipReason
 from nudge.profiles import Customer
 from nudge.sending.case import EmailCase
+from nudge.settings import Settings
 from nudge.timeutil import utc_now
 
 
@@ -28,17 +29,26 @@ def capped(case: EmailCase, customer: Customer) -> SkipReason | None:
     return None
 
 
-def profile_write(case: EmailCase, customer: Customer, *, marks: tuple[str, ...]) -> frequency_cap.SlotResult:
-    """The email's one write to the profile: its cap slot, ``marks`` and the noted cart."""
+def send_write(case: EmailCase, customer: Customer, *, marks: tuple[str, ...]) -> frequency_cap.SlotResult:
+    """The email's one write, to the customer's send state (never the profile): its cap slot,
+    ``marks`` and the noted cart."""
+    settings = case.settings
+    now = utc_now()
     return frequency_cap.take_send_slot(
-        case.settings.customers_table,
+        settings.deliveries_table,
         customer,
         case.claimant,
-        at=utc_now(),
+        at=now,
         cap=case.cap,
         marks=marks,
         note=case.note,
+        expires_at=send_state_expiry(settings, now),
     )
+
+
+def send_state_expiry(settings: Settings, at: datetime) -> int:
+    """The send state outlives its last write as long as a delivery record does."""
+    return int((at + settings.delivery_record_retention).timestamp())
 
 
 def _sunset(case: EmailCase, customer: Customer) -> SkipReason | None:

@@ -1,0 +1,73 @@
+"""The customer as the send rules read them: the profile's own marks (written before the send state
+existed, or imported) merged with the send state's, so an upgrade neither forgets a cap slot nor
+restarts the sunset clock, and a damaged send state never stops a customer's emails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nudge.profiles import Customer, CustomerFacts
+from nudge.segmentation import SegmentDefinition, SegmentRules, reads_email_marks
+from nudge.send_state import NO_SEND_STATE, read_state, with_send_state
+from nudge.timeutil import to_stored
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _at(days_ago: float) -> str:
+    return to_stored(NOW - timedelta(days=days_ago))
+
+
+def _customer(**stored: Any) -> Customer:
+    return Customer.model_validate({"customer_id": "c1", "email": "c1@example.com", **stored})
+
+
+def test_the_later_mark_and_the_earlier_first_email_count() -> None:
+    profile = _customer(last_emailed_at=_at(3), first_emailed_at=_at(300), last_winback_at=_at(10))
+    state = read_state({"last_emailed_at": _at(1), "first_emailed_at": _at(1), "last_winback_at": _at(40)})
+    merged = with_send_state(profile, state)
+    assert merged.last_emailed_at == NOW - timedelta(days=1)
+    assert merged.first_emailed_at == NOW - timedelta(days=300)  # the sunset clock keeps running
+    assert merged.last_winback_at == NOW - timedelta(days=10)
+
+
+def test_the_newer_cart_counts_wherever_it_is_noted() -> None:
+    profile = _customer(latest_cart_id="cart_old", latest_cart_at=_at(5))
+    newer = with_send_state(profile, read_state({"latest_cart_id": "cart_new", "latest_cart_at": _at(1)}))
+    older = with_send_state(profile, read_state({"latest_cart_id": "cart_older", "latest_cart_at": _at(9)}))
+    assert newer.latest_cart_id == "cart_new"
+    assert older.latest_cart_id == "cart_old"
+
+
+def test_a_slot_held_on_the_profile_still_counts_beside_the_send_states_own() -> None:
+    profile = _customer(cap_0_at=_at(0.1), cap_0_by="order_placed:o1", cap_1_at=_at(3), cap_1_by="old")
+    state = read_state({"cap_1_at": _at(0.2), "cap_1_by": "cart_abandoned:r1"})
+    merged = with_send_state(profile, state)
+    assert {index: slot.taken_by for index, slot in merged.send_slots.items()} == {
+        0: "order_placed:o1",
+        1: "cart_abandoned:r1",
+    }
+
+
+def test_a_damaged_send_state_reads_as_none_and_the_profiles_marks_stand() -> None:
+    profile = _customer(last_emailed_at=_at(2))
+    state = read_state({"last_emailed_at": "not a time", "cap_0_at": 7})
+    assert state == NO_SEND_STATE
+    assert with_send_state(profile, state).last_emailed_at == NOW - timedelta(days=2)
+
+
+def test_facts_without_contact_details_take_the_marks_too() -> None:
+    facts = CustomerFacts.model_validate({"customer_id": "c1"})
+    merged = with_send_state(facts, read_state({"last_winback_at": _at(4), "last_emailed_at": _at(4)}))
+    assert merged.facts(NOW).days_since_last_email == 4
+    assert merged.last_winback_at == NOW - timedelta(days=4)
+
+
+def test_only_rules_on_emails_make_a_run_read_the_send_marks() -> None:
+    def segment(**rules: Any) -> SegmentDefinition:
+        return SegmentDefinition(segment_id="s", rules=SegmentRules.model_validate(rules))
+
+    assert not reads_email_marks([segment(order_count={"gte": 2}), segment()])
+    assert reads_email_marks([segment(days_since_last_email={"gte": 30})])
+    assert reads_email_marks([segment(), segment(days_since_first_email={"lte": 90})])
