@@ -155,9 +155,10 @@ def cart_for(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
 def request_units(
     stack: LocalStack, customer_id: str, requests: list[tuple[str, str, dict[str, Any]]]
 ) -> tuple[list[Units], int, int]:
-    """Request units of the DynamoDB calls in ``requests``, from the stored sizes of the customer's
-    profile and largest delivery record (other rows, products and model rows, are well under
-    4 KB); and those two sizes."""
+    """Request units of the DynamoDB calls in ``requests``, each from the stored size of the item it
+    touches: the customer's profile, or the Deliveries item of its key (a delivery record, the send
+    state); other rows (products, model rows) are well under 4 KB, one unit. Returns the units, the
+    profile's size and the largest Deliveries item's."""
     dynamodb = clients.dynamodb(stack.region)
     profile = dynamodb.get_item(
         TableName=stack.names["CustomersTable"], Key={"customer_id": {"S": customer_id}}
@@ -168,9 +169,16 @@ def request_units(
         ExpressionAttributeValues={":c": {"S": customer_id}},
     )["Items"]
     profile_bytes = item_bytes(profile)
-    delivery_bytes = max(item_bytes(item) for item in deliveries)
+    delivery_sizes = {str(item["delivery_key"]["S"]): item_bytes(item) for item in deliveries}
     tables = {name: logical for logical, name in stack.names.items()}
-    sizes = {"CustomersTable": profile_bytes, "DeliveriesTable": delivery_bytes}
+
+    def size_of(table: str, key: dict[str, Any]) -> int:
+        if table == "CustomersTable":
+            return profile_bytes
+        if table == "DeliveriesTable" and "delivery_key" in key:
+            return delivery_sizes.get(str(key["delivery_key"]["S"]), 1)
+        return 1
+
     found: dict[tuple[str, str], list[float]] = {}
     for service, operation, params in requests:
         if service != "dynamodb":
@@ -181,14 +189,14 @@ def request_units(
             table = tables.get(name, name)
             entry = found.setdefault((operation, table), [0, 0.0, 0.0])
             entry[0] += 1
-            size = sizes.get(table, 1)
             if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-                entry[1] += write_units(size)
+                entry[1] += write_units(size_of(table, params.get("Key") or params.get("Item") or {}))
             else:
-                keys = len(request["Keys"]) if batch else 1
-                entry[2] += keys * read_units(size, consistent=bool(request.get("ConsistentRead")))
+                consistent = bool(request.get("ConsistentRead"))
+                keys = request["Keys"] if batch else [request.get("Key") or {}]
+                entry[2] += sum(read_units(size_of(table, key), consistent=consistent) for key in keys)
     units = [Units(op, table, int(c), w, r) for (op, table), (c, w, r) in found.items()]
-    return units, profile_bytes, delivery_bytes
+    return units, profile_bytes, max(delivery_sizes.values(), default=0)
 
 
 @contextmanager

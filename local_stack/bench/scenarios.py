@@ -50,6 +50,7 @@ from local_stack.bench.handler import (
     sample_events,
     teach_recommender,
 )
+from local_stack.bench.item_size import item_bytes
 from local_stack.bench.table import Line
 from local_stack.emulator.capture import stdout_to
 from local_stack.emulator.failures import (
@@ -70,6 +71,7 @@ from local_stack.emulator.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import ttl_cache
 from nudge.adapters import clients as nudge_clients
 from nudge.dal.customer_history import record_engagement, record_order
+from nudge.dal.send_state import state_key
 from nudge.timeutil import utc_now
 
 SITUATIONS = ("busy", "quiet", "cold")
@@ -105,6 +107,7 @@ class Recorded:
     write_units: float = 0.0
     read_units: float = 0.0
     profile_bytes: int = 0
+    send_state_bytes: int = 0
     cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -192,6 +195,10 @@ def _units(stack: LocalStack, recorded: Recorded) -> None:
     recorded.write_units = sum(unit.write_units for unit in units) / recorded.emails
     recorded.read_units = sum(unit.read_units for unit in units) / recorded.emails
     recorded.profile_bytes = profile_bytes
+    state = nudge_clients.dynamodb().get_item(
+        TableName=stack.names["DeliveriesTable"], Key=state_key(customer_id), ConsistentRead=True
+    )
+    recorded.send_state_bytes = item_bytes(state.get("Item", {}))
 
 
 def record_situations(stack: LocalStack, mappings: EventSourceMappings, clock: Any) -> list[Recorded]:
@@ -383,8 +390,10 @@ def scenario_lines(
     lines.append(
         Line(
             "DynamoDB write units per sent email (engaged regular)",
-            f"{regular.write_units:g} WRU (profile {regular.profile_bytes:,} B)",
-            f"new shopper {new.write_units:g} WRU (profile {new.profile_bytes:,} B); read units "
+            f"{regular.write_units:g} WRU (send state {regular.send_state_bytes:,} B; the "
+            f"{regular.profile_bytes:,} B profile is not written)",
+            f"new shopper {new.write_units:g} WRU (send state {new.send_state_bytes:,} B, profile "
+            f"{new.profile_bytes:,} B); read units "
             f"quiet {_pair(situations, 'quiet', lambda r: r.read_units)}",
             "<= 3 WRU",
             regular.write_units <= 3,

@@ -100,7 +100,7 @@ def test_the_send_writes_the_cap_slot_the_marks_and_the_newest_cart_and_never_th
     assert stored.latest_cart_id == f"cart_{customer_id}"
     assert stored.last_emailed_at is not None and stored.first_emailed_at == stored.last_emailed_at
     reminder = CART_ABANDONED.business_id(CART_ABANDONED.parse(cart.event))
-    assert [slot.taken_by for slot in stored.send_slots.values()] == [f"cart_abandoned:{reminder}"]
+    assert [slot.taken_by for slot in stored.held_slots.values()] == [f"cart_abandoned:{reminder}"]
 
 
 def _second_cart_under_a_cap_of_one(
@@ -236,5 +236,5 @@ def test_a_claim_that_finds_the_last_slot_taken_meanwhile_becomes_its_skip(
     assert (outcome.decision, outcome.reason) == (Decision.SKIPPED, SkipReason.FREQUENCY_CAPPED)
     stored = customer_as_sent(stack, customer_id)
     assert stored is not None and stored.latest_cart_id == "cart_raced"
-    assert [slot.taken_by for slot in stored.send_slots.values()] == ["customer_lapsed:other"]
+    assert [slot.taken_by for slot in stored.held_slots.values()] == ["customer_lapsed:other"]
     assert stored.last_emailed_at is None

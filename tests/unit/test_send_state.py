@@ -44,10 +44,18 @@ def test_a_slot_held_on_the_profile_still_counts_beside_the_send_states_own() ->
     profile = _customer(cap_0_at=_at(0.1), cap_0_by="order_placed:o1", cap_1_at=_at(3), cap_1_by="old")
     state = read_state({"cap_1_at": _at(0.2), "cap_1_by": "cart_abandoned:r1"})
     merged = with_send_state(profile, state)
-    assert {index: slot.taken_by for index, slot in merged.send_slots.items()} == {
+    assert {index: slot.taken_by for index, slot in merged.held_slots.items()} == {
         0: "order_placed:o1",
         1: "cart_abandoned:r1",
     }
+
+
+def test_a_slot_given_back_since_the_last_read_is_free_when_the_send_state_is_read_again() -> None:
+    profile = _customer()
+    first = with_send_state(profile, read_state({"cap_0_at": _at(0.1), "cap_0_by": "cart_abandoned:r1"}))
+    # The email that held slot 0 was refused by SES and gave it back; a racing email took slot 1
+    again = with_send_state(first, read_state({"cap_1_at": _at(0), "cap_1_by": "customer_lapsed:w1"}))
+    assert {index: slot.taken_by for index, slot in again.held_slots.items()} == {1: "customer_lapsed:w1"}
 
 
 def test_a_damaged_send_state_reads_as_none_and_the_profiles_marks_stand() -> None:

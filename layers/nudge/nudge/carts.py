@@ -1,8 +1,8 @@
-"""Cart Abandoned's note on the profile: the customer's newest cart.
+"""Cart Abandoned's note on the customer's send state (``nudge.send_state``): the newest cart.
 
 The first reminder of a cart notes it as the customer's newest cart (unless a newer one is already
 noted), so a newer cart ends an older cart's series as ``superseded``. Later steps note nothing. The
-note rides on the send's one profile write (nudge.dal.frequency_cap), or is written on its own when
+note rides on the send's one write (nudge.dal.frequency_cap), or is written on its own when
 the email is skipped or deferred; repeating it changes nothing.
 """
 

@@ -157,14 +157,21 @@ class Customer(CustomerFacts):
     latest_cart_at: AwareDatetime | None = None
     """The newest abandoned cart seen: an older cart's reminder series ends as ``superseded``."""
     send_slots: dict[int, SendSlot] = Field(default_factory=dict, exclude=True)
-    """The frequency cap's slots as read with the profile and its send state (``nudge.send_state``),
-    so the send's one write goes straight to a free slot (or to none, when all are taken). Not
-    written back by ``put_customer``."""
+    """The frequency cap's slots stored on the profile itself (by a version before the send state,
+    ``nudge.send_state``): they count until they age out. Not written back by ``put_customer``."""
+    send_state_slots: dict[int, SendSlot] = Field(default_factory=dict, exclude=True)
+    """The slots of the send state as last read with the profile."""
 
     @model_validator(mode="before")
     @classmethod
     def _read_send_slots(cls, data: Any) -> Any:
         return read_send_slots(data)
+
+    @property
+    def held_slots(self) -> dict[int, SendSlot]:
+        """Every slot held, the send state's before the profile's own: the send's one write goes
+        straight to a free slot (or to none, when all are taken)."""
+        return {**self.send_slots, **self.send_state_slots}
 
     @property
     def full_name(self) -> str:

@@ -79,7 +79,8 @@ def with_send_state(profile: ProfileT, state: SendState) -> ProfileT:
         )
         if newer_cart:
             update |= {"latest_cart_id": state.latest_cart_id, "latest_cart_at": state.latest_cart_at}
-        update["send_slots"] = {**profile.send_slots, **state.send_slots}
+        # Replaced, not merged: a slot given back since the last read is free again.
+        update["send_state_slots"] = state.send_slots
     return profile.model_copy(update=update)
 
 

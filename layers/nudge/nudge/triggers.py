@@ -67,11 +67,11 @@ class Trigger(Generic[DetailT]):
     event_seeds: Callable[[DetailT], tuple[tuple[str, ...], str]] | None = None
     """The seeds and currency the event alone gives (a cart's, an order's): their recommendation
     rows are read with the profile. None: they come from the profile."""
-    profile_note: Callable[[DetailT], CartNote | None] = lambda _: None
-    """What the event notes on the profile whatever is decided (the newest cart): written with the
-    send's one profile write, or on its own when the email is skipped or deferred."""
-    profile_marks: tuple[str, ...] = ()
-    """Profile attributes set to the send time besides ``last_emailed_at``, e.g. ``last_winback_at``."""
+    cart_note_of: Callable[[DetailT], CartNote | None] = lambda _: None
+    """What the event notes on the customer's send state whatever is decided (the newest cart):
+    written with the send's one write, or on its own when the email is skipped or deferred."""
+    send_marks: tuple[str, ...] = ()
+    """Send-state marks set to the send time besides ``last_emailed_at``, e.g. ``last_winback_at``."""
     series: Series[DetailT] | None = None
 
     def campaign(self, detail: DetailT) -> str:
@@ -115,7 +115,7 @@ CART_ABANDONED: Trigger[CartAbandoned] = Trigger(
     seed_skus=lambda cart, _: cart.skus,
     shown_skus=lambda cart: cart.skus,
     event_seeds=lambda cart: (cart.skus, cart.currency),
-    profile_note=cart_note,
+    cart_note_of=cart_note,
     series=Series(
         step=lambda cart: cart.step,
         with_step=lambda cart, step: cart.model_copy(update={"step": step}),
@@ -149,7 +149,7 @@ CUSTOMER_LAPSED: Trigger[CustomerLapsed] = Trigger(
     template_data=lambda lapse, _: {"lapse": lapse},
     currency=lambda _, customer: customer.last_order_currency,
     seed_skus=lambda _, customer: customer.recent_skus,
-    profile_marks=("last_winback_at",),
+    send_marks=("last_winback_at",),
 )
 
 TRIGGERS: tuple[Trigger[Any], ...] = (CART_ABANDONED, ORDER_PLACED, CUSTOMER_LAPSED)

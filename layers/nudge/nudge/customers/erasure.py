@@ -7,9 +7,9 @@ In this order, so that a crash or a throttled call after any step is finished by
 2. the profile is marked (``erasure_requested_at``): from then on it reads as an unknown customer,
    and no email goes out;
 3. an unsubscribed or suppressed address is kept as a keyed hash on the suppression list;
-4. every delivery record (decisions, subjects, engagement, attribution guards) and every consent
-   statement is deleted;
-5. the profile (with its cart notes, order history and engagement) is deleted, last, because it
+4. every delivery record (decisions, subjects, engagement, attribution guards), the send state
+   (cap slots, send marks, cart notes) and every consent statement is deleted;
+5. the profile (with its order history and engagement) is deleted, last, because it
    holds the address step 3 needs;
 6. delivery records are swept once more: a send that read the profile before the mark may have
    recorded its result since step 4;

@@ -140,7 +140,7 @@ def _choose_slot(customer: Customer, claimant: str, at: datetime, cap: Cap) -> t
     window_start = at - cap.window
     free: int | None = None
     for index in range(cap.slots):
-        held = customer.send_slots.get(index)
+        held = customer.held_slots.get(index)
         if held is not None and held.taken_by == claimant and held.taken_at >= window_start:
             return index, True
         if free is None and (held is None or held.taken_at < window_start):

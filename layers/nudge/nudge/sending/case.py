@@ -45,8 +45,8 @@ class EmailCase:
 
     @cached_property
     def note(self) -> CartNote | None:
-        """What the event notes on the profile whatever is decided (the newest cart)."""
-        return self.trigger.profile_note(self.detail)
+        """What the event notes on the send state whatever is decided (the newest cart)."""
+        return self.trigger.cart_note_of(self.detail)
 
     @cached_property
     def cap(self) -> Cap | None:

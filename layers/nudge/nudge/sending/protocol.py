@@ -47,7 +47,7 @@ DEFAULT_TIMEOUT_SECONDS = 30
 LEASE_MARGIN_SECONDS = 5
 
 
-# What claiming, the profile write, one SES call (connect 3 s, read 10 s at most) and recording it
+# What claiming, the send-state write, one SES call (connect 3 s, read 10 s at most) and recording it
 # need; and, checked again right before SES is called, what the call and its recording need.
 CLAIM_RESERVE_SECONDS = 20
 
@@ -62,10 +62,10 @@ class OutOfTimeError(RuntimeError):
 # The send's write is tried again from the send state as it stands when it changed under it
 # (a racing email took the last slot, a newer cart was noted); more races than this in a row and the
 # claim is given back, so the record comes back and decides anew.
-MAX_PROFILE_WRITES = 3
+MAX_SEND_STATE_WRITES = 3
 
 
-class ProfileContendedError(RuntimeError):
+class SendStateContendedError(RuntimeError):
     """The profile kept changing under the send's write; the record comes back and decides again."""
 
 
@@ -114,12 +114,12 @@ def claim_and_send(case: EmailCase, draft: Draft, lambda_context: LambdaContext 
         # in the way is our own claim: the SDK retried a write whose answer was lost.)
         return decided_by_twin(settings, claimed, holder)
     # Claimed. A crash from here until SES answers leaves a claim that a retry closes as
-    # send_unconfirmed; the profile write below is within that window.
+    # send_unconfirmed; the send-state write below is within that window.
     held = _Claimed(claimed, claim)
     try:
         slot = _take_send_slot(case, draft.recipient.customer, held)
     except Exception:
-        # The profile write failed (throttled) and nothing was sent: the claim goes back, so the
+        # The send-state write failed (throttled) and nothing was sent: the claim goes back, so the
         # retry decides anew instead of finding a claim it must close as send_unconfirmed.
         release_claim(settings.deliveries_table, claimed, claim)
         raise
@@ -142,8 +142,8 @@ def _take_send_slot(case: EmailCase, customer: Customer, held: _Claimed) -> Take
     noted cart. When the send state changed since it was read, the customer is judged again as it
     stands: still sendable, the write is tried again; no longer (capped, superseded), the claim
     becomes that skip."""
-    for _ in range(MAX_PROFILE_WRITES):
-        slot = send_write(case, customer, marks=("last_emailed_at", *case.trigger.profile_marks))
+    for _ in range(MAX_SEND_STATE_WRITES):
+        slot = send_write(case, customer, marks=("last_emailed_at", *case.trigger.send_marks))
         if isinstance(slot, Taken):
             return slot
         if isinstance(slot, Changed):
@@ -155,7 +155,7 @@ def _take_send_slot(case: EmailCase, customer: Customer, held: _Claimed) -> Take
             reason = SkipReason.FREQUENCY_CAPPED
         return _claim_skipped(case, held, reason, note=case.note)
     release_claim(case.settings.deliveries_table, held.outcome, held.claim)
-    raise ProfileContendedError(held.outcome.business_id)
+    raise SendStateContendedError(held.outcome.business_id)
 
 
 def _claim_skipped(case: EmailCase, held: _Claimed, reason: SkipReason, *, note: CartNote | None) -> Outcome:
@@ -181,7 +181,7 @@ def _send(
     lambda_context: LambdaContext | None,
 ) -> Outcome:
     if _seconds_left(lambda_context) < SEND_RESERVE_SECONDS:
-        # The profile write took its time: an SES call now might not be answered, or answered
+        # The send-state write took its time: an SES call now might not be answered, or answered
         # and not recorded, before Lambda ends the invocation.
         raise OutOfTimeError("too little time left to call SES and record its answer")
     settings, customer = case.settings, recipient.customer
