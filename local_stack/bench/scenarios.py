@@ -108,6 +108,9 @@ class Recorded:
     read_units: float = 0.0
     profile_bytes: int = 0
     send_state_bytes: int = 0
+    recommendation_reads: int = 0
+    """BatchGetItem calls that read recommendation model or catalog rows (the profile's own read with
+    its send state is another BatchGetItem, and rows may ride along with it)."""
     cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -121,10 +124,6 @@ class Recorded:
     @property
     def secret_reads(self) -> int:
         return self.calls["secretsmanager.GetSecretValue"]
-
-    @property
-    def recommendation_reads(self) -> int:
-        return self.calls["dynamodb.BatchGetItem"]
 
 
 def engaged_regular(stack: LocalStack, customer_id: str) -> str:
@@ -199,6 +198,12 @@ def _units(stack: LocalStack, recorded: Recorded) -> None:
         TableName=stack.names["DeliveriesTable"], Key=state_key(customer_id), ConsistentRead=True
     )
     recorded.send_state_bytes = item_bytes(state.get("Item", {}))
+    rows = {stack.names["RecommendationsTable"], stack.names["ProductsTable"]}
+    recorded.recommendation_reads = sum(
+        1
+        for service, operation, params in recorded.requests
+        if (service, operation) == ("dynamodb", "BatchGetItem") and rows & set(params["RequestItems"])
+    )
 
 
 def record_situations(stack: LocalStack, mappings: EventSourceMappings, clock: Any) -> list[Recorded]:
