@@ -50,11 +50,13 @@ from local_stack.emulator.seed import seed_customers, seed_sample_data, verify_s
 from local_stack.emulator.stack import REPO_ROOT, LocalStack, build_stack
 from nudge.dal.items import from_item
 from nudge.dal.segments import list_definitions
+from nudge.dal.send_state import get_send_state
 from nudge.outcome import Decision
 from nudge.pipeline import process_event
 from nudge.profiles import Customer
-from nudge.reengagement.selection import due_winback, winback_detail
+from nudge.reengagement.selection import due_winback, lapsed_and_emailable, winback_detail
 from nudge.resegmentation import reevaluate
+from nudge.send_state import with_send_state
 from nudge.settings import Settings
 from nudge.triggers import CUSTOMER_LAPSED
 
@@ -251,6 +253,10 @@ def naive_baseline(stack: LocalStack, as_of: datetime, limit: int, trace_memory:
         for page in client.get_paginator("scan").paginate(TableName=customers_table):
             for item in page["Items"]:
                 customer = Customer.model_validate(from_item(item))
+                if lapsed_and_emailable(customer, as_of, timedelta(days=90)):
+                    # the win-back cooldown's mark, one read per lapsed customer
+                    state = get_send_state(stack.names["DeliveriesTable"], customer.customer_id)
+                    customer = with_send_state(customer, state)
                 updated = reevaluate(customers_table, customer, definitions, as_of)
                 resegmented += updated is not customer
                 scanned += 1

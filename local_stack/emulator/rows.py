@@ -20,22 +20,27 @@ from nudge.reengagement.checkpoints import Checkpoint, checkpoint_from_row
 
 def import_customers(table: str, customers: Iterable[Customer], max_attempts: int = 8) -> int:
     """Create or replace many profiles, 25 per BatchWriteItem call, retrying unprocessed items."""
+    return import_rows(table, (stored_record(customer) for customer in customers), max_attempts)
+
+
+def import_rows(table: str, rows: Iterable[dict[str, Any]], max_attempts: int = 8) -> int:
+    """Create or replace many rows (plain values), 25 per BatchWriteItem call, retrying unprocessed ones."""
     client = clients.dynamodb()
     imported = 0
-    batch: list[Customer] = []
+    batch: list[dict[str, Any]] = []
 
     def flush() -> None:
-        requests: list[Any] = [{"PutRequest": {"Item": to_item(stored_record(c))}} for c in batch]
+        requests: list[Any] = [{"PutRequest": {"Item": to_item(row)}} for row in batch]
         for attempt in range(max_attempts):
             unprocessed = client.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
             requests = list(unprocessed.get(table, []))
             if not requests:
                 return
             time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise RuntimeError(f"{len(requests)} profiles were not written after {max_attempts} attempts")
+        raise RuntimeError(f"{len(requests)} rows were not written after {max_attempts} attempts")
 
-    for customer in customers:
-        batch.append(customer)
+    for row in rows:
+        batch.append(row)
         if len(batch) == 25:
             flush()
             imported += len(batch)

@@ -8,14 +8,16 @@ from typing import Any
 
 from local_stack.emulator import clients
 from local_stack.emulator.lambda_runtime import EventSourceMappings
-from local_stack.emulator.rows import import_customers, put_segment
+from local_stack.emulator.rows import import_customers, import_rows, put_segment
 from local_stack.emulator.run import put_events
 from local_stack.emulator.scenario import SampleEvent, load_sample_rows
 from local_stack.emulator.stack import ACCOUNT_ID, LocalStack
 from local_stack.emulator.synthetic import synthetic_customers
 from nudge.dal.customers import put_customer, stored_record
 from nudge.dal.items import to_item
+from nudge.dal.send_state import STATE_KEY
 from nudge.profiles import Customer, Segment
+from nudge.timeutil import to_stored
 
 
 def verify_sender_identity(stack: LocalStack) -> None:
@@ -108,9 +110,30 @@ def seed_segments(stack: LocalStack) -> int:
 def seed_customers(
     stack: LocalStack, count: int, as_of: datetime, seed: int = 7, *, steady_state: bool = False
 ) -> int:
-    """``count`` synthetic profiles (see local_stack.emulator.synthetic), imported in batches."""
+    """``count`` synthetic profiles (see local_stack.emulator.synthetic), imported in batches. With
+    ``steady_state`` the win-backs of months of daily runs are marked where those runs' sends wrote
+    them, on the customers' send states (the profiles carry none); an import's stay on its profiles."""
     customers = synthetic_customers(count, as_of, seed, steady_state=steady_state)
-    return import_customers(stack.names["CustomersTable"], customers)
+    if not steady_state:
+        return import_customers(stack.names["CustomersTable"], customers)
+    imported = import_customers(
+        stack.names["CustomersTable"], (c.model_copy(update={"last_winback_at": None}) for c in customers)
+    )
+    won_back = (c for c in synthetic_customers(count, as_of, seed, steady_state=True) if c.last_winback_at)
+    import_rows(
+        stack.names["DeliveriesTable"],
+        (
+            {
+                "customer_id": c.customer_id,
+                "delivery_key": STATE_KEY,
+                "last_winback_at": to_stored(c.last_winback_at),
+                "last_emailed_at": to_stored(c.last_winback_at),
+            }
+            for c in won_back
+            if c.last_winback_at is not None
+        ),
+    )
+    return imported
 
 
 def put_shopper(stack: LocalStack, customer_id: str, email: str | None = None) -> str:

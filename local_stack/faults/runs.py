@@ -38,7 +38,8 @@ from local_stack.emulator.stack import LocalStack
 from local_stack.faults.forged_ses import forged_ses_run
 from local_stack.faults.fuzz import fuzz_run
 from local_stack.faults.refused_shapes import refused_shapes_run
-from nudge.dal.customers import get_customer, put_customer
+from local_stack.faults.shapes import IDENTITY_FIELD, clone_customer
+from nudge.dal.customers import get_customer
 from nudge.outcome import Decision
 from nudge.profiles import Customer
 from nudge.timeutil import to_stored, utc_now
@@ -49,7 +50,6 @@ CRASH_SAMPLES = (
     "order_placed/repeat_order_maria.json",
     "customer_lapsed/at_risk_sam.json",
 )
-_IDENTITY_FIELD = {"Cart Abandoned": "cart_id", "Order Placed": "order_id", "Customer Lapsed": None}
 _REFUSAL_CODE = {"sesv2": "TooManyRequestsException"}
 _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "SendEmail", "TransactWriteItems"})
 
@@ -149,14 +149,9 @@ class _Copy:
 
 
 def _clone(stack: LocalStack, sample: SampleEvent, suffix: str) -> _Copy:
-    table = stack.names["CustomersTable"]
-    original = get_customer(table, str(sample.event["detail"]["customer_id"]))
-    assert original is not None
-    customer_id = f"{original.customer_id}_{suffix}"
-    customer = original.model_copy(update={"customer_id": customer_id, "email": f"{customer_id}@example.com"})
-    put_customer(table, customer)
-    detail: dict[str, Any] = {"customer_id": customer_id}
-    identity = _IDENTITY_FIELD[sample.detail_type]
+    customer = clone_customer(stack, str(sample.event["detail"]["customer_id"]), suffix)
+    detail: dict[str, Any] = {"customer_id": customer.customer_id}
+    identity = IDENTITY_FIELD[sample.detail_type]
     if identity:
         detail[identity] = f"{sample.event['detail'][identity]}_{suffix}"
     return _Copy(sample.varied(f"{sample.name}#{suffix}", **detail), customer)
