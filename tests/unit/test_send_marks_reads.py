@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from nudge.dal import send_state
-from nudge.dal.send_state import SendStatesUnreadError, get_send_marks
+from nudge.dal.batch_items import UnprocessedError
+from nudge.dal.send_state import get_send_marks
 from nudge.send_state import FACT_MARKS
 
 
@@ -36,7 +37,7 @@ class _Throttled:
 @pytest.fixture
 def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     sleeps: list[float] = []
-    monkeypatch.setattr("nudge.dal.send_state.time.sleep", sleeps.append)
+    monkeypatch.setattr("nudge.dal.batch_items.time.sleep", sleeps.append)
     return sleeps
 
 
@@ -44,7 +45,7 @@ def test_unprocessed_keys_are_asked_for_again_with_back_off(
     monkeypatch: pytest.MonkeyPatch, slept: list[float]
 ) -> None:
     client = _Throttled()
-    monkeypatch.setattr("nudge.dal.send_state.clients.dynamodb", lambda: client)
+    monkeypatch.setattr("nudge.dal.batch_items.clients.dynamodb", lambda: client)
     found = get_send_marks("deliveries", ["c1", "c2", "c3"], FACT_MARKS)
     assert set(found) == {"c1", "c2", "c3"}
     assert all(state.last_winback_at is not None for state in found.values())
@@ -56,8 +57,8 @@ def test_keys_left_unprocessed_every_time_fail_the_page(
     monkeypatch: pytest.MonkeyPatch, slept: list[float]
 ) -> None:
     client = _Throttled(always_unprocessed=True)
-    monkeypatch.setattr("nudge.dal.send_state.clients.dynamodb", lambda: client)
-    with pytest.raises(SendStatesUnreadError):
+    monkeypatch.setattr("nudge.dal.batch_items.clients.dynamodb", lambda: client)
+    with pytest.raises(UnprocessedError):
         get_send_marks("deliveries", ["c1", "c2"], FACT_MARKS)
     assert len(client.asked) == send_state.MAX_BATCH_ATTEMPTS
 
@@ -72,7 +73,7 @@ def test_more_than_a_hundred_customers_take_one_call_per_hundred(
             calls.append(len(RequestItems["deliveries"]["Keys"]))
             return {"Responses": {"deliveries": []}}
 
-    monkeypatch.setattr("nudge.dal.send_state.clients.dynamodb", _Answers)
+    monkeypatch.setattr("nudge.dal.batch_items.clients.dynamodb", _Answers)
     assert get_send_marks("deliveries", [f"c{n}" for n in range(250)], FACT_MARKS) == {}
     assert calls == [100, 100, 50]
     assert slept == []

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nudge.adapters import clients
+from nudge.dal.batch_items import MAX_GET_KEYS
 from nudge.dal.customers import get_customer
 from nudge.dal.items import from_item, to_item
 from nudge.dal.recommendation_reads import (
@@ -36,9 +37,6 @@ from nudge.dal.segments import expired_segment_ids, remember_segments
 from nudge.dal.send_state import get_send_state, state_key
 from nudge.profiles import Customer
 from nudge.send_state import read_state, with_send_state
-
-MAX_KEYS = 100
-"""BatchGetItem's limit on keys per call."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def read_profile(
     """The profile with its send state (None: no such customer), with the expired rows of
     ``refresh`` read alongside."""
     segment_ids = expired_segment_ids(refresh.segments_table)
-    room = MAX_KEYS - 2 - len(segment_ids)
+    room = MAX_GET_KEYS - 2 - len(segment_ids)
     model_keys = (
         expired_row_keys(refresh.model_table, refresh.model_keys)[:room] if refresh.model_table else []
     )

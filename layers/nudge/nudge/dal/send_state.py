@@ -9,7 +9,6 @@ send racing an erasure writes after the sweep does not outlive the records it wo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from nudge.adapters import clients
 from nudge.carts import CartNote
+from nudge.dal.batch_items import MAX_GET_KEYS, batch_get
 from nudge.dal.items import from_item, is_condition_failure, to_item
 from nudge.send_state import SendState, read_state
 from nudge.timeutil import to_stored
@@ -24,11 +24,9 @@ from nudge.timeutil import to_stored
 STATE_KEY = "send_state"
 """The item's ``delivery_key``: a delivery's key is ``<trigger>#<identity>``, never without a ``#``."""
 
-MAX_KEYS = 100
-"""BatchGetItem's limit on keys per call."""
-
 MAX_BATCH_ATTEMPTS = 5
-"""Calls for one batch of keys while DynamoDB leaves some unprocessed (throttling)."""
+"""Calls for one batch of keys while DynamoDB leaves some unprocessed (throttling): what is still
+unread then fails the scheduled run's page, which is read again from its checkpoint."""
 
 
 def state_key(customer_id: str) -> dict[str, Any]:
@@ -45,36 +43,23 @@ def get_send_state(table: str, customer_id: str) -> SendState:
     return read_state(from_item(item) if item else None)
 
 
-class SendStatesUnreadError(RuntimeError):
-    """DynamoDB kept leaving some send states unprocessed: the page is read again later."""
-
-
 def get_send_marks(table: str, customer_ids: Iterable[str], marks: Sequence[str]) -> dict[str, SendState]:
     """The ``marks`` of many customers' send states (eventually consistent, only those attributes),
-    by customer id; a customer never emailed is not in it."""
+    by customer id; a customer never emailed is not in it. Keys left unprocessed are asked for again
+    (``nudge.dal.batch_items``)."""
     wanted = list(dict.fromkeys(customer_ids))
-    found: dict[str, SendState] = {}
     names = ("customer_id", *marks)
-    for start in range(0, len(wanted), MAX_KEYS):
-        request: dict[str, Any] = {
-            table: {
-                "Keys": [state_key(customer_id) for customer_id in wanted[start : start + MAX_KEYS]],
-                "ProjectionExpression": ", ".join(f"#a{index}" for index in range(len(names))),
-                "ExpressionAttributeNames": {f"#a{index}": name for index, name in enumerate(names)},
-            }
-        }
-        for attempt in range(MAX_BATCH_ATTEMPTS):
-            if attempt:
-                time.sleep(0.05 * 2**attempt)  # unprocessed keys are throttling: back off
-            response = clients.dynamodb().batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                row = from_item(item)
-                found[str(row["customer_id"])] = read_state(row)
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            raise SendStatesUnreadError(f"{table}: keys left unprocessed {MAX_BATCH_ATTEMPTS} times")
+    projection = {
+        "ProjectionExpression": ", ".join(f"#a{index}" for index in range(len(names))),
+        "ExpressionAttributeNames": {f"#a{index}": name for index, name in enumerate(names)},
+    }
+    found: dict[str, SendState] = {}
+    for start in range(0, len(wanted), MAX_GET_KEYS):
+        keys = [state_key(customer_id) for customer_id in wanted[start : start + MAX_GET_KEYS]]
+        items = batch_get({table: {"Keys": keys, **projection}}, max_attempts=MAX_BATCH_ATTEMPTS)[table]
+        for item in items:
+            row = from_item(item)
+            found[str(row["customer_id"])] = read_state(row)
     return found
 
 
