@@ -18,7 +18,7 @@ from nudge.catalog.ingest import catalog_product
 from nudge.catalog_rows import Product
 from nudge.customers.events import CustomerUpdatedEvent
 from nudge.dal.customers import get_profile_item
-from nudge.dal.send_reads import read_customer
+from nudge.dal.send_reads import RowsToRefresh, read_profile
 from nudge.events import TriggerDetail
 from nudge.outcome import Outcome
 from nudge.profiles import Customer
@@ -201,7 +201,9 @@ def stored_profile(stack: LocalStack, sample: SampleEvent) -> dict[str, Any] | N
 def customer_as_sent(stack: LocalStack, customer_id: str) -> Customer | None:
     """The customer as the send rules read them: the profile with its send state (the cap's slots,
     the send marks and the newest cart, which sends write beside the profile, never on it)."""
-    return read_customer(stack.names["CustomersTable"], stack.names["DeliveriesTable"], customer_id)
+    customers, deliveries = stack.names["CustomersTable"], stack.names["DeliveriesTable"]
+    # No rows ride along: the functions run in this process, and a refresh here would fill their caches.
+    return read_profile(customers, deliveries, customer_id, RowsToRefresh(segments_table=""))
 
 
 def recorded_outcome(stack: LocalStack, sample: SampleEvent) -> Outcome | None:

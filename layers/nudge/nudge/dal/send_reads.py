@@ -96,8 +96,3 @@ def read_profile(
         return with_send_state(customer, get_send_state(deliveries_table, customer_id))
     states = found.get(deliveries_table, [])
     return with_send_state(customer, read_state(from_item(states[0]) if states else None))
-
-
-def read_customer(customers_table: str, deliveries_table: str, customer_id: str) -> Customer | None:
-    """The customer as the send rules see them: the profile with its send state (tools and tests)."""
-    return read_profile(customers_table, deliveries_table, customer_id, RowsToRefresh(segments_table=""))
