@@ -50,6 +50,7 @@ from local_stack.emulator.seed import put_shopper, seed_sample_data, verify_send
 from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import sqs_batches
+from nudge.dal.send_state import STATE_KEY
 
 FUNCTION = "CartAbandonedFunction"
 BATCH = 10
@@ -74,6 +75,22 @@ class Units:
     calls: int
     write_units: float
     read_units: float
+
+
+@dataclass(frozen=True)
+class ItemSizes:
+    """The stored sizes of a customer's profile and of each of their Deliveries items, by key."""
+
+    profile: int
+    deliveries: dict[str, int]
+
+    @property
+    def largest_delivery(self) -> int:
+        return max(self.deliveries.values(), default=0)
+
+    @property
+    def send_state(self) -> int:
+        return self.deliveries.get(STATE_KEY, 0)
 
 
 @dataclass(frozen=True)
@@ -154,11 +171,11 @@ def cart_for(samples: dict[str, SampleEvent], customer_id: str) -> SampleEvent:
 
 def request_units(
     stack: LocalStack, customer_id: str, requests: list[tuple[str, str, dict[str, Any]]]
-) -> tuple[list[Units], int, int]:
+) -> tuple[list[Units], ItemSizes]:
     """Request units of the DynamoDB calls in ``requests``, each from the stored size of the item it
     touches: the customer's profile, or the Deliveries item of its key (a delivery record, the send
-    state); other rows (products, model rows) are well under 4 KB, one unit. Returns the units, the
-    profile's size and the largest Deliveries item's."""
+    state); other rows (products, model rows) are well under 4 KB, one unit. Returns the units and
+    those items' sizes."""
     dynamodb = clients.dynamodb(stack.region)
     profile = dynamodb.get_item(
         TableName=stack.names["CustomersTable"], Key={"customer_id": {"S": customer_id}}
@@ -196,7 +213,7 @@ def request_units(
                 keys = request["Keys"] if batch else [request.get("Key") or {}]
                 entry[2] += sum(read_units(size_of(table, key), consistent=consistent) for key in keys)
     units = [Units(op, table, int(c), w, r) for (op, table), (c, w, r) in found.items()]
-    return units, profile_bytes, max(delivery_sizes.values(), default=0)
+    return units, ItemSizes(profile_bytes, delivery_sizes)
 
 
 @contextmanager
@@ -275,17 +292,15 @@ def bench_handler() -> HandlerFigures:
             sent = _record(stack, mappings, "sent", sent_cart)
             skipped = _record(stack, mappings, "skipped", samples["cart_abandoned/no_consent_tom.json"])
             duplicate = _record(stack, mappings, "duplicate", sent_cart)
-            units, profile_bytes, delivery_bytes = request_units(
-                stack, sent.event["detail"]["customer_id"], sent.calls
-            )
+            units, sizes = request_units(stack, sent.event["detail"]["customer_id"], sent.calls)
             function = mappings.function(FUNCTION)
             measured = {scenario.name: _cpu_ms(function, scenario) for scenario in (sent, skipped, duplicate)}
             sequential, concurrent = _lambda_ms(function, sent)
     return HandlerFigures(
         calls_per_sent=Counter(f"{service}.{operation}" for service, operation, _ in sent.calls),
         units=units,
-        profile_bytes=profile_bytes,
-        delivery_bytes=delivery_bytes,
+        profile_bytes=sizes.profile,
+        delivery_bytes=sizes.largest_delivery,
         cpu_ms={name: cpu for name, (cpu, _) in measured.items()},
         log_bytes_per_sent=measured["sent"][1],
         lambda_ms_sequential=sequential,

@@ -50,7 +50,6 @@ from local_stack.bench.handler import (
     sample_events,
     teach_recommender,
 )
-from local_stack.bench.item_size import item_bytes
 from local_stack.bench.table import Line
 from local_stack.emulator.capture import stdout_to
 from local_stack.emulator.failures import (
@@ -71,7 +70,6 @@ from local_stack.emulator.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import ttl_cache
 from nudge.adapters import clients as nudge_clients
 from nudge.dal.customer_history import record_engagement, record_order
-from nudge.dal.send_state import state_key
 from nudge.timeutil import utc_now
 
 SITUATIONS = ("busy", "quiet", "cold")
@@ -190,14 +188,11 @@ def _record(
 def _units(stack: LocalStack, recorded: Recorded) -> None:
     """Request units per sent email, from the stored sizes of the batch's first customer's items."""
     customer_id = recorded.events[0]["detail"]["customer_id"]
-    units, profile_bytes, _ = request_units(stack, customer_id, recorded.requests)
+    units, sizes = request_units(stack, customer_id, recorded.requests)
     recorded.write_units = sum(unit.write_units for unit in units) / recorded.emails
     recorded.read_units = sum(unit.read_units for unit in units) / recorded.emails
-    recorded.profile_bytes = profile_bytes
-    state = nudge_clients.dynamodb().get_item(
-        TableName=stack.names["DeliveriesTable"], Key=state_key(customer_id), ConsistentRead=True
-    )
-    recorded.send_state_bytes = item_bytes(state.get("Item", {}))
+    recorded.profile_bytes = sizes.profile
+    recorded.send_state_bytes = sizes.send_state
     rows = {stack.names["RecommendationsTable"], stack.names["ProductsTable"]}
     recorded.recommendation_reads = sum(
         1
