@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -116,23 +117,25 @@ def seed_customers(
     customers = synthetic_customers(count, as_of, seed, steady_state=steady_state)
     if not steady_state:
         return import_customers(stack.names["CustomersTable"], customers)
-    imported = import_customers(
-        stack.names["CustomersTable"], (c.model_copy(update={"last_winback_at": None}) for c in customers)
-    )
-    won_back = (c for c in synthetic_customers(count, as_of, seed, steady_state=True) if c.last_winback_at)
-    import_rows(
-        stack.names["DeliveriesTable"],
-        (
-            {
-                "customer_id": c.customer_id,
-                "delivery_key": STATE_KEY,
-                "last_winback_at": to_stored(c.last_winback_at),
-                "last_emailed_at": to_stored(c.last_winback_at),
-            }
-            for c in won_back
-            if c.last_winback_at is not None
-        ),
-    )
+    states: list[dict[str, Any]] = []
+
+    def without_marks() -> Iterator[Customer]:
+        for customer in customers:
+            if customer.last_winback_at is not None:
+                winback = to_stored(customer.last_winback_at)
+                states.append(
+                    {
+                        "customer_id": customer.customer_id,
+                        "delivery_key": STATE_KEY,
+                        "last_winback_at": winback,
+                        "last_emailed_at": winback,
+                    }
+                )
+                customer = customer.model_copy(update={"last_winback_at": None})
+            yield customer
+
+    imported = import_customers(stack.names["CustomersTable"], without_marks())
+    import_rows(stack.names["DeliveriesTable"], states)
     return imported
 
 
