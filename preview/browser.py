@@ -232,17 +232,32 @@ def _check_email(
             fail(rule, detail)
 
 
+_OPENED_FRAMES = "main details[open] iframe[src]"
+FRAMES_WAIT_MS = 10_000
+"""How long the index may take to load an opened section's frames."""
+
+
 def _check_index(page: Page, index: Path, emails: int, fail: Callable[[str, str], None]) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     page.set_viewport_size({"width": 1400, "height": FOLD_PX})
     page.goto(index.resolve().as_uri())
     listed = page.locator("article").count()
     if listed != emails:
         fail("index", f"lists {listed} emails, the gallery has {emails}")
     page.locator("main details > summary").first.click()
-    opened = page.locator("main details[open] iframe[src]")
     expected = page.locator("main details[open] details[open] article").count() * len(WIDTHS)
-    if expected == 0 or opened.count() != expected:
-        fail("index", f"opening a segment loads {opened.count()} email frames, not {expected}")
+    # The toggle event that loads the frames fires after the click returns (later on a loaded
+    # machine), so the count is awaited, not read at once.
+    try:
+        page.wait_for_function(
+            "([selector, n]) => n > 0 && document.querySelectorAll(selector).length === n",
+            arg=[_OPENED_FRAMES, expected],
+            timeout=FRAMES_WAIT_MS,
+        )
+    except PlaywrightTimeoutError:
+        opened = page.locator(_OPENED_FRAMES).count()
+        fail("index", f"opening a segment loads {opened} email frames, not {expected}")
     page.wait_for_load_state("load")
 
 
