@@ -30,9 +30,11 @@ from local_stack.emulator.scenario import SampleEvent
 from local_stack.emulator.seed import put_shopper
 from local_stack.emulator.stack import LocalStack
 from nudge.dal.customers import get_profile_item
+from nudge.dal.items import from_item
 from nudge.dal.recommendation_reads import RECOMMENDATION_CACHE_SECONDS
-from nudge.dal.send_state import STATE_KEY
+from nudge.dal.send_state import STATE_KEY, state_key
 from nudge.outcome import Decision, SkipReason
+from nudge.send_state import SendState
 from nudge.timeutil import to_stored, utc_now
 from nudge.triggers import CART_ABANDONED
 from tests.conftest import sent_emails
@@ -238,3 +240,51 @@ def test_a_claim_that_finds_the_last_slot_taken_meanwhile_becomes_its_skip(
     assert stored is not None and stored.latest_cart_id == "cart_raced"
     assert [slot.taken_by for slot in stored.held_slots.values()] == ["customer_lapsed:other"]
     assert stored.last_emailed_at is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param({"cap_0_at": "yesterday", "cap_0_by": "cart_abandoned:old"}, id="slot time not a time"),
+        pytest.param(
+            {"cap_0_at": {"N": "1764000000"}, "cap_0_by": "cart_abandoned:old"}, id="slot time a number"
+        ),
+        pytest.param({"cap_0_at": "2026-11-23T08:00:00Z", "cap_0_by": {"N": "7"}}, id="slot owner a number"),
+        pytest.param({"latest_cart_id": "cart_old", "latest_cart_at": "some day"}, id="cart time not a time"),
+        pytest.param({"first_emailed_at": "long ago", "last_emailed_at": "2026-01-01"}, id="marks not times"),
+    ],
+)
+def test_a_send_state_damaged_by_hand_neither_stops_the_email_nor_stays_damaged(
+    stack: LocalStack,
+    mappings: EventSourceMappings,
+    samples: dict[str, SampleEvent],
+    moto: MotoEndpoint,
+    damage: dict[str, object],
+) -> None:
+    # Given a send state someone edited by hand (or an old restore), with one attribute unreadable
+    customer_id = _shopper(stack, 1)
+    item = {name: value if isinstance(value, dict) else {"S": value} for name, value in damage.items()}
+    clients.dynamodb(stack.region).put_item(
+        TableName=stack.names["DeliveriesTable"],
+        Item={"customer_id": {"S": customer_id}, "delivery_key": {"S": STATE_KEY}, **item},
+    )
+    # When their cart is abandoned
+    put_events(stack, [_cart(samples, customer_id)])
+    mappings.drain()
+    # Then the reminder goes out, and the send state now reads whole: its slot, marks and cart
+    assert [email["To"].addresses[0].addr_spec for email in sent_emails(moto)] == [
+        f"{customer_id}@example.com"
+    ]
+    stored = clients.dynamodb(stack.region).get_item(
+        TableName=stack.names["DeliveriesTable"], Key=state_key(customer_id), ConsistentRead=True
+    )["Item"]
+    state = SendState.model_validate(from_item(stored))
+    assert [slot.taken_by for slot in state.send_slots.values()] == [
+        f"cart_abandoned:{_reminder(samples, customer_id)}"
+    ]
+    assert state.last_emailed_at is not None and state.first_emailed_at is not None
+    assert state.latest_cart_id == f"cart_{customer_id}"
+
+
+def _reminder(samples: dict[str, SampleEvent], customer_id: str) -> str:
+    return CART_ABANDONED.business_id(CART_ABANDONED.parse(_cart(samples, customer_id).event))

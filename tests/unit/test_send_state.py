@@ -58,11 +58,33 @@ def test_a_slot_given_back_since_the_last_read_is_free_when_the_send_state_is_re
     assert {index: slot.taken_by for index, slot in again.held_slots.items()} == {1: "customer_lapsed:w1"}
 
 
-def test_a_damaged_send_state_reads_as_none_and_the_profiles_marks_stand() -> None:
+def test_a_damaged_attribute_reads_as_absent_and_the_rest_of_the_send_state_still_counts() -> None:
     profile = _customer(last_emailed_at=_at(2))
-    state = read_state({"last_emailed_at": "not a time", "cap_0_at": 7})
-    assert state == NO_SEND_STATE
-    assert with_send_state(profile, state).last_emailed_at == NOW - timedelta(days=2)
+    state = read_state(
+        {
+            "last_emailed_at": "not a time",
+            "first_emailed_at": _at(200),
+            "cap_0_at": "yesterday",
+            "cap_0_by": "cart_abandoned:a",
+            "cap_1_at": _at(0.5),
+            "cap_1_by": "order_placed:b",
+        }
+    )
+    assert state.damaged == {
+        "last_emailed_at": "not a time",
+        "cap_0_at": "yesterday",
+        "cap_0_by": "cart_abandoned:a",
+    }
+    assert [slot.taken_by for slot in state.send_slots.values()] == ["order_placed:b"]
+    merged = with_send_state(profile, state)
+    assert merged.last_emailed_at == NOW - timedelta(days=2)  # the profile's mark stands
+    assert merged.first_emailed_at == NOW - timedelta(days=200)  # the send state's readable one counts
+    assert merged.send_state_damaged == state.damaged  # what the send's write may replace
+
+
+def test_a_send_state_without_damage_lists_none() -> None:
+    assert read_state({"last_emailed_at": _at(1)}).damaged == {}
+    assert read_state(None) == NO_SEND_STATE
 
 
 def test_facts_without_contact_details_take_the_marks_too() -> None:

@@ -161,6 +161,8 @@ class Customer(CustomerFacts):
     ``nudge.send_state``): they count until they age out. Not written back by ``put_customer``."""
     send_state_slots: dict[int, SendSlot] = Field(default_factory=dict, exclude=True)
     """The slots of the send state as last read with the profile."""
+    send_state_damaged: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    """The send state's attributes that could not be read, as stored (``nudge.send_state``)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -10,6 +10,12 @@ units an email. So the frequency cap's slots (``cap_<i>_at``, ``cap_<i>_by``), t
 The profile may carry the same attributes: written there before the send state existed, or by an
 import. They still count, merged here: the later mark, the earlier first email, the newer cart, and
 every slot the send state does not hold itself.
+
+Only Nudge writes the send state, but an item edited by hand or restored from an old backup may hold
+an attribute that is not what it should be (a slot time that is not a time). Such an attribute reads
+as absent, the rest of the item as it is, and its stored value is kept (``SendState.damaged``) so
+that the send's write can replace exactly it: a damaged item neither stops the customer's emails nor
+stays damaged after their next one.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ class SendState(BaseModel):
     latest_cart_id: str | None = None
     latest_cart_at: AwareDatetime | None = None
     send_slots: dict[int, SendSlot] = Field(default_factory=dict)
+    damaged: dict[str, Any] = Field(default_factory=dict)
+    """The stored value of each attribute that could not be read, by attribute name (the write
+    that replaces it is conditioned on that value)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -55,15 +64,41 @@ class SendState(BaseModel):
 NO_SEND_STATE = SendState()
 
 
+MAX_DAMAGE_PASSES = 3
+"""Validations of one item, each setting aside the attributes the last one could not read."""
+
+
 def read_state(item: Mapping[str, Any] | None) -> SendState:
-    """The send state an item holds (plain values); an unreadable one reads as none, so a damaged
-    item cannot stop the customer's emails (its cap and marks then start again)."""
+    """The send state an item holds (plain values). An attribute that cannot be read counts as
+    absent and is listed, with its stored value, in ``damaged``; the others still count."""
     if not item:
         return NO_SEND_STATE
-    try:
-        return SendState.model_validate(dict(item))
-    except ValidationError:
-        return NO_SEND_STATE
+    # "damaged" is ours to fill, never an attribute's.
+    readable = {name: value for name, value in item.items() if name != "damaged"}
+    damaged: dict[str, Any] = {}
+    for _ in range(MAX_DAMAGE_PASSES):
+        try:
+            return SendState.model_validate(readable).model_copy(update={"damaged": damaged})
+        except ValidationError as error:
+            names = {name for problem in error.errors() for name in _attributes_of(problem["loc"])}
+            found = names & readable.keys()
+            if not found:
+                break
+            damaged |= {name: readable.pop(name) for name in found}
+    # Damaged beyond telling which attribute: nothing in it counts, and every attribute may be replaced.
+    return SendState(damaged={name: value for name, value in item.items() if name not in _KEY})
+
+
+_KEY = ("customer_id", "delivery_key")
+
+
+def _attributes_of(location: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The stored attributes behind a validation problem's location: a slot is two of them."""
+    if not location:
+        return ()
+    if location[0] == "send_slots" and len(location) > 1:
+        return (f"cap_{location[1]}_at", f"cap_{location[1]}_by")
+    return (str(location[0]),)
 
 
 def with_send_state(profile: ProfileT, state: SendState) -> ProfileT:
@@ -81,6 +116,7 @@ def with_send_state(profile: ProfileT, state: SendState) -> ProfileT:
             update |= {"latest_cart_id": state.latest_cart_id, "latest_cart_at": state.latest_cart_at}
         # Replaced, not merged: a slot given back since the last read is free again.
         update["send_state_slots"] = state.send_slots
+        update["send_state_damaged"] = state.damaged
     return profile.model_copy(update=update)
 
 

@@ -90,21 +90,38 @@ def take_send_slot(
             return Taken(slot)
     sets, conditions = [], []
     values: dict[str, Any] = {":at": to_stored(at)}
+    # An attribute that could not be read is replaced if it is still what was read (nudge.send_state).
+    damaged = customer.send_state_damaged
     if slot is not None and cap is not None:
         sets += [f"cap_{slot}_at = :at", f"cap_{slot}_by = :me"]
-        conditions.append(
-            f"(attribute_not_exists(cap_{slot}_at) OR cap_{slot}_at < :window_start OR cap_{slot}_by = :me)"
+        # Nudge stores times as strings: anything else is damage to replace. (Before the "<": DynamoDB
+        # finds a number "<" a string false, moto fails the request on it.)
+        free = (
+            f"attribute_not_exists(cap_{slot}_at) OR NOT attribute_type(cap_{slot}_at, :string) "
+            f"OR cap_{slot}_at < :window_start OR cap_{slot}_by = :me"
         )
-        values |= {":me": claimant, ":window_start": to_stored(at - cap.window)}
+        if f"cap_{slot}_at" in damaged:
+            free += f" OR cap_{slot}_at = :damaged_slot"
+            values[":damaged_slot"] = damaged[f"cap_{slot}_at"]
+        conditions.append(f"({free})")
+        values |= {":me": claimant, ":window_start": to_stored(at - cap.window), ":string": "S"}
     if marks:
         sets += [f"{name} = :at" for name in marks]
         # The first email may be on the profile (written before the send state, or imported).
-        sets.append("first_emailed_at = if_not_exists(first_emailed_at, :first)")
+        first = ":first" if "first_emailed_at" in damaged else "if_not_exists(first_emailed_at, :first)"
+        sets.append(f"first_emailed_at = {first}")
         values[":first"] = to_stored(customer.first_emailed_at or at)
     if note is not None:
         sets += ["latest_cart_id = :cart", "latest_cart_at = :cart_at"]
-        conditions.append("(attribute_not_exists(latest_cart_at) OR latest_cart_at <= :cart_at)")
-        values |= {":cart": note.cart_id, ":cart_at": to_stored(note.abandoned_at)}
+        older = (
+            "attribute_not_exists(latest_cart_at) OR NOT attribute_type(latest_cart_at, :string) "
+            "OR latest_cart_at <= :cart_at"
+        )
+        if "latest_cart_at" in damaged:
+            older += " OR latest_cart_at = :damaged_cart_at"
+            values[":damaged_cart_at"] = damaged["latest_cart_at"]
+        conditions.append(f"({older})")
+        values |= {":cart": note.cart_id, ":cart_at": to_stored(note.abandoned_at), ":string": "S"}
     if not sets:
         return Taken(slot)
     sets.append("expires_at = :expires")

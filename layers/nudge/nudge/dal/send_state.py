@@ -70,9 +70,18 @@ def note_cart(table: str, customer_id: str, note: CartNote, expires_at: int) -> 
             TableName=table,
             Key=state_key(customer_id),
             UpdateExpression="SET latest_cart_id = :cart, latest_cart_at = :at, expires_at = :expires",
-            ConditionExpression="attribute_not_exists(latest_cart_at) OR latest_cart_at < :at",
+            # A time that is not a string is damage (Nudge stores strings): replaced.
+            ConditionExpression=(
+                "attribute_not_exists(latest_cart_at) OR NOT attribute_type(latest_cart_at, :string) "
+                "OR latest_cart_at < :at"
+            ),
             ExpressionAttributeValues=to_item(
-                {":cart": note.cart_id, ":at": to_stored(note.abandoned_at), ":expires": expires_at}
+                {
+                    ":cart": note.cart_id,
+                    ":at": to_stored(note.abandoned_at),
+                    ":expires": expires_at,
+                    ":string": "S",
+                }
             ),
         )
     except ClientError as error:
