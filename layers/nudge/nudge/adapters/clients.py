@@ -3,7 +3,8 @@
 No client exists until first use, so tests and the local stack can point the SDK at moto (through
 ``AWS_ENDPOINT_URL``) before anything connects. One Session for every client: each new Session loads
 its service models and credential chain again (about 40-70 ms a client on a cold start; `make
-bench` measures it). Creation is locked because a boto3 Session is not thread-safe.
+bench` measures it). Creation is locked because a boto3 Session is not thread-safe. Each client
+sends with ``nudge.adapters.http_session`` (keep-alive ``http.client``, not urllib3).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+from nudge.adapters import http_session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -76,6 +79,7 @@ def _client(service: str, config: Callable[[], Config]) -> Any:
             client = _clients.get(service)
             if client is None:
                 client = session().client(service, config=config())  # type: ignore[call-overload]
+                http_session.install(client)
                 _clients[service] = client
     return client
 
