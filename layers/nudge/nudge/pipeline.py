@@ -89,7 +89,11 @@ def _decide_and_send(
         trigger.profile_update(detail, settings)
         if trigger.profile_update is not None
         else read_profile(
-            settings.customers_table, settings.deliveries_table, detail.customer_id, _rows_to_refresh(case)
+            settings.customers_table,
+            settings.deliveries_table,
+            detail.customer_id,
+            _rows_to_refresh(case),
+            cap_slots=settings.frequency_cap_emails,
         )
     )
     if customer is None:

@@ -117,6 +117,10 @@ def build_environment(
         lstrip_blocks=True,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
+        # The templates ship with the function and never change under it (a fix is a deploy, and a
+        # new container): without this, every include, import and extends of every email would
+        # stat its file to see whether it changed.
+        auto_reload=False,
     )
     # A {% trans %} block's whitespace and line breaks collapse, as pybabel extracts it (babel.cfg).
     env.policies["ext.i18n.trimmed"] = True

@@ -25,6 +25,7 @@ the client or in the environment, a streamed response, a body that is a stream, 
 from __future__ import annotations
 
 import http.client
+import os
 import select
 import socket
 import ssl
@@ -46,6 +47,9 @@ from botocore.httpsession import URLLib3Session, get_cert_path
 
 if TYPE_CHECKING:
     from botocore.compat import HTTPHeaders
+
+USE_BOTOCORE_HTTP = "NUDGE_BOTOCORE_HTTP"
+"""Set to ``true``, the clients send with botocore's own session (urllib3), as before this one."""
 
 MAX_IDLE_CONNECTIONS = 10
 """Idle connections kept per endpoint: a batch's ten records each hold one while they call."""
@@ -203,7 +207,7 @@ def install(client: Any) -> None:
     client, or in the environment) or the client's session is not botocore's usual one."""
     endpoint = getattr(client, "_endpoint", None)
     original = getattr(endpoint, "http_session", None)
-    if not isinstance(original, URLLib3Session):
+    if not isinstance(original, URLLib3Session) or os.environ.get(USE_BOTOCORE_HTTP) == "true":
         return
     config = client.meta.config
     if config.proxies or urllib.request.getproxies():

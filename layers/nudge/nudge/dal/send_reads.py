@@ -15,12 +15,18 @@ as before.
 The profile and the send state are read strongly consistent, the rows eventually consistent, as on
 their own. When DynamoDB leaves the profile or the send state unprocessed (throttling), it is read
 with GetItem; rows it leaves unprocessed are simply not cached.
+
+A send reads the profile without its histories (``SEND_PATH_OMITS``): only counting an order and
+re-segmenting read them, and on an engaged regular they are most of the profile (a year of weekly
+orders, fifty opens and clicks: 3.5 KB), whose parsing was about a tenth of the email's CPU.
+DynamoDB bills the read by the whole item all the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from nudge.adapters import clients
@@ -50,11 +56,42 @@ class RowsToRefresh:
     """The catalog rows the last email with the same seeds read."""
 
 
+SEND_PATH_OMITS = frozenset(
+    {"counted_order_ids", "recent_order_dates", "recent_open_dates", "recent_click_dates"}
+)
+"""The profile's histories, which a send never reads (they read as empty)."""
+
+_DERIVED = frozenset({"send_slots", "send_state_slots", "send_state_damaged"})
+"""Model fields that are no stored attribute of their own."""
+
+
+@cache
+def send_path_projection(cap_slots: int) -> dict[str, Any]:
+    """A send's read of the profile: every attribute of it but its histories, and the frequency cap's
+    first ``cap_slots`` slots an earlier version stored on it."""
+    names = [name for name in Customer.model_fields if name not in SEND_PATH_OMITS | _DERIVED]
+    names += [f"cap_{slot}_{part}" for slot in range(cap_slots) for part in ("at", "by")]
+    # A placeholder only for a one-word name (``email``, ``timezone``...), which may be one of
+    # DynamoDB's reserved words; none of those has an underscore. A short request serialises faster.
+    placeholders = {f"#p{index}": name for index, name in enumerate(names) if "_" not in name}
+    written = {name: placeholder for placeholder, name in placeholders.items()}
+    return {
+        "ProjectionExpression": ", ".join(written.get(name, name) for name in names),
+        "ExpressionAttributeNames": placeholders,
+    }
+
+
 def read_profile(
-    customers_table: str, deliveries_table: str, customer_id: str, refresh: RowsToRefresh
+    customers_table: str,
+    deliveries_table: str,
+    customer_id: str,
+    refresh: RowsToRefresh,
+    *,
+    cap_slots: int | None = None,
 ) -> Customer | None:
     """The profile with its send state (None: no such customer), with the expired rows of
-    ``refresh`` read alongside."""
+    ``refresh`` read alongside; as a send reads it (``send_path_projection``) given the cap's
+    ``cap_slots``, else whole."""
     segment_ids = expired_segment_ids(refresh.segments_table)
     room = MAX_GET_KEYS - 2 - len(segment_ids)
     model_keys = (
@@ -67,7 +104,11 @@ def read_profile(
         else []
     )
     request: dict[str, Any] = {
-        customers_table: {"Keys": [to_item({"customer_id": customer_id})], "ConsistentRead": True},
+        customers_table: {
+            "Keys": [to_item({"customer_id": customer_id})],
+            "ConsistentRead": True,
+            **(send_path_projection(cap_slots) if cap_slots is not None else {}),
+        },
         deliveries_table: {"Keys": [state_key(customer_id)], "ConsistentRead": True},
     }
     if segment_ids:
