@@ -23,10 +23,12 @@ parsing included) and over a real socket to a local keep-alive HTTP endpoint in 
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -69,6 +71,7 @@ from local_stack.emulator.sqs_records import sqs_event
 from local_stack.emulator.stack import REPO_ROOT, LocalStack, build_stack
 from nudge import ttl_cache
 from nudge.adapters import clients as nudge_clients
+from nudge.adapters.http_session import USE_BOTOCORE_HTTP
 from nudge.dal.customer_history import record_engagement, record_order
 from nudge.timeutil import utc_now
 
@@ -287,6 +290,24 @@ def measure_cpu(mappings: EventSourceMappings, found: list[Recorded]) -> None:
         recorded.cpu_ms["canned"] = _cpu_ms(function, recorded, CannedAnswers(answers))
         with serving(answers) as url:
             recorded.cpu_ms["socket"] = _cpu_ms(function, recorded, CannedAnswers(answers, server=url))
+            if recorded.situation == "busy":
+                with botocore_http():
+                    recorded.cpu_ms["urllib3"] = _cpu_ms(
+                        function, recorded, CannedAnswers(answers, server=url)
+                    )
+
+
+@contextmanager
+def botocore_http() -> Iterator[None]:
+    """The clients made in the block send with botocore's own HTTP session (urllib3), as before
+    ``nudge.adapters.http_session``: the side-by-side figure."""
+    nudge_clients.forget()
+    os.environ[USE_BOTOCORE_HTTP] = "true"
+    try:
+        yield
+    finally:
+        del os.environ[USE_BOTOCORE_HTTP]
+        nudge_clients.forget()
 
 
 def io_ms(recorded: Recorded) -> float:
@@ -402,8 +423,9 @@ def scenario_lines(
     socket_busy = max(r.cpu_ms["socket"] for r in situations if r.situation == "busy")
     lines.append(
         Line(
-            "handler CPU per sent email, real socket (keep-alive HTTP endpoint, botocore's HTTP stack)",
+            "handler CPU per sent email, real socket (keep-alive HTTP endpoint, the clients' HTTP session)",
             f"busy {_pair(situations, 'busy', lambda r: r.cpu_ms['socket'], ' ms')}",
+            f"botocore's urllib3 session {_pair(situations, 'busy', lambda r: r.cpu_ms['urllib3'], ' ms')}; "
             f"canned inside botocore {_pair(situations, 'busy', lambda r: r.cpu_ms['canned'], ' ms')}; "
             f"quiet socket {_pair(situations, 'quiet', lambda r: r.cpu_ms['socket'], ' ms')}, "
             f"canned {_pair(situations, 'quiet', lambda r: r.cpu_ms['canned'], ' ms')}",

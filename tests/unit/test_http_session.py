@@ -27,6 +27,9 @@ from nudge.adapters.http_session import LeanHttpSession, install
 
 HANG_SECONDS = 10  # only a guard against a hang
 
+# Real sockets, threads and a certificate made with openssl: make test runs them, not the inner loop.
+pytestmark = pytest.mark.slow
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
