@@ -213,6 +213,7 @@ def _client(**config: Any) -> Any:
 def test_a_client_sends_with_it_unless_a_proxy_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")  # names hosts without a proxy, no proxy
     plain = _client(connect_timeout=2, read_timeout=3)
     install(plain)
     assert isinstance(plain._endpoint.http_session, LeanHttpSession)

@@ -214,7 +214,8 @@ def install(client: Any) -> None:
     if not isinstance(original, URLLib3Session) or os.environ.get(USE_BOTOCORE_HTTP) == "true":
         return
     config = client.meta.config
-    if config.proxies or urllib.request.getproxies():
+    # NO_PROXY alone names no proxy: only a proxy for a scheme (or for all) keeps botocore's session.
+    if config.proxies or {"http", "https", "all"} & urllib.request.getproxies().keys():
         return
     endpoint.http_session = LeanHttpSession(  # type: ignore[union-attr]
         original,
