@@ -66,10 +66,6 @@ class _Body:
     def stream(self, **_: Any) -> Iterator[bytes]:
         yield self._data
 
-    def read(self, *_: Any) -> bytes:
-        data, self._data = self._data, b""
-        return data
-
 
 class LeanHttpSession:
     """botocore's HTTP session interface (``send``, ``close``), on pooled ``http.client`` connections;

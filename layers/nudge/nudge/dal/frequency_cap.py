@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from nudge.adapters import clients
 from nudge.carts import CartNote
 from nudge.dal.items import from_item, is_condition_failure, to_item
-from nudge.dal.send_state import state_key
+from nudge.dal.send_state import state_key, writable_time
 from nudge.profiles import Customer
 from nudge.send_state import read_state, with_send_state
 from nudge.timeutil import to_stored
@@ -94,17 +94,9 @@ def take_send_slot(
     damaged = customer.send_state_damaged
     if slot is not None and cap is not None:
         sets += [f"cap_{slot}_at = :at", f"cap_{slot}_by = :me"]
-        # Nudge stores times as strings: anything else is damage to replace. (Before the "<": DynamoDB
-        # finds a number "<" a string false, moto fails the request on it.)
-        free = (
-            f"attribute_not_exists(cap_{slot}_at) OR NOT attribute_type(cap_{slot}_at, :string) "
-            f"OR cap_{slot}_at < :window_start OR cap_{slot}_by = :me"
-        )
-        if f"cap_{slot}_at" in damaged:
-            free += f" OR cap_{slot}_at = :damaged_slot"
-            values[":damaged_slot"] = damaged[f"cap_{slot}_at"]
-        conditions.append(f"({free})")
-        values |= {":me": claimant, ":window_start": to_stored(at - cap.window), ":string": "S"}
+        free = f"cap_{slot}_at < :window_start OR cap_{slot}_by = :me"
+        conditions.append(writable_time(f"cap_{slot}_at", free, values, damaged))
+        values |= {":me": claimant, ":window_start": to_stored(at - cap.window)}
     if marks:
         sets += [f"{name} = :at" for name in marks]
         # The first email may be on the profile (written before the send state, or imported).
@@ -113,15 +105,8 @@ def take_send_slot(
         values[":first"] = to_stored(customer.first_emailed_at or at)
     if note is not None:
         sets += ["latest_cart_id = :cart", "latest_cart_at = :cart_at"]
-        older = (
-            "attribute_not_exists(latest_cart_at) OR NOT attribute_type(latest_cart_at, :string) "
-            "OR latest_cart_at <= :cart_at"
-        )
-        if "latest_cart_at" in damaged:
-            older += " OR latest_cart_at = :damaged_cart_at"
-            values[":damaged_cart_at"] = damaged["latest_cart_at"]
-        conditions.append(f"({older})")
-        values |= {":cart": note.cart_id, ":cart_at": to_stored(note.abandoned_at), ":string": "S"}
+        conditions.append(writable_time("latest_cart_at", "latest_cart_at <= :cart_at", values, damaged))
+        values |= {":cart": note.cart_id, ":cart_at": to_stored(note.abandoned_at)}
     if not sets:
         return Taken(slot)
     sets.append("expires_at = :expires")

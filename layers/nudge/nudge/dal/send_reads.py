@@ -61,8 +61,8 @@ SEND_PATH_OMITS = frozenset(
 )
 """The profile's histories, which a send never reads (they read as empty)."""
 
-_DERIVED = frozenset({"send_slots", "send_state_slots", "send_state_damaged"})
-"""Model fields that are no stored attribute of their own."""
+_DERIVED = frozenset(name for name, field in Customer.model_fields.items() if field.exclude)
+"""Model fields that are no stored attribute of their own (the slots and damage read into the model)."""
 
 
 @cache

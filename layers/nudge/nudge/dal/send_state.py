@@ -9,7 +9,7 @@ send racing an erasure writes after the sweep does not outlive the records it wo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -31,6 +31,22 @@ unread then fails the scheduled run's page, which is read again from its checkpo
 
 def state_key(customer_id: str) -> dict[str, Any]:
     return to_item({"customer_id": customer_id, "delivery_key": STATE_KEY})
+
+
+def writable_time(
+    name: str, comparison: str, values: dict[str, Any], damaged: Mapping[str, Any] | None = None
+) -> str:
+    """The condition under which the time attribute ``name`` may be written: it is absent, it is
+    damage (not a string, as Nudge stores times; or, in ``damaged``, still the value read as such),
+    or ``comparison`` holds. Adds the values it names to ``values``."""
+    # The type test before ``comparison``: DynamoDB finds a number "<" a string false, moto fails
+    # the request on it.
+    condition = f"attribute_not_exists({name}) OR NOT attribute_type({name}, :string) OR {comparison}"
+    values[":string"] = "S"
+    if damaged and name in damaged:
+        condition += f" OR {name} = :damaged_{name}"
+        values[f":damaged_{name}"] = damaged[name]
+    return f"({condition})"
 
 
 def get_send_state(table: str, customer_id: str) -> SendState:
@@ -65,24 +81,14 @@ def get_send_marks(table: str, customer_ids: Iterable[str], marks: Sequence[str]
 
 def note_cart(table: str, customer_id: str, note: CartNote, expires_at: int) -> None:
     """Note the cart as the customer's newest unless a newer one is noted. Repeating it changes nothing."""
+    values = {":cart": note.cart_id, ":at": to_stored(note.abandoned_at), ":expires": expires_at}
     try:
         clients.dynamodb().update_item(
             TableName=table,
             Key=state_key(customer_id),
             UpdateExpression="SET latest_cart_id = :cart, latest_cart_at = :at, expires_at = :expires",
-            # A time that is not a string is damage (Nudge stores strings): replaced.
-            ConditionExpression=(
-                "attribute_not_exists(latest_cart_at) OR NOT attribute_type(latest_cart_at, :string) "
-                "OR latest_cart_at < :at"
-            ),
-            ExpressionAttributeValues=to_item(
-                {
-                    ":cart": note.cart_id,
-                    ":at": to_stored(note.abandoned_at),
-                    ":expires": expires_at,
-                    ":string": "S",
-                }
-            ),
+            ConditionExpression=writable_time("latest_cart_at", "latest_cart_at < :at", values),
+            ExpressionAttributeValues=to_item(values),
         )
     except ClientError as error:
         if not is_condition_failure(error):
