@@ -18,7 +18,8 @@ the item before and after it, which here is the item after). The same records th
 recorded answers given back: inside botocore (canned: the handler's own CPU, serialising and
 parsing included) and over a real socket to a local keep-alive HTTP endpoint in another process
 (local_stack/bench/canned_server.py: botocore's HTTP stack included, as on AWS). CPU is
-``time.process_time`` per record over whole batches, records one after another, median of batches.
+``time.process_time`` per record over whole batches, records one after another, median of batches;
+the ways of answering take turns (``CPU_TURNS``), so a drift in the machine's speed falls on each alike.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ REGULAR_OPENS = REGULAR_CLICKS = 50
 CPU_BATCHES = 15
 """Batches per figure (a quiet store's batch is one record: ten times as many)."""
 CPU_RECORDS = 10
+CPU_TURNS = 3
+"""Times the ways of answering take turns: this VM's speed drifts by a fifth within minutes, and
+taking turns spreads the drift over every way alike."""
 REGULAR_SKUS = ("SKU-MUG-11", "SKU-HAT-12", "SKU-SOCK-05", "SKU-BULB-01")
 MEMORY_SIZES = (512, 1024, 1769)
 LOG_BYTES_PER_EMAIL = 600
@@ -249,14 +253,15 @@ def _batches(recorded: Recorded, round_number: int) -> dict[str, Any]:
     return sqs_event(*events)
 
 
-def _cpu_ms(function: LocalFunction, recorded: Recorded, canned: CannedAnswers) -> float:
-    """Median CPU ms per record: busy with the caches the first batch fills, quiet with every cached
-    row expired before each batch, as in its recording (the clock stays: hours of quiet batches
-    would end in the customers' quiet hours)."""
+def _cpu_samples(
+    function: LocalFunction, recorded: Recorded, canned: CannedAnswers, rounds: int
+) -> list[float]:
+    """CPU seconds per record of ``rounds`` batches: busy with the caches the first batch fills, quiet
+    with every cached row expired before each batch, as in its recording (the clock stays: hours of
+    quiet batches would end in the customers' quiet hours)."""
     samples = []
     with answering(canned), records_at_once(1):
         function.invoke(_batches(recorded, 0))  # warm: compiled templates, clients, connections
-        rounds = CPU_BATCHES * (CPU_RECORDS // _records(recorded))
         for round_number in range(1, rounds + 1):
             payload = _batches(recorded, round_number)
             if recorded.situation == "quiet":
@@ -266,7 +271,7 @@ def _cpu_ms(function: LocalFunction, recorded: Recorded, canned: CannedAnswers) 
             samples.append((time.process_time() - started) / _records(recorded))
             if response.get("batchItemFailures"):
                 raise RuntimeError(f"{recorded.situation}: the recorded answers did not satisfy the handler")
-    return statistics.median(samples) * 1000
+    return samples
 
 
 def _records(recorded: Recorded) -> int:
@@ -274,8 +279,9 @@ def _records(recorded: Recorded) -> int:
 
 
 def measure_cpu(mappings: EventSourceMappings, found: list[Recorded]) -> None:
-    """Each busy and quiet situation's CPU per record, canned and over a real socket, side by side
-    (canned first, then socket, situation by situation)."""
+    """Each busy and quiet situation's CPU per record, canned and over a real socket (and a busy
+    store's with botocore's own session), side by side: the ways take turns, ``CPU_TURNS`` times,
+    and each figure is the median of its batches over all turns."""
     function = mappings.function(FUNCTION)
     for recorded in found:
         if recorded.situation not in ("busy", "quiet"):
@@ -287,14 +293,17 @@ def measure_cpu(mappings: EventSourceMappings, found: list[Recorded]) -> None:
             if other.shopper == recorded.shopper:
                 answers.update(other.answers)
         answers.update(recorded.answers)
-        recorded.cpu_ms["canned"] = _cpu_ms(function, recorded, CannedAnswers(answers))
+        rounds = CPU_BATCHES * (CPU_RECORDS // _records(recorded)) // CPU_TURNS
+        samples: dict[str, list[float]] = {"canned": [], "socket": [], "urllib3": []}
         with serving(answers) as url:
-            recorded.cpu_ms["socket"] = _cpu_ms(function, recorded, CannedAnswers(answers, server=url))
-            if recorded.situation == "busy":
-                with botocore_http():
-                    recorded.cpu_ms["urllib3"] = _cpu_ms(
-                        function, recorded, CannedAnswers(answers, server=url)
-                    )
+            for _ in range(CPU_TURNS):
+                samples["canned"] += _cpu_samples(function, recorded, CannedAnswers(answers), rounds)
+                over_socket = CannedAnswers(answers, server=url)
+                samples["socket"] += _cpu_samples(function, recorded, over_socket, rounds)
+                if recorded.situation == "busy":
+                    with botocore_http():
+                        samples["urllib3"] += _cpu_samples(function, recorded, over_socket, rounds)
+        recorded.cpu_ms.update({way: statistics.median(s) * 1000 for way, s in samples.items() if s})
 
 
 @contextmanager

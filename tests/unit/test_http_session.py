@@ -1,4 +1,4 @@
-"""The clients' HTTP session (keep-alive ``http.client``, not urllib3) against a real local server:
+"""The clients' HTTP session (pooled keep-alive connections, not urllib3) against a real local server:
 connections are reused, one the server closed meanwhile is replaced before it carries a request,
 failures come back as the botocore exceptions its retry handler knows, TLS is verified, and a proxy
 leaves botocore's own session in place."""
@@ -174,6 +174,30 @@ def test_a_connection_closed_before_the_answer_is_a_closed_connection(server: _S
         with pytest.raises(ConnectionClosedError):
             _session().send(_post(f"http://127.0.0.1:{port}/"))
         thread.join(HANG_SECONDS)
+
+
+def test_an_answer_that_is_not_http_is_a_closed_connection_and_the_next_request_connects_anew(
+    server: _Server,
+) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            connection.recv(65536)
+            connection.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
+            connection.close()
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        session = _session()
+        with pytest.raises(ConnectionClosedError) as closed:
+            session.send(_post(f"http://127.0.0.1:{port}/"))
+        assert "not an HTTP/1.x status line" in str(closed.value.kwargs["error"])
+        thread.join(HANG_SECONDS)
+    assert session.send(_post(f"{server.url}/after")).status_code == 200
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
-"""The HTTP session the clients send with: keep-alive connections over ``http.client``, without urllib3.
+"""The HTTP session the clients send with: pooled keep-alive connections, without urllib3.
 
 botocore sends each request through urllib3 (``botocore.httpsession.URLLib3Session``): a pool
-manager, a proxy lookup, header validation and a response wrapper around ``http.client``'s own. For
-the send path's small JSON requests, six an email, that layer is about a fifth of the function's CPU
-(`make bench`). This session sends the same prepared request, signed by botocore as before, on a
-pooled keep-alive connection, and gives botocore back the response it expects. Everything above
-the wire (serialising, signing, retries, parsing, botocore's events) is botocore's, unchanged.
+manager, a proxy lookup, header validation and a response wrapper around ``http.client``'s own,
+which itself writes a request in two sends and parses each answer's head with the ``email``
+package. For the send path's small JSON requests, six an email, that is most of what a call costs
+on the wire (`make bench`). This session writes the same prepared request, signed by botocore as
+before, in one send on a pooled keep-alive connection (``http_wire``), and gives botocore back the
+response it expects. Everything above the wire (serialising, signing, retries, parsing, botocore's
+events) is botocore's, unchanged.
 
 What it keeps of botocore's session:
 
@@ -24,7 +26,6 @@ the client or in the environment, a streamed response, a body that is a stream, 
 
 from __future__ import annotations
 
-import http.client
 import os
 import select
 import socket
@@ -44,6 +45,8 @@ from botocore.exceptions import (
     SSLError,
 )
 from botocore.httpsession import URLLib3Session, get_cert_path
+
+from nudge.adapters.http_wire import Connection, ProtocolError
 
 if TYPE_CHECKING:
     from botocore.compat import HTTPHeaders
@@ -68,7 +71,7 @@ class _Body:
 
 
 class LeanHttpSession:
-    """botocore's HTTP session interface (``send``, ``close``), on pooled ``http.client`` connections;
+    """botocore's HTTP session interface (``send``, ``close``), on pooled ``http_wire`` connections;
     what it does not handle goes to ``fallback`` (botocore's own session of the same client)."""
 
     def __init__(
@@ -79,7 +82,7 @@ class LeanHttpSession:
         self._read_timeout = read_timeout
         self._verify = verify
         self._tls: ssl.SSLContext | None = None
-        self._idle: dict[_Endpoint, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[_Endpoint, list[Connection]] = {}
         self._lock = threading.Lock()
 
     def send(self, request: AWSPreparedRequest) -> AWSResponse:
@@ -90,28 +93,31 @@ class LeanHttpSession:
         scheme = parts.scheme
         endpoint = (scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        body = cast("bytes | str | None", request.body)
+        body = cast("bytes | str | None", request.body)  # what _plain lets through
+        if isinstance(body, str):
+            body = body.encode("utf-8")
         connection = self._idle_connection(endpoint) or self._connect(endpoint, request.url)
         try:
-            connection.request(request.method, target, body=body, headers=dict(request.headers.items()))
-            answer = connection.getresponse()
-            content = answer.read()
+            answer = connection.exchange(request.method, target, dict(request.headers.items()), body)
         except TimeoutError as error:
             connection.close()
             raise ReadTimeoutError(endpoint_url=request.url, error=error) from error
         except ssl.SSLError as error:
             connection.close()
             raise SSLError(endpoint_url=request.url, error=error) from error
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, ProtocolError) as error:
             connection.close()
             raise ConnectionClosedError(endpoint_url=request.url, error=error) from error
-        if answer.will_close:
+        except BaseException:
             connection.close()
-        else:
+            raise
+        if connection.reusable:
             self._keep(endpoint, connection)
+        else:
+            connection.close()
         # AWSResponse reads the headers into its own case-insensitive dict: any mapping will do.
-        headers = cast("HTTPHeaders", dict(answer.getheaders()))
-        return AWSResponse(request.url, answer.status, headers, _Body(content))
+        headers = cast("HTTPHeaders", answer.headers)
+        return AWSResponse(request.url, answer.status, headers, _Body(answer.body))
 
     def close(self) -> None:
         with self._lock:
@@ -121,7 +127,7 @@ class LeanHttpSession:
                 connection.close()
         self._fallback.close()
 
-    def _idle_connection(self, endpoint: _Endpoint) -> http.client.HTTPConnection | None:
+    def _idle_connection(self, endpoint: _Endpoint) -> Connection | None:
         """The most recently used idle connection that is still open, if any."""
         while True:
             with self._lock:
@@ -131,7 +137,7 @@ class LeanHttpSession:
                 return connection
             connection.close()
 
-    def _keep(self, endpoint: _Endpoint, connection: http.client.HTTPConnection) -> None:
+    def _keep(self, endpoint: _Endpoint, connection: Connection) -> None:
         with self._lock:
             connections = self._idle.setdefault(endpoint, [])
             if len(connections) < MAX_IDLE_CONNECTIONS:
@@ -139,30 +145,25 @@ class LeanHttpSession:
                 return
         connection.close()
 
-    def _connect(self, endpoint: _Endpoint, url: str) -> http.client.HTTPConnection:
+    def _connect(self, endpoint: _Endpoint, url: str) -> Connection:
         scheme, host, port = endpoint
-        connection: http.client.HTTPConnection
-        if scheme == "https":
-            connection = http.client.HTTPSConnection(
-                host, port, timeout=self._connect_timeout, context=self._tls_context()
-            )
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        sock: socket.socket | None = None
         try:
-            connection.connect()
+            sock = socket.create_connection((host, port), timeout=self._connect_timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                sock = self._tls_context().wrap_socket(sock, server_hostname=host)
         except TimeoutError as error:
-            connection.close()
+            _close(sock)
             raise ConnectTimeoutError(endpoint_url=url, error=error) from error
         except ssl.SSLError as error:
-            connection.close()
+            _close(sock)
             raise SSLError(endpoint_url=url, error=error) from error
         except OSError as error:
-            connection.close()
+            _close(sock)
             raise EndpointConnectionError(endpoint_url=url, error=error) from error
-        assert connection.sock is not None
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.sock.settimeout(self._read_timeout)
-        return connection
+        sock.settimeout(self._read_timeout)
+        return Connection(sock, _host_header(scheme, host, port))
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
@@ -185,12 +186,10 @@ def _plain(request: AWSPreparedRequest) -> bool:
     )
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
+def _dropped(connection: Connection) -> bool:
     """Whether an idle connection was closed by the other end (it is readable: end of file, or
     bytes nobody asked for), so it must not carry a request."""
     sock = connection.sock
-    if sock is None:
-        return True
     try:
         if hasattr(select, "poll"):  # no limit on the descriptor's number, unlike select()
             poller = select.poll()
@@ -200,6 +199,18 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+def _close(sock: socket.socket | None) -> None:
+    if sock is not None:
+        sock.close()
+
+
+def _host_header(scheme: str, host: str, port: int) -> str:
+    """The Host botocore signed (``botocore.auth._host_from_url``): the port only if not the
+    scheme's default, an IPv6 address in brackets."""
+    name = f"[{host}]" if ":" in host else host
+    return name if port == {"http": 80, "https": 443}.get(scheme) else f"{name}:{port}"
 
 
 def install(client: Any) -> None:
