@@ -37,7 +37,7 @@ from typing import Any
 
 import time_machine
 
-from local_stack.bench.canned_server import serving
+from local_stack.bench.canned_server import handler_apart, serving
 from local_stack.bench.cost_model import (
     FUNCTION_MEMORY_MB,
     billed_ms_per_email,
@@ -295,7 +295,7 @@ def measure_cpu(mappings: EventSourceMappings, found: list[Recorded]) -> None:
         answers.update(recorded.answers)
         rounds = CPU_BATCHES * (CPU_RECORDS // _records(recorded)) // CPU_TURNS
         samples: dict[str, list[float]] = {"canned": [], "socket": [], "urllib3": []}
-        with serving(answers) as url:
+        with serving(answers) as url, handler_apart():
             for _ in range(CPU_TURNS):
                 samples["canned"] += _cpu_samples(function, recorded, CannedAnswers(answers), rounds)
                 over_socket = CannedAnswers(answers, server=url)
