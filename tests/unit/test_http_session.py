@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -158,45 +159,37 @@ def test_an_endpoint_nobody_listens_on_cannot_be_connected_to() -> None:
         _session().send(_post(f"http://127.0.0.1:{port}/"))
 
 
-def test_a_connection_closed_before_the_answer_is_a_closed_connection(server: _Server) -> None:
+@contextmanager
+def _answering_once(answer: bytes) -> Iterator[str]:
+    """A server that reads one request, writes ``answer`` (maybe nothing) and hangs up: its URL."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        port = listener.getsockname()[1]
 
-        def hang_up() -> None:
+        def answer_and_hang_up() -> None:
             connection, _ = listener.accept()
             connection.recv(65536)
+            connection.sendall(answer)
             connection.close()
 
-        thread = threading.Thread(target=hang_up, daemon=True)
+        thread = threading.Thread(target=answer_and_hang_up, daemon=True)
         thread.start()
-        with pytest.raises(ConnectionClosedError):
-            _session().send(_post(f"http://127.0.0.1:{port}/"))
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
         thread.join(HANG_SECONDS)
+
+
+def test_a_connection_closed_before_the_answer_is_a_closed_connection() -> None:
+    with _answering_once(b"") as url, pytest.raises(ConnectionClosedError):
+        _session().send(_post(url))
 
 
 def test_an_answer_that_is_not_http_is_a_closed_connection_and_the_next_request_connects_anew(
     server: _Server,
 ) -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        port = listener.getsockname()[1]
-
-        def answer_garbage() -> None:
-            connection, _ = listener.accept()
-            connection.recv(65536)
-            connection.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
-            connection.close()
-
-        thread = threading.Thread(target=answer_garbage, daemon=True)
-        thread.start()
-        session = _session()
-        with pytest.raises(ConnectionClosedError) as closed:
-            session.send(_post(f"http://127.0.0.1:{port}/"))
-        assert "not an HTTP/1.x status line" in str(closed.value.kwargs["error"])
-        thread.join(HANG_SECONDS)
+    session = _session()
+    with _answering_once(b"SSH-2.0-OpenSSH\r\n\r\n") as url, pytest.raises(ConnectionClosedError) as closed:
+        session.send(_post(url))
+    assert "not an HTTP/1.x status line" in str(closed.value.kwargs["error"])
     assert session.send(_post(f"{server.url}/after")).status_code == 200
 
 
