@@ -434,6 +434,7 @@ def scenario_lines(
         Line(
             "handler CPU per sent email, real socket (keep-alive HTTP endpoint, the clients' HTTP session)",
             f"busy {_pair(situations, 'busy', lambda r: r.cpu_ms['socket'], ' ms')}",
+            "taking turns, the endpoint on its own CPU: "
             f"botocore's urllib3 session {_pair(situations, 'busy', lambda r: r.cpu_ms['urllib3'], ' ms')}; "
             f"canned inside botocore {_pair(situations, 'busy', lambda r: r.cpu_ms['canned'], ' ms')}; "
             f"quiet socket {_pair(situations, 'quiet', lambda r: r.cpu_ms['socket'], ' ms')}, "
