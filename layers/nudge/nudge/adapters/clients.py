@@ -4,7 +4,7 @@ No client exists until first use, so tests and the local stack can point the SDK
 ``AWS_ENDPOINT_URL``) before anything connects. One Session for every client: each new Session loads
 its service models and credential chain again (about 40-70 ms a client on a cold start; `make
 bench` measures it). Creation is locked because a boto3 Session is not thread-safe. Each client
-sends with ``nudge.adapters.http_session`` (keep-alive ``http.client``, not urllib3).
+sends with ``nudge.adapters.http_session`` (pooled keep-alive connections, not urllib3).
 """
 
 from __future__ import annotations
