@@ -16,15 +16,17 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from botocore.auth import _host_from_url  # type: ignore[attr-defined]  # private: what botocore signs
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError, SSLError
 from botocore.httpsession import URLLib3Session
 
-from nudge.adapters.http_session import LeanHttpSession, install
+from nudge.adapters.http_session import LeanHttpSession, _host_header, install
 
 HANG_SECONDS = 10  # only a guard against a hang
 
@@ -241,3 +243,20 @@ def test_a_client_sends_with_it_unless_a_proxy_is_configured(monkeypatch: pytest
     from_environment = _client()
     install(from_environment)
     assert isinstance(from_environment._endpoint.http_session, URLLib3Session)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://dynamodb.eu-west-1.amazonaws.com/",
+        "https://dynamodb.eu-west-1.amazonaws.com:443/",
+        "http://127.0.0.1:4566/",
+        "http://LOCALHOST:80/",
+        "https://[::1]:8443/",
+        "https://[::1]/",
+    ],
+)
+def test_the_host_sent_is_the_host_botocore_signed(url: str) -> None:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    assert _host_header(parts.scheme, parts.hostname or "", port) == _host_from_url(url)
