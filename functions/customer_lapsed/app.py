@@ -1,15 +1,20 @@
 """Customer Lapsed: EventBridge rule -> SQS -> this function -> one personalized email per event."""
 
-from typing import Any
+from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
+from nudge.function_import import imported
 from nudge.observability import logger, metrics, tracer
 from nudge.trigger_handler import process_trigger_batch
 from nudge.triggers import CUSTOMER_LAPSED
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
+
+@imported
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

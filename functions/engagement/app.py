@@ -1,15 +1,20 @@
 """Engagement: SES delivery, open and click events (configuration set -> EventBridge -> rule -> SQS ->
 this function) -> the delivery record they belong to and the recipient's profile."""
 
-from typing import Any
+from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from nudge.engagement.apply import process_engagement_batch
+from nudge.function_import import imported
 from nudge.observability import logger, metrics, tracer
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
+
+@imported
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

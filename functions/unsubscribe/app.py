@@ -1,13 +1,18 @@
 """Unsubscribe: Lambda Function URL -> one-click (RFC 8058) POST, or a confirmation page on GET."""
 
-from typing import Any
+from __future__ import annotations
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
+from nudge.function_import import imported
 from nudge.observability import logger, metrics, tracer
 from nudge.unsubscribe.http import app
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
+
+@imported
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

@@ -40,6 +40,9 @@ LAYER_DIR = REPO_ROOT / "layers" / "nudge"
 # What Lambda sets in every function's environment (besides the template's variables): the X-Ray
 # SDK and Powertools' Tracer read these to decide that they run in Lambda.
 LAMBDA_MARKERS = {
+    # The runtime API's address: the layer's package stops the garbage collector for the import when
+    # it sees it (nudge.function_import).
+    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
     "LAMBDA_TASK_ROOT": "/var/task",
     "AWS_LAMBDA_FUNCTION_NAME": "nudge-cold-start",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",

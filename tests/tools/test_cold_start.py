@@ -1,6 +1,7 @@
 """What a handler's import may cost on a cold start: no Powertools parser models package (ours are
 in nudge.envelopes), no X-Ray patching of libraries we do not use, no rendering stack where nothing
-renders, never scipy, and no AWS Session or client (the import stays free of side effects)."""
+renders, never scipy, no AWS Session or client (the import stays free of side effects), and no
+garbage collection while it runs (nudge.function_import)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,23 @@ SENDS_EMAIL = {"cart_abandoned", "order_placed", "customer_lapsed"}
 NEVER = ("aws_lambda_powertools.utilities.parser.models", "scipy", "requests", "sqlite3")
 
 _PROBE = """
-import json, sys
+import gc, json, sys
+collections = []
+# A collection, and whether the layer's package was imported by then (what app.py imports from the
+# standard library before it, Lambda's runtime has mostly imported already).
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append("nudge" in sys.modules))
 sys.path[:0] = sys.argv[1:]
 import app
+during_import = list(collections)
+gc.collect()
 from nudge.adapters import clients
-print(json.dumps({"modules": sorted(sys.modules), "sessions": clients.session.cache_info().currsize}))
+print(json.dumps({
+    "modules": sorted(sys.modules),
+    "sessions": clients.session.cache_info().currsize,
+    "collections_during_import": during_import,
+    "collects_after_import": len(collections) > len(during_import) and gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+}))
 """
 
 
@@ -57,6 +70,10 @@ def test_a_handler_import_loads_only_what_its_function_needs(function: str) -> N
     probe = json.loads(done.stdout)
     modules = set(probe["modules"])
     assert probe["sessions"] == 0
+    # The collector stopped for the import, and runs after it, the import's objects left out of it.
+    assert True not in probe["collections_during_import"]
+    assert probe["collects_after_import"]
+    assert probe["frozen"] > 10_000
     assert not modules & set(NEVER)
     if function not in SENDS_EMAIL:
         assert not modules & set(RENDERING)
