@@ -43,7 +43,7 @@ class Product(BaseModel):
     """A Products row. ``prices`` and ``names`` are optional (rows written before them have neither):
     ``price`` in ``currency`` and ``name`` are always there."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     sku: str
     name: str
@@ -78,14 +78,14 @@ class Product(BaseModel):
 
 
 class Popular(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     sku: str
     orders: Annotated[int, Field(ge=1)]
 
 
 class Partner(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     sku: str
     count: Annotated[int, Field(ge=1)]
@@ -94,7 +94,7 @@ class Partner(BaseModel):
 class TopPartners(BaseModel):
     """A ``top#<sku>`` row."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     model_key: str
     partners: tuple[Partner, ...] = ()
@@ -103,7 +103,7 @@ class TopPartners(BaseModel):
 class Bestsellers(BaseModel):
     """The ``bestsellers`` row (every currency), or a ``bestsellers#<currency>`` row."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     model_key: str = BESTSELLERS_KEY
     skus: tuple[str, ...] = ()

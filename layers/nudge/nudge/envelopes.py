@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class EventBridgeModel(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     version: str
     id: str
@@ -35,6 +35,8 @@ class EventBridgeModel(BaseModel):
 
 
 class SqsAttributesModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     ApproximateReceiveCount: str
     ApproximateFirstReceiveTimestamp: datetime
     MessageDeduplicationId: str | None = None
@@ -47,6 +49,8 @@ class SqsAttributesModel(BaseModel):
 
 
 class SqsMsgAttributeModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     stringValue: str | None = None
     binaryValue: str | None = None
     stringListValues: list[str] = []
@@ -55,6 +59,8 @@ class SqsMsgAttributeModel(BaseModel):
 
 
 class SqsRecordModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     messageId: str
     receiptHandle: str
     body: str | type[BaseModel] | BaseModel

@@ -86,7 +86,7 @@ class EventTimeSettings(BaseModel):
     """What every function that receives events needs to bound their times; the other settings of a
     queue-fed function extend it. The alias is the environment variable set in ``template.yaml``."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     max_clock_skew_seconds: int = Field(
         default=DEFAULT_MAX_CLOCK_SKEW_SECONDS,

@@ -47,7 +47,7 @@ class Outcome(BaseModel):
     """Returned by the pipeline and stored as the delivery record, which also guards against a
     second send (see ``nudge.dal.deliveries``)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     trigger: str
     customer_id: str

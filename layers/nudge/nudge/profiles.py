@@ -47,7 +47,7 @@ class CustomerFacts(BaseModel):
     one email address or name.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     customer_id: str
     marketing_consent: bool = False
@@ -117,7 +117,7 @@ Name = Annotated[str, AfterValidator(one_line)]
 class SendSlot(BaseModel):
     """One of the frequency cap's slots on the profile: which email took it, and when."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     taken_at: AwareDatetime
     taken_by: str

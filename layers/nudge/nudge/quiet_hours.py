@@ -14,7 +14,7 @@ class QuietHours(BaseModel):
     Equal times mean there are no quiet hours.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     start: time
     end: time

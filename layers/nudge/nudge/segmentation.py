@@ -23,7 +23,7 @@ DEFAULT_SEGMENT_ID = "default"
 class Bounds(BaseModel):
     """A numeric range; a missing fact (never ordered, never emailed) is outside every range."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     gte: Decimal | None = None
     gt: Decimal | None = None
@@ -65,7 +65,7 @@ class OneOf(BaseModel):
     ``["DE", "AT"]`` or ``"DE"``. A missing fact (no country on the profile) is in no list, and so
     passes every ``not_in``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -130,7 +130,7 @@ class ProfileFacts:
 class SegmentRules(BaseModel):
     """Conditions over profile facts; all given conditions must hold. No conditions matches everyone."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     days_since_last_order: Bounds | None = None
     order_count: Bounds | None = None
@@ -186,7 +186,7 @@ class SegmentRules(BaseModel):
 class SegmentDefinition(BaseModel):
     """The part of a Segments row that decides membership."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     segment_id: str
     priority: int = 1000

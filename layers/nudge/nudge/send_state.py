@@ -43,7 +43,7 @@ ProfileT = TypeVar("ProfileT", bound=CustomerFacts)
 class SendState(BaseModel):
     """The send state item as read; absent attributes are None (a customer never emailed has none)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     last_emailed_at: AwareDatetime | None = None
     first_emailed_at: AwareDatetime | None = None

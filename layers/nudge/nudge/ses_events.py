@@ -13,7 +13,7 @@ from nudge.event_times import EventTime
 
 
 class SesModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Mail(SesModel):

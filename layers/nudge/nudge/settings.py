@@ -46,7 +46,7 @@ def _blank_is_none(value: Any) -> Any:
 class StoreSettings(BaseModel):
     """What every email says about the store that sends it."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     name: str = Field(validation_alias="STORE_NAME", min_length=1)
     url: str = Field(validation_alias="STORE_URL", min_length=1)
@@ -66,7 +66,7 @@ class DeferralSettings(BaseModel):
     """Where an email delayed by quiet hours goes back to: the trigger's own queue, through a
     one-time EventBridge Scheduler schedule in this stack's group."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     schedule_group: str = Field(validation_alias="DEFERRAL_SCHEDULE_GROUP", min_length=1)
     role_arn: str = Field(validation_alias="DEFERRAL_ROLE_ARN", pattern=r"^arn:")
@@ -80,7 +80,7 @@ class Settings(EventTimeSettings):
     The field aliases are the environment variable names set in ``template.yaml``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     segments_table: str = Field(validation_alias="SEGMENTS_TABLE", min_length=1)
@@ -206,7 +206,7 @@ class UnsubscribeSettings(BaseModel):
     """What the unsubscribe endpoint and the SES feedback handler need: where profiles live, and the
     signing key's secret."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     unsubscribe_key_secret: str = Field(validation_alias="UNSUBSCRIBE_KEY_SECRET", min_length=1)
@@ -222,7 +222,7 @@ class FeedbackSettings(EventTimeSettings):
     """What the SES feedback function needs: where profiles and delivery records live, our
     configuration set, and its queues."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)

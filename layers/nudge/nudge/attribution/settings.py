@@ -14,7 +14,7 @@ from nudge.event_times import EventTimeSettings
 class AttributionSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
     click_window_days: int = Field(default=5, ge=1, le=90, validation_alias="ATTRIBUTION_CLICK_WINDOW_DAYS")

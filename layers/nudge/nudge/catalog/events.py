@@ -28,7 +28,7 @@ row that stays small (about 20 bytes a price)."""
 class ProductUpdated(BaseModel):
     """A product as the store's catalog says it is now; a newer ``updated_at`` replaces an older."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     sku: Identifier
     name: Name

@@ -14,7 +14,7 @@ from nudge.event_times import EventTimeSettings
 class CatalogSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     products_table: str = Field(validation_alias="PRODUCTS_TABLE", min_length=1)
     recommendations_table: str = Field(validation_alias="RECOMMENDATIONS_TABLE", min_length=1)

@@ -13,7 +13,7 @@ from nudge.event_times import EventTimeSettings
 class CustomerSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)

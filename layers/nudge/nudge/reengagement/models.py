@@ -14,7 +14,7 @@ from nudge.envelopes import SqsRecordModel
 class RunRequest(BaseModel):
     """The schedule's Input, with EventBridge Scheduler's context attributes filled in."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     scheduled_time: AwareDatetime
     execution_id: str | None = None
@@ -27,7 +27,7 @@ class RunRequest(BaseModel):
 class WorkItem(BaseModel):
     """One parallel-scan shard of one run; the checkpoint row says how far it got."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     run_id: Annotated[str, Field(min_length=1, max_length=64)]
     as_of: AwareDatetime
