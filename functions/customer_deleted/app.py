@@ -10,8 +10,9 @@ from nudge.function_import import imported
 from nudge.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from nudge.sqs_batches import PartialItemFailureResponse
 
 
 @imported

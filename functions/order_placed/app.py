@@ -10,8 +10,9 @@ from nudge.trigger_handler import process_trigger_batch
 from nudge.triggers import ORDER_PLACED
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from nudge.sqs_batches import PartialItemFailureResponse
 
 
 @imported

@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import ValidationError, field_validator
 
@@ -145,6 +144,6 @@ def test_a_model_that_recurses_too_deep_to_read_a_record_refuses_it_as_too_deepl
     processor = SqsBatchProcessor(model=ReadsTheBody, raw_records=[record])
     # Then the record fails validation naming the body, which dead-letters it at once
     with pytest.raises(ValidationError) as raised:
-        processor._to_batch_type(record, EventType.SQS, ReadsTheBody)
+        processor.parse(record)
     assert raised.value.title == "ReadsTheBody"
     assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [(("body",), "too_deeply_nested")]

@@ -6,9 +6,9 @@ it has (API Gateway, Kinesis, S3, Cognito and a hundred more): about 30 ms of ea
 two models. tests/tools/test_cold_start.py checks no handler imports that package, and that these
 stay the same as Powertools' own (field names, aliases and requiredness).
 
-Powertools' batch types import the package too when pydantic is already loaded, so a handler imports
-``aws_lambda_powertools.utilities.batch.types`` before anything that imports pydantic (isort's order
-does so: ``aws_lambda_powertools`` sorts before ``nudge`` and ``pydantic``).
+Powertools' batch package imports that package too when pydantic is already loaded: only the
+re-engagement worker imports it (the other queue-fed functions run ``nudge.sqs_batches``), after
+nothing that imports pydantic.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, Json, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -33,7 +32,7 @@ from nudge.observability import log_safe_id, logger, metrics
 from nudge.ses_events import Mail, SesEventBridgeModel, SesModel
 from nudge.ses_origin import from_our_configuration_set, sent_delivery
 from nudge.settings import FeedbackSettings
-from nudge.sqs_batches import process_queue_batch
+from nudge.sqs_batches import PartialItemFailureResponse, process_queue_batch
 
 
 class Bounce(SesModel):

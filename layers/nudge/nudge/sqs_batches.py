@@ -29,14 +29,9 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.base import FailureResponse
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, ExceptionInfo
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -45,6 +40,9 @@ from nudge.event_times import validation_context
 from nudge.observability import logger, metrics
 from nudge.timeutil import utc_now
 from nudge.waiting import ComesBackLaterError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 900
@@ -72,9 +70,23 @@ def backoff_seconds(receive_count: int, cap: int = BACKOFF_MAX_SECONDS) -> int:
     return int(min(cap, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1)))
 
 
-class SqsBatchProcessor(BatchProcessor):
-    """A BatchProcessor that dead-letters what can never succeed, backs off the rest, and whose
-    failure log names the problem but never the data (a pydantic message quotes the input)."""
+class PartialItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class PartialItemFailureResponse(TypedDict):
+    """What a queue-fed function returns: the records SQS delivers again (``ReportBatchItemFailures``)."""
+
+    batchItemFailures: list[PartialItemFailure]
+
+
+class SqsBatchProcessor:
+    """Runs a batch's records: dead-letters what can never succeed, backs off the rest, and logs a
+    failure naming the problem but never the data (a pydantic message quotes the input).
+
+    Ours, not Powertools' ``BatchProcessor``: importing that package imports the event data classes
+    of every event source Lambda has (Kinesis, DynamoDB streams, Kafka and the rest), about a tenth
+    of a cold start's import for the few lines of it a queue-fed function used."""
 
     def __init__(
         self,
@@ -86,55 +98,66 @@ class SqsBatchProcessor(BatchProcessor):
         context: dict[str, Any] | None = None,
         backoff_cap: int = BACKOFF_MAX_SECONDS,
     ) -> None:
-        super().__init__(event_type=EventType.SQS, model=model)
-        self._raw = {str(record.get("messageId")): record for record in raw_records}
+        self.model = model
+        self.records = raw_records
         self._queue_url = queue_url
         self._dead_letter_queue_url = dead_letter_queue_url
         self._context = context
         self._backoff_cap = backoff_cap
+        self.failed = 0
+        """Records that failed (dead-lettered ones are not: they are done with)."""
 
-    def _to_batch_type(self, record: dict[str, Any], event_type: EventType, model: Any = None) -> Any:
+    def parse(self, record: dict[str, Any]) -> Any:
         """The record as ``model`` reads it, validated with this batch's context (the clock event
         times are bounded by); one too deeply nested to read fails validation, naming the body."""
-        if model is None:
-            return super()._to_batch_type(record=record, event_type=event_type)
         try:
-            return model.model_validate(record, context=self._context)
+            return self.model.model_validate(record, context=self._context)
         except RecursionError:
-            raise _too_deeply_nested(model) from None
+            raise _too_deeply_nested(self.model) from None
 
-    def process(self) -> list[tuple[Any, ...]]:
+    def process(self, handle_record: Callable[[Any], None]) -> PartialItemFailureResponse:
         """Every record, each customer's in order on one thread, up to ``MAX_CONCURRENT_RECORDS``
-        customers at once; the results in the batch's order."""
+        customers at once; the records to deliver again, in the batch's order. Raises
+        ``AllRecordsFailedError`` if every record failed."""
         lanes: dict[str, list[int]] = {}
         for index, record in enumerate(self.records):
             lanes.setdefault(_serial_key(record, index), []).append(index)
-        results: list[tuple[Any, ...]] = [()] * len(self.records)
+        again: list[str | None] = [None] * len(self.records)
 
         def run(lane: list[int]) -> None:
             for index in lane:
-                results[index] = self._process_record(self.records[index])
+                again[index] = self._process_record(self.records[index], handle_record)
 
         if len(lanes) == 1 or MAX_CONCURRENT_RECORDS <= 1:
             for lane in lanes.values():
                 run(lane)
-            return results
-        # Each lane runs in a copy of this thread's context: what the invocation set in context
-        # variables (Powertools', a test harness's deadline) holds on every thread of it.
-        contexts = [contextvars.copy_context() for _ in lanes]
-        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_RECORDS, len(lanes))) as pool:
-            # list() re-raises what a lane raised: _process_record catches every record's Exception,
-            # so that is a BaseException (the invocation is ending) or a bug in the processor.
-            list(pool.map(lambda context, lane: context.run(run, lane), contexts, lanes.values()))
-        return results
+        else:
+            # Each lane runs in a copy of this thread's context: what the invocation set in context
+            # variables (Powertools', a test harness's deadline) holds on every thread of it.
+            contexts = [contextvars.copy_context() for _ in lanes]
+            with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_RECORDS, len(lanes))) as pool:
+                # list() re-raises what a lane raised: _process_record catches every record's
+                # Exception, so that is a BaseException (the invocation is ending) or a bug here.
+                list(pool.map(lambda context, lane: context.run(run, lane), contexts, lanes.values()))
+        if self.records and self.failed == len(self.records):
+            raise AllRecordsFailedError(f"all {self.failed} records of the batch failed")
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in again if message_id]}
 
-    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
-        error = exception[1]
-        message_id = str(getattr(record, "message_id", None) or getattr(record, "messageId", None))
-        raw = self._raw.get(message_id, {})
+    def _process_record(self, record: dict[str, Any], handle_record: Callable[[Any], None]) -> str | None:
+        """The record's message id if SQS must deliver it again, else None."""
+        try:
+            handle_record(self.parse(record))
+        except Exception as error:
+            return self._failed(record, error)
+        return None
+
+    def _failed(self, record: Any, error: Exception) -> str | None:
+        raw: dict[str, Any] = record if isinstance(record, dict) else {}
+        message_id = str(raw.get("messageId"))
         if isinstance(error, ValidationError) and self._dead_letter(raw, message_id, error):
             # Removed from the queue as if handled: the dead-letter queue holds it for an operator.
-            return self.success_handler(record, None)
+            return None
+        self.failed += 1
         if isinstance(error, ComesBackLaterError):
             logger.info(
                 "event waits; it comes back later",
@@ -142,7 +165,7 @@ class SqsBatchProcessor(BatchProcessor):
             )
             metrics.add_metric(name="EventWaiting", unit=MetricUnit.Count, value=1)
             self._back_off(raw, message_id, not_started=False, after=error.retry_after_seconds)
-            return super().failure_handler(record, exception)
+            return message_id
         logger.error(
             "event processing failed; it will be retried",
             extra={
@@ -154,7 +177,7 @@ class SqsBatchProcessor(BatchProcessor):
         )
         metrics.add_metric(name="EmailFailed", unit=MetricUnit.Count, value=1)
         self._back_off(raw, message_id, not_started=isinstance(error, NotStartedError))
-        return super().failure_handler(record, exception)
+        return message_id
 
     def _dead_letter(self, raw: dict[str, Any], message_id: str, error: ValidationError) -> bool:
         """Put the record's body, unchanged (a redrive replays it), on the dead-letter queue."""
@@ -229,11 +252,14 @@ def process_queue_batch(
     "cart_abandoned")``), each record parsed with ``model`` (no event time more than ``max_clock_skew``
     ahead of the clock) and handed to ``handle_record`` (none started with too little time left),
     failures dead-lettered or backed off on ``queue_url`` (for at most ``backoff_cap`` seconds)."""
+    records = event.get("Records", [])
+    if not isinstance(records, list):
+        raise ValueError("not an SQS event: Records is not a list")
     metrics.add_dimension(name=dimension[0], value=dimension[1])
-    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(records))
     processor = SqsBatchProcessor(
         model=model,
-        raw_records=event.get("Records", []),
+        raw_records=records,
         queue_url=queue_url,
         dead_letter_queue_url=dead_letter_queue_url,
         context=validation_context(utc_now(), max_clock_skew),
@@ -245,16 +271,7 @@ def process_queue_batch(
             raise NotStartedError("too little time left in the invocation")
         handle_record(record)
 
-    try:
-        return process_partial_response(
-            event=event, record_handler=within_budget, processor=processor, context=context
-        )
-    except BatchProcessingError:
-        # Powertools' message quotes each record's exception, inputs included, and Lambda logs an
-        # unhandled error verbatim: raise one that carries no data. Each cause was logged above.
-        raise AllRecordsFailedError(
-            f"all {len(processor.fail_messages)} records of the batch failed"
-        ) from None
+    return processor.process(within_budget)
 
 
 def _serial_key(record: dict[str, Any], index: int) -> str:

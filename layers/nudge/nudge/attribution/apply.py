@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.attribution.rules import Windows, attributed_email
@@ -18,7 +17,7 @@ from nudge.dal.attribution import Conversion, customer_deliveries, record_conver
 from nudge.delivery_facts import DeliveryFacts
 from nudge.events import OrderPlaced, OrderPlacedRecord
 from nudge.observability import log_safe_id, logger, metrics
-from nudge.sqs_batches import process_queue_batch
+from nudge.sqs_batches import PartialItemFailureResponse, process_queue_batch
 
 NO_VARIANT = "none"
 # Each attempt re-reads the records: another order took the chosen email meanwhile (rare).

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.catalog.events import CatalogRecord, ProductUpdated, ProductUpdatedEvent
@@ -42,7 +41,7 @@ from nudge.catalog_rows import BESTSELLERS, Bestsellers, Product
 from nudge.dal import copurchases, products
 from nudge.events import OrderPlaced
 from nudge.observability import logger, metrics
-from nudge.sqs_batches import process_queue_batch
+from nudge.sqs_batches import PartialItemFailureResponse, process_queue_batch
 from nudge.timeutil import utc_now
 
 

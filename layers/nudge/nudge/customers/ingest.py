@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.customers.erasure import erase
@@ -18,7 +17,7 @@ from nudge.customers.events import CustomerDeletedRecord, CustomerUpdatedRecord
 from nudge.customers.settings import CustomerSettings
 from nudge.customers.updates import apply_update
 from nudge.observability import log_safe_id, logger
-from nudge.sqs_batches import process_queue_batch
+from nudge.sqs_batches import PartialItemFailureResponse, process_queue_batch
 from nudge.timeutil import utc_now
 
 

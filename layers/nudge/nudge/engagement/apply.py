@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudge.dal.customer_history import record_engagement
@@ -22,7 +21,7 @@ from nudge.engagement.settings import EngagementSettings
 from nudge.message_tags import DeliveryRef, first_tag
 from nudge.observability import log_safe_id, logger, metrics
 from nudge.ses_origin import from_our_configuration_set, named_delivery
-from nudge.sqs_batches import process_queue_batch
+from nudge.sqs_batches import PartialItemFailureResponse, process_queue_batch
 
 NO_VARIANT = "none"
 """The ``variant`` metric dimension of an email sent outside any experiment."""
