@@ -14,7 +14,12 @@ from pydantic import ValidationError, field_validator
 
 from local_stack.emulator.sqs_records import sqs_event
 from local_stack.faults.shapes import deeply_nested
-from nudge.sqs_batches import MAX_CONCURRENT_RECORDS, SqsBatchProcessor, process_queue_batch
+from nudge.sqs_batches import (
+    MAX_CONCURRENT_RECORDS,
+    AllRecordsFailedError,
+    SqsBatchProcessor,
+    process_queue_batch,
+)
 
 
 class _Context:
@@ -147,3 +152,25 @@ def test_a_model_that_recurses_too_deep_to_read_a_record_refuses_it_as_too_deepl
         processor.parse(record)
     assert raised.value.title == "ReadsTheBody"
     assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [(("body",), "too_deeply_nested")]
+
+
+def test_a_batch_whose_every_record_fails_fails_as_a_whole_without_naming_any_data() -> None:
+    # Ten customers, so the records fail on ten threads at once; each failure is logged by itself.
+    everyone = threading.Barrier(MAX_CONCURRENT_RECORDS, timeout=10)
+
+    def fail(record: Any) -> None:
+        everyone.wait()
+        raise RuntimeError(f"secret {record.body}")
+
+    with pytest.raises(AllRecordsFailedError) as raised:
+        _run([_event(f"cus_{n}", n) for n in range(MAX_CONCURRENT_RECORDS)], fail)
+    assert str(raised.value) == f"all {MAX_CONCURRENT_RECORDS} records of the batch failed"
+
+
+def test_a_batch_with_one_record_left_to_succeed_reports_only_the_failed_ones() -> None:
+    def fail_all_but_cus_0(record: Any) -> None:
+        if json.loads(record.body)["detail"]["customer_id"] != "cus_0":
+            raise RuntimeError("failed")
+
+    response = _run([_event(f"cus_{n}", n) for n in range(3)], fail_all_but_cus_0)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}, {"itemIdentifier": "msg-2"}]}

@@ -104,8 +104,6 @@ class SqsBatchProcessor:
         self._dead_letter_queue_url = dead_letter_queue_url
         self._context = context
         self._backoff_cap = backoff_cap
-        self.failed = 0
-        """Records that failed (dead-lettered ones are not: they are done with)."""
 
     def parse(self, record: dict[str, Any]) -> Any:
         """The record as ``model`` reads it, validated with this batch's context (the clock event
@@ -139,9 +137,12 @@ class SqsBatchProcessor:
                 # list() re-raises what a lane raised: _process_record catches every record's
                 # Exception, so that is a BaseException (the invocation is ending) or a bug here.
                 list(pool.map(lambda context, lane: context.run(run, lane), contexts, lanes.values()))
-        if self.records and self.failed == len(self.records):
-            raise AllRecordsFailedError(f"all {self.failed} records of the batch failed")
-        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in again if message_id]}
+        failed = [message_id for message_id in again if message_id is not None]
+        # A dead-lettered record is done with, not failed: only a batch all of whose records come
+        # back fails as a whole.
+        if failed and len(failed) == len(self.records):
+            raise AllRecordsFailedError(f"all {len(failed)} records of the batch failed")
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
     def _process_record(self, record: dict[str, Any], handle_record: Callable[[Any], None]) -> str | None:
         """The record's message id if SQS must deliver it again, else None."""
@@ -157,7 +158,6 @@ class SqsBatchProcessor:
         if isinstance(error, ValidationError) and self._dead_letter(raw, message_id, error):
             # Removed from the queue as if handled: the dead-letter queue holds it for an operator.
             return None
-        self.failed += 1
         if isinstance(error, ComesBackLaterError):
             logger.info(
                 "event waits; it comes back later",
