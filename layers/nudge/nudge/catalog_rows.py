@@ -11,8 +11,6 @@ Recommendations (key ``model_key``), the rows the send path reads:
   catalog products while fewer have sold (``skus``): the cold-start fallback.
 """
 
-from __future__ import annotations
-
 from decimal import Decimal
 from typing import Annotated, Final, Literal
 
@@ -68,7 +66,7 @@ class Product(BaseModel):
         """The name in ``language`` (``nudge.localized.for_language``), else the stored name."""
         return for_language(self.names, language) or self.name
 
-    def shown_in(self, currency: str, language: str) -> Product | None:
+    def shown_in(self, currency: str, language: str) -> "Product | None":
         """The product as an email in ``currency`` and ``language`` shows it (``price`` and
         ``currency`` that currency's, ``name`` that language's); None when it has no price there."""
         price = self.price_in(currency)

@@ -11,8 +11,6 @@ re-engagement worker imports it (the other queue-fed functions run ``nudge.sqs_b
 nothing that imports pydantic.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal
 

@@ -13,8 +13,6 @@ validation context (``validation_context``) when it validates a record. A model 
 (a contract test, a sample file) checks the first bound only.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any

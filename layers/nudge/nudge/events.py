@@ -9,8 +9,6 @@ skew ahead of the clock (``nudge.event_times``), at most 100 items: an event tha
 stored (DynamoDB numbers hold 38 digits) or sent fails validation, not every retry.
 """
 
-from __future__ import annotations
-
 import re
 from decimal import Decimal
 from functools import cache

@@ -15,8 +15,6 @@ that can never succeed (a complaint without its ``complaint`` object, a time fro
 dead-lettered at once naming the field; a failed write comes back after a back-off.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal
 

@@ -1,7 +1,5 @@
 """What happened to one trigger event: sent, or skipped and why."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict

@@ -1,7 +1,5 @@
 """The customer profile and segment records stored in DynamoDB."""
 
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -234,7 +232,7 @@ class Segment(SegmentDefinition):
                 return {**data, "offer_wording": wording}
         return data
 
-    def in_language(self, language: str) -> SegmentInLanguage:
+    def in_language(self, language: str) -> "SegmentInLanguage":
         """The segment as an email in ``language`` shows it: that language's perks and offer title
         (``nudge.localized.for_language``), the stored perks and the wording's title otherwise."""
         perks = for_language(self.perks_by_language, language)

@@ -1,7 +1,5 @@
 """Quiet hours: the part of the night, in the customer's own timezone, when no email should land."""
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 

@@ -7,8 +7,6 @@ fact names and empty or contradictory bounds are rejected, so a typo in the Segm
 validation instead of silently matching nobody.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -18,8 +18,6 @@ that the send's write can replace exactly it: a damaged item neither stops the c
 stays damaged after their next one.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar

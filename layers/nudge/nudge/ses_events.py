@@ -4,8 +4,6 @@ The configuration set publishes to the account's default bus (source ``aws.ses``
 SES's own (camelCase); unknown fields are kept, so a new SES attribute never breaks parsing.
 """
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from nudge.envelopes import EventBridgeModel

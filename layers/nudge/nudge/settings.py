@@ -1,7 +1,5 @@
 """Runtime configuration, read from the function's environment at handler entry."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -193,7 +191,7 @@ class Settings(EventTimeSettings):
         return timedelta(days=self.delivery_record_ttl_days)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         env = dict(os.environ if environ is None else environ)
         quiet_hours = {
             "start": env.get("QUIET_HOURS_START", "21:00"),
@@ -214,7 +212,7 @@ class UnsubscribeSettings(BaseModel):
     """Where an unsubscribe is kept as a consent statement (withdrawn, ``unsubscribe_<how>``)."""
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> UnsubscribeSettings:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         return cls.model_validate(dict(os.environ if environ is None else environ))
 
 
@@ -235,5 +233,5 @@ class FeedbackSettings(EventTimeSettings):
     """Where a record that can never succeed goes at once, instead of being retried."""
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> FeedbackSettings:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         return cls.model_validate(dict(os.environ if environ is None else environ))

@@ -1,10 +1,9 @@
 """Configuration of the attribution function, read from the environment at handler entry."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Self
 
 from pydantic import ConfigDict, Field
 
@@ -40,5 +39,5 @@ class AttributionSettings(EventTimeSettings):
         return timedelta(days=self.delivery_record_ttl_days)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> AttributionSettings:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         return cls.model_validate(dict(os.environ if environ is None else environ))

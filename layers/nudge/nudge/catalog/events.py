@@ -5,8 +5,6 @@ Bounds are those of every other event (``nudge.events``): an event that could ne
 validation with the field named and is dead-lettered at once, instead of failing every retry.
 """
 
-from __future__ import annotations
-
 from decimal import Decimal
 from typing import Annotated, Literal
 

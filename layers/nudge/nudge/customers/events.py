@@ -7,8 +7,6 @@ checked before anything is written (a real address, an IANA time zone, a locale 
 ISO 3166 country), so an invalid event is dead-lettered naming the field and nothing is half-applied.
 """
 
-from __future__ import annotations
-
 import re
 from functools import cache
 from typing import Annotated, Any, Literal

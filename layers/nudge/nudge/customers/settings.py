@@ -1,9 +1,8 @@
 """Configuration of the customer functions (Customer Updated, Customer Deleted), read at entry."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
+from typing import Self
 
 from pydantic import ConfigDict, Field
 
@@ -24,5 +23,5 @@ class CustomerSettings(EventTimeSettings):
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> CustomerSettings:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         return cls.model_validate(dict(os.environ if environ is None else environ))

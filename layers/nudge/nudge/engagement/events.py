@@ -5,8 +5,6 @@ Only what engagement needs is read: the event's timestamp and, for a click, the 
 IP address and user agent are never stored (personal data we have no use for).
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal, Self

@@ -1,9 +1,8 @@
 """Configuration of the engagement function, read from the environment at handler entry."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
+from typing import Self
 
 from pydantic import ConfigDict, Field
 
@@ -39,5 +38,5 @@ class EngagementSettings(EventTimeSettings):
         return max(1, int(per_receive))
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EngagementSettings:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         return cls.model_validate(dict(os.environ if environ is None else environ))

@@ -9,8 +9,6 @@ branch on ``variant.variant_id`` for content. ``holdout`` is reserved: it names 
 is sent nothing.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator

@@ -1,7 +1,5 @@
 """What the scheduler sends the planner, what the planner sends each worker, and what a page yields."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, fields
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -50,7 +48,7 @@ class Tally:
     published: int = 0
     failed: int = 0
 
-    def __add__(self, other: Tally) -> Tally:
+    def __add__(self, other: "Tally") -> "Tally":
         return Tally(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
     def as_dict(self) -> dict[str, int]:

@@ -1,10 +1,9 @@
 """Configuration of the planner and the workers, read from the environment at handler entry."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Self
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -53,5 +52,5 @@ class RunSettings(BaseModel):
         return timedelta(days=self.checkpoint_ttl_days)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RunSettings:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         return cls.model_validate(dict(os.environ if environ is None else environ))
