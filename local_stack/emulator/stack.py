@@ -138,10 +138,11 @@ class LocalStack:
 
 
 def powertools_environment(template_path: Path = TEMPLATE_PATH) -> dict[str, str]:
-    """The POWERTOOLS_* variables every function gets (Globals), with the local stack's parameters.
+    """The POWERTOOLS_* and PYDANTIC_* variables every function gets (Globals), with the local
+    stack's parameters.
 
-    Powertools reads them when its objects are created at import; in Lambda the environment is set
-    before the import, and a process that imports the layer early (pytest) must do the same.
+    Powertools and pydantic read them at import and on a model's first use; in Lambda the environment
+    is set before the import, and a process that imports the layer early (pytest) must do the same.
     """
     template = load_template(template_path)
     variables = _global_function_properties(template).get("Environment", {}).get("Variables", {})
@@ -149,7 +150,7 @@ def powertools_environment(template_path: Path = TEMPLATE_PATH) -> dict[str, str
     return {
         name: str(resolver.resolve(value))
         for name, value in variables.items()
-        if name.startswith("POWERTOOLS_")
+        if name.startswith(("POWERTOOLS_", "PYDANTIC_"))
     }
 
 
