@@ -130,7 +130,7 @@ def prepare(request: SendTestRequest, source: Source, *, now: datetime) -> Prepa
     language = language_for(settings.templates_dir, context["locale"])
     arm = _arm(experiment, variant_id, context, language, settings)
     email = render_for(case, recipient, recommendations, arm)
-    email = dataclasses.replace(email, subject=SUBJECT_PREFIX + email.subject)
+    email = email._replace(subject=SUBJECT_PREFIX + email.subject)
     message = build_message(
         sender=settings.sender,
         recipient_name=customer.full_name,

@@ -12,7 +12,6 @@ import io
 import json
 import tracemalloc
 from contextlib import redirect_stdout
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -126,7 +125,7 @@ def test_a_hostile_subject_is_refused_within_a_small_bound(
     assert len(source) <= 500, "a variant's subject is at most 500 characters (nudge.experiments.models)"
     # Given all the CPU time it wants, it is stopped by the budget's counters, the same on any machine
     budget = rendering.SUBJECT_BUDGET
-    monkeypatch.setattr(rendering, "SUBJECT_BUDGET", replace(budget, seconds=60))
+    monkeypatch.setattr(rendering, "SUBJECT_BUDGET", budget._replace(seconds=60))
     tracemalloc.start()
     try:
         with pytest.raises(TemplateError) as refused:

@@ -4,7 +4,6 @@ within, whatever its source, and the same mechanism for a whole email loaded by 
 from __future__ import annotations
 
 import tracemalloc
-from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,7 +37,7 @@ def test_the_time_bound_stops_what_the_counters_allow() -> None:
     # Given a budget whose CPU time is already spent, an ordinary loop is stopped by the clock
     template = metered().from_string("{% for i in range(1000) %}{% endfor %}")
     with pytest.raises(BudgetExceeded) as refused:
-        sandbox.render(template, {}, replace(SUBJECT_BUDGET, seconds=-1))
+        sandbox.render(template, {}, SUBJECT_BUDGET._replace(seconds=-1))
     assert refused.value.limit == "time" and refused.value.used.steps < SUBJECT_BUDGET.steps // 10
 
 
@@ -49,7 +48,7 @@ def test_what_a_render_counts_is_the_same_every_time() -> None:
     counted = set()
     for _ in range(3):
         with pytest.raises(BudgetExceeded) as refused:
-            sandbox.render(template, {}, replace(SUBJECT_BUDGET, seconds=60))
+            sandbox.render(template, {}, SUBJECT_BUDGET._replace(seconds=60))
         counted.add((refused.value.limit, refused.value.used.steps, refused.value.used.output))
     assert len(counted) == 1
 
@@ -69,7 +68,7 @@ def test_a_whole_email_loaded_by_name_renders_within_its_own_budget_includes_and
     assert html == "<p>&lt;Ada&gt;</p><li>a</li><li>b</li>"
     # An included template is metered as the one that includes it
     with pytest.raises(BudgetExceeded) as refused:
-        sandbox.render(env.get_template("greedy.html.j2"), {}, replace(BODY_BUDGET, steps=100_000))
+        sandbox.render(env.get_template("greedy.html.j2"), {}, BODY_BUDGET._replace(steps=100_000))
     assert refused.value.limit == "steps"
 
 
@@ -134,6 +133,6 @@ def attempt(template: Template) -> str | Exception:
     """The subject, or why it was refused: the budget, or an error of the template's own (never a
     MemoryError or a RecursionError, which fail the test)."""
     try:
-        return sandbox.render(template, {"customer": "Robin"}, replace(SUBJECT_BUDGET, seconds=60))
+        return sandbox.render(template, {"customer": "Robin"}, SUBJECT_BUDGET._replace(seconds=60))
     except (TemplateError, TypeError, ValueError, ArithmeticError) as refused:
         return refused

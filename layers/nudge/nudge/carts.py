@@ -8,14 +8,13 @@ the email is skipped or deferred; repeating it changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from nudge.events import CartAbandoned
 
 
-@dataclass(frozen=True)
-class CartNote:
+class CartNote(NamedTuple):
     cart_id: str
     abandoned_at: datetime
 

@@ -13,9 +13,8 @@ validation context (``validation_context``) when it validates a record. A model 
 (a contract test, a sample file) checks the first bound only.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
@@ -33,8 +32,7 @@ MAX_MAX_CLOCK_SKEW_SECONDS = 7 * 86_400
 _CONTEXT_KEY = "nudge_event_clock"
 
 
-@dataclass(frozen=True)
-class EventClock:
+class EventClock(NamedTuple):
     """When the events of a batch are received, and how far ahead of that a store's clock may be."""
 
     now: datetime

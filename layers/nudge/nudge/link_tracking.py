@@ -14,8 +14,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 DEFAULT_BLOCK = "link"
@@ -31,8 +31,7 @@ _TEXT_URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING = ".,;:!?)]}"
 
 
-@dataclass(frozen=True)
-class LinkTracking:
+class LinkTracking(NamedTuple):
     source: str
     campaign: str
     domains: frozenset[str]

@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nudge.outcome import Outcome, delivery_key
 
@@ -27,8 +27,7 @@ TAG_VALUE_LIMIT = 256
 MAX_DELIVERY_PARTS = 12
 
 
-@dataclass(frozen=True)
-class DeliveryRef:
+class DeliveryRef(NamedTuple):
     """The key of one delivery record (``nudge.dal.deliveries``)."""
 
     customer_id: str

@@ -23,10 +23,10 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
+from typing import NamedTuple
 
 from nudge.rendering import RenderedEmail
 from nudge.text import one_line
@@ -57,8 +57,7 @@ _LINE_BREAK = re.compile(r"\r\n|\r")
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 
-@dataclass(frozen=True)
-class WireMessage:
+class WireMessage(NamedTuple):
     """What SES's SendEmail takes for a raw email: the bytes, and the envelope's two addresses."""
 
     data: bytes

@@ -11,12 +11,11 @@ catalog renders in English. Every store link is tagged for analytics after rende
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
@@ -40,8 +39,7 @@ SUBJECT_BUDGET = Budget(output=1_000, value=10_000, range=1_000, steps=50_000, d
 refused, and its experiment ignored. A subject that greets by name takes about 100 steps."""
 
 
-@dataclass(frozen=True)
-class RenderedEmail:
+class RenderedEmail(NamedTuple):
     subject: str
     html: str
     text: str

@@ -8,10 +8,9 @@ validation instead of silently matching nobody.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -96,8 +95,7 @@ def _within(moments: tuple[datetime, ...], days: int, as_of: datetime) -> int:
     return sum(1 for moment in moments if since < moment <= as_of)
 
 
-@dataclass(frozen=True)
-class ProfileFacts:
+class ProfileFacts(NamedTuple):
     """What rules can see of a customer, as of one moment."""
 
     days_since_last_order: int | None

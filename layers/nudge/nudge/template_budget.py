@@ -7,13 +7,12 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn, cast
+from typing import Any, NamedTuple, NoReturn, cast
 
 from jinja2.exceptions import SecurityError
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(NamedTuple):
     """What one render may use (see the module's docstring)."""
 
     output: int

@@ -5,9 +5,8 @@ written by ``nudge.dal.customer_history``; the store's own profile changes by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
@@ -144,8 +143,7 @@ def _set_once(table: str, customer_id: str, values: dict[str, object]) -> dict[s
 _FACT_NAMES = tuple(CustomerFacts.model_fields)
 
 
-@dataclass(frozen=True)
-class FactsPage:
+class FactsPage(NamedTuple):
     profiles: list[CustomerFacts]
     unreadable: list[str]
     """Ids of rows that do not validate: counted and logged by the caller, never fatal to the run."""

@@ -9,9 +9,8 @@ any replay window we accept (``DELIVERY_RECORD_TTL_DAYS``, 400 days by default).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
@@ -24,8 +23,7 @@ from nudge.timeutil import to_stored
 _OPEN = "attribute_not_exists(delivery_key) OR decision = :deferred"
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """A send claimed and not yet answered: who claimed it, and until when that invocation may live."""
 
     token: str
@@ -215,8 +213,7 @@ def mark_unconfirmed(table: str, claimed: Outcome, token: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """A stored record: the outcome, and the claim if it is a send in flight."""
 
     outcome: Outcome

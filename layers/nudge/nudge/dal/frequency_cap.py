@@ -22,9 +22,8 @@ write unit as long as it is under 1 KB.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
@@ -37,26 +36,22 @@ from nudge.send_state import read_state, with_send_state
 from nudge.timeutil import to_stored
 
 
-@dataclass(frozen=True)
-class Cap:
+class Cap(NamedTuple):
     slots: int
     window: timedelta
 
 
-@dataclass(frozen=True)
-class Taken:
+class Taken(NamedTuple):
     """The email may go: it holds ``slot`` (None when it takes none: no cap, or exempt)."""
 
     slot: int | None
 
 
-@dataclass(frozen=True)
-class Capped:
+class Capped(NamedTuple):
     """Every slot was taken within the window by other emails."""
 
 
-@dataclass(frozen=True)
-class Changed:
+class Changed(NamedTuple):
     """The send state changed since it was read (a racing email took the slot, a newer cart was
     noted): decide again from ``customer``, the profile as read with the send state as it stands."""
 

@@ -25,9 +25,8 @@ DynamoDB bills the read by the whole item all the same.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from nudge.adapters import clients
 from nudge.dal.batch_items import MAX_GET_KEYS
@@ -45,8 +44,7 @@ from nudge.profiles import Customer
 from nudge.send_state import read_state, with_send_state
 
 
-@dataclass(frozen=True)
-class RowsToRefresh:
+class RowsToRefresh(NamedTuple):
     segments_table: str
     model_table: str | None = None
     model_keys: Sequence[str] = ()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from nudge.catalog_rows import Product
 
 
-@dataclass(frozen=True)
-class RecommendationRequest:
+class RecommendationRequest(NamedTuple):
     trigger: str
     customer_id: str
     seed_skus: tuple[str, ...]

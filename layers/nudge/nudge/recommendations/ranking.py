@@ -20,13 +20,12 @@ After the co-purchases come the fallbacks (the best-sellers), each SKU once, not
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nudge.catalog_rows import TopPartners
 
 
-@dataclass(frozen=True)
-class Ranking:
+class Ranking(NamedTuple):
     equal_votes: bool = False
     damping: float = 0.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from nudge.carts import CartNote
 from nudge.dal.frequency_cap import Cap
@@ -68,15 +68,13 @@ class EmailCase:
         )
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
     customer: Customer
     segment: Segment
     unsubscribe_url: str
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(NamedTuple):
     recipient: Recipient
     context: dict[str, Any]
     language: str

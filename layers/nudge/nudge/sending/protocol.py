@@ -4,8 +4,8 @@ SES once, record its answer; and what happens when any step fails or the invocat
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -81,8 +81,7 @@ def hold_out(case: EmailCase, customer: Customer, arm: Arm) -> Outcome:
     return outcome
 
 
-@dataclass(frozen=True)
-class _Claimed:
+class _Claimed(NamedTuple):
     """The send as claimed on the delivery record: its record, and the claim that holds it."""
 
     outcome: Outcome
