@@ -8,7 +8,8 @@ from __future__ import annotations
 import io
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from nudge.adapters import clients as layer_clients
 from nudge.dal.customers import get_customer
 from nudge.dal.segments import SEGMENT_CACHE_SECONDS, get_segment
 from nudge.profiles import Segment
-from nudge.unsubscribe.keys import signing_key
+from nudge.unsubscribe.keys import KEY_CACHE_SECONDS, signing_key
 from tests.conftest import sent_emails
 
 THREADS = 10
@@ -137,6 +138,66 @@ def test_threads_reading_the_secret_on_a_cold_function_make_one_call(
     # Then one GetSecretValue, and every thread has the key
     assert len(calls) == 1
     assert len(keys) == THREADS and len(set(keys)) == 1
+
+
+def test_a_rotated_signing_key_reaches_a_warm_function_within_five_minutes(
+    stack: LocalStack, clock: time_machine.Traveller
+) -> None:
+    secret_id = stack.functions["CartAbandonedFunction"].environment["UNSUBSCRIBE_KEY_SECRET"]
+    secrets = layer_clients.secretsmanager()
+    first = signing_key(secret_id)
+    # Given the key is rotated
+    rotated = "r" * 40
+    secrets.put_secret_value(SecretId=secret_id, SecretString=rotated)
+    # Then a warm function keeps the key it read for five minutes, without reading it again
+    with counting_secret_reads(secrets) as reads:
+        assert signing_key(secret_id) == first
+        clock.shift(KEY_CACHE_SECONDS - 1)
+        assert signing_key(secret_id) == first
+        assert reads == []
+        # ...and reads the new one once they have passed
+        clock.shift(2)
+        assert signing_key(secret_id) == rotated.encode()
+        assert len(reads) == 1
+
+
+def test_a_failed_secret_read_is_not_cached(stack: LocalStack) -> None:
+    secret_id = stack.functions["CartAbandonedFunction"].environment["UNSUBSCRIBE_KEY_SECRET"]
+    layer_clients.forget()
+    secrets = layer_clients.secretsmanager()
+
+    def unavailable(**_: Any) -> None:
+        raise secrets.exceptions.InternalServiceError(
+            {"Error": {"Code": "InternalServiceError", "Message": "try again"}}, "GetSecretValue"
+        )
+
+    hook = "before-call.secrets-manager.GetSecretValue"
+    secrets.meta.events.register(hook, unavailable)
+    try:
+        with pytest.raises(secrets.exceptions.InternalServiceError):
+            signing_key(secret_id)
+    finally:
+        secrets.meta.events.unregister(hook, unavailable)
+    # The next read calls again, and gets the key
+    with counting_secret_reads(secrets) as reads:
+        assert len(signing_key(secret_id)) >= 32
+    assert len(reads) == 1
+
+
+@contextmanager
+def counting_secret_reads(secrets: Any) -> Iterator[list[str]]:
+    """The secrets one client reads (GetSecretValue), as it reads them."""
+    reads: list[str] = []
+
+    def counted(params: dict[str, Any], **_: Any) -> None:
+        reads.append(params["SecretId"])
+
+    hook = "before-parameter-build.secrets-manager.GetSecretValue"
+    secrets.meta.events.register(hook, counted)
+    try:
+        yield reads
+    finally:
+        secrets.meta.events.unregister(hook, counted)
 
 
 def segments_scans(requests: list[tuple[str, str, dict[str, Any]]], table: str) -> int:

@@ -1,5 +1,5 @@
 """What a handler's import may cost on a cold start: no Powertools parser models package (ours are
-in nudge.envelopes), no X-Ray patching of libraries we do not use, no rendering stack where nothing
+in nudge.envelopes) and no Powertools Parameters, no X-Ray patching of libraries we do not use, no rendering stack where nothing
 renders, never scipy, no AWS Session or client (the import stays free of side effects), and no
 garbage collection while it runs (nudge.function_import)."""
 
@@ -24,7 +24,15 @@ from nudge import envelopes
 
 RENDERING = ("jinja2", "css_inline", "nudge.rendering", "nudge.mime")
 SENDS_EMAIL = {"cart_abandoned", "order_placed", "customer_lapsed"}
-NEVER = ("aws_lambda_powertools.utilities.parser.models", "scipy", "requests", "sqlite3")
+# Powertools' Parameters imports a provider for every store (SSM, AppConfig, DynamoDB); the one secret
+# is read through nudge.adapters.secrets.
+NEVER = (
+    "aws_lambda_powertools.utilities.parser.models",
+    "aws_lambda_powertools.utilities.parameters",
+    "scipy",
+    "requests",
+    "sqlite3",
+)
 
 _PROBE = """
 import gc, json, sys
