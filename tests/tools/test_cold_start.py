@@ -1,7 +1,7 @@
 """What a handler's import may cost on a cold start: no Powertools parser models package (ours are
-in nudge.envelopes) and no Powertools Parameters, no X-Ray patching of libraries we do not use, no rendering stack where nothing
-renders, never scipy, no AWS Session or client (the import stays free of side effects), and no
-garbage collection while it runs (nudge.function_import)."""
+in nudge.envelopes) and no Powertools Parameters, no X-Ray patching of libraries we do not use, no
+rendering stack where nothing renders, never scipy, no AWS Session or client (the import stays free
+of side effects), and no garbage collection while it runs (nudge.function_import)."""
 
 from __future__ import annotations
 import __future__
@@ -24,6 +24,9 @@ from nudge import envelopes
 
 RENDERING = ("jinja2", "css_inline", "nudge.rendering", "nudge.mime")
 SENDS_EMAIL = {"cart_abandoned", "order_placed", "customer_lapsed"}
+# Nothing that sends email is async; X-Ray's wrapt would import asyncio from 2.2 on (its pin in
+# layers/nudge/requirements.txt). Powertools' event handler and batch packages import it themselves.
+NOT_WHERE_EMAIL_IS_SENT = ("asyncio",)
 # Powertools' Parameters imports a provider for every store (SSM, AppConfig, DynamoDB); the one secret
 # is read through nudge.adapters.secrets.
 NEVER = (
@@ -89,6 +92,8 @@ def test_a_handler_import_loads_only_what_its_function_needs(function: str) -> N
     assert not modules & set(NEVER)
     if function not in SENDS_EMAIL:
         assert not modules & set(RENDERING)
+    else:
+        assert not modules & set(NOT_WHERE_EMAIL_IS_SENT)
 
 
 def _subclasses(model: type[BaseModel]) -> Iterator[type[BaseModel]]:

@@ -24,11 +24,11 @@ from nudge.dal import consent_history
 from nudge.dal.consent_history import ConsentStatement
 from nudge.dal.customers import record_unsubscribe
 from nudge.observability import log_safe_id, logger, metrics
-from nudge.settings import UnsubscribeSettings
 from nudge.timeutil import utc_now
 from nudge.unsubscribe import tokens
 from nudge.unsubscribe.keys import signing_key
 from nudge.unsubscribe.request import MalformedRequestError, form_fields, token_from_query
+from nudge.unsubscribe.settings import UnsubscribeSettings
 
 app = LambdaFunctionUrlResolver()
 
