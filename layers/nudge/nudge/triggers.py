@@ -7,9 +7,8 @@ Everything that differs between triggers lives here as data; the pipeline has no
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from nudge.carts import CartNote, cart_note
 from nudge.envelopes import EventBridgeModel, SqsRecordModel
@@ -33,8 +32,7 @@ from nudge.settings import Settings
 DetailT = TypeVar("DetailT", bound=TriggerDetail)
 
 
-@dataclass(frozen=True)
-class Series(Generic[DetailT]):
+class Series(NamedTuple, Generic[DetailT]):
     """A trigger whose event is followed by more steps (the cart reminders): step k goes out
     ``hours(settings)[k-1]`` hours after ``started_at``, through a one-time schedule (nudge.series)."""
 
@@ -44,8 +42,7 @@ class Series(Generic[DetailT]):
     hours: Callable[[Settings], tuple[int, ...]]
 
 
-@dataclass(frozen=True)
-class Trigger(Generic[DetailT]):
+class Trigger(NamedTuple, Generic[DetailT]):
     name: str
     """Template family folder, metric dimension and SES tag, e.g. ``cart_abandoned``."""
     detail_type: str

@@ -9,8 +9,6 @@ rendered: the recipient, the template context, the copy's language and the exper
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, NamedTuple
 
 from nudge.carts import CartNote
@@ -23,8 +21,7 @@ from nudge.settings import Settings
 from nudge.triggers import Trigger
 
 
-@dataclass(frozen=True)
-class EmailCase:
+class EmailCase(NamedTuple):
     trigger: Trigger[Any]
     detail: TriggerDetail
     settings: Settings
@@ -33,7 +30,7 @@ class EmailCase:
     def customer_id(self) -> str:
         return self.detail.customer_id
 
-    @cached_property
+    @property
     def business_id(self) -> str:
         """What makes two events the same email: the delivery record's key, which guards the send."""
         return self.trigger.business_id(self.detail)
@@ -43,12 +40,12 @@ class EmailCase:
         """The email's identity on the frequency cap's slot it takes."""
         return f"{self.trigger.name}:{self.business_id}"
 
-    @cached_property
+    @property
     def note(self) -> CartNote | None:
         """What the event notes on the send state whatever is decided (the newest cart)."""
         return self.trigger.cart_note_of(self.detail)
 
-    @cached_property
+    @property
     def cap(self) -> Cap | None:
         """None when there is no cap: 0 is off, and an exempt trigger (the thank-you for an order)
         neither waits for a slot nor takes one from the marketing emails."""
