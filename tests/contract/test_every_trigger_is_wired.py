@@ -80,7 +80,7 @@ def test_attribution_knows_the_cart_trigger_by_its_declared_name() -> None:
 
 def test_a_trigger_without_its_pieces_is_named() -> None:
     # Given a trigger nothing else knows
-    stray = Trigger(**{**vars(CART_ABANDONED), "name": "price_dropped", "detail_type": "Price Dropped"})
+    stray = CART_ABANDONED._replace(name="price_dropped", detail_type="Price Dropped")
     # Then each check names what is missing
     with pytest.raises(AssertionError, match="functions/price_dropped"):
         test_the_template_has_the_triggers_function_and_rule(stray)
