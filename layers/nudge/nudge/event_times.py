@@ -16,9 +16,10 @@ validation context (``validation_context``) when it validates a record. A model 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, AwareDatetime, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from nudge.environment_settings import EnvironmentSettings
 from nudge.timeutil import to_stored
 
 EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -78,11 +79,9 @@ EventTime = Annotated[AwareDatetime, AfterValidator(_within_event_times)]
 with ``validation_context``) not further ahead of the clock than the skew allows."""
 
 
-class EventTimeSettings(BaseModel):
+class EventTimeSettings(EnvironmentSettings):
     """What every function that receives events needs to bound their times; the other settings of a
     queue-fed function extend it. The alias is the environment variable set in ``template.yaml``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     max_clock_skew_seconds: int = Field(
         default=DEFAULT_MAX_CLOCK_SKEW_SECONDS,

@@ -15,14 +15,12 @@ that can never succeed (a complaint without its ``complaint`` object, a time fro
 dead-lettered at once naming the field; a failed write comes back after a back-off.
 """
 
-import os
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ConfigDict, Field, Json, ValidationInfo, field_validator
+from pydantic import Field, Json, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from nudge.dal.customers import suppress
@@ -38,8 +36,6 @@ class FeedbackSettings(EventTimeSettings):
     """What the SES feedback function needs: where profiles and delivery records live, our
     configuration set, and its queues."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
-
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
     """Where a bounce or complaint must find the email it is about before it suppresses anyone."""
@@ -49,10 +45,6 @@ class FeedbackSettings(EventTimeSettings):
     """The feedback queue: failed records are backed off on it by receive count."""
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
     """Where a record that can never succeed goes at once, instead of being retried."""
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
-        return cls.model_validate(dict(os.environ if environ is None else environ))
 
 
 class Bounce(SesModel):

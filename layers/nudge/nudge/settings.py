@@ -7,8 +7,9 @@ from itertools import pairwise
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from nudge.environment_settings import EnvironmentSettings
 from nudge.event_times import EventTimeSettings
 from nudge.quiet_hours import QuietHours
 
@@ -41,10 +42,8 @@ def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(EnvironmentSettings):
     """What every email says about the store that sends it."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     name: str = Field(validation_alias="STORE_NAME", min_length=1)
     url: str = Field(validation_alias="STORE_URL", min_length=1)
@@ -60,11 +59,9 @@ class StoreSettings(BaseModel):
     it the header is the store's name."""
 
 
-class DeferralSettings(BaseModel):
+class DeferralSettings(EnvironmentSettings):
     """Where an email delayed by quiet hours goes back to: the trigger's own queue, through a
     one-time EventBridge Scheduler schedule in this stack's group."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     schedule_group: str = Field(validation_alias="DEFERRAL_SCHEDULE_GROUP", min_length=1)
     role_arn: str = Field(validation_alias="DEFERRAL_ROLE_ARN", pattern=r"^arn:")
@@ -77,8 +74,6 @@ class Settings(EventTimeSettings):
 
     The field aliases are the environment variable names set in ``template.yaml``.
     """
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     segments_table: str = Field(validation_alias="SEGMENTS_TABLE", min_length=1)

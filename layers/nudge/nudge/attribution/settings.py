@@ -1,19 +1,14 @@
 """Configuration of the attribution function, read from the environment at handler entry."""
 
-import os
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Self
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from nudge.event_times import EventTimeSettings
 
 
 class AttributionSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
     click_window_days: int = Field(default=5, ge=1, le=90, validation_alias="ATTRIBUTION_CLICK_WINDOW_DAYS")
@@ -37,7 +32,3 @@ class AttributionSettings(EventTimeSettings):
     @property
     def guard_retention(self) -> timedelta:
         return timedelta(days=self.delivery_record_ttl_days)
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
-        return cls.model_validate(dict(os.environ if environ is None else environ))

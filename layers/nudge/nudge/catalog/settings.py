@@ -1,19 +1,14 @@
 """Configuration of the catalog function, read from the environment at handler entry."""
 
-import os
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Self
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from nudge.event_times import EventTimeSettings
 
 
 class CatalogSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     products_table: str = Field(validation_alias="PRODUCTS_TABLE", min_length=1)
     recommendations_table: str = Field(validation_alias="RECOMMENDATIONS_TABLE", min_length=1)
@@ -37,7 +32,3 @@ class CatalogSettings(EventTimeSettings):
     @property
     def order_guard_retention(self) -> timedelta:
         return timedelta(days=self.order_guard_ttl_days)
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
-        return cls.model_validate(dict(os.environ if environ is None else environ))

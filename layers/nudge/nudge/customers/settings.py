@@ -1,18 +1,12 @@
 """Configuration of the customer functions (Customer Updated, Customer Deleted), read at entry."""
 
-import os
-from collections.abc import Mapping
-from typing import Self
-
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from nudge.event_times import EventTimeSettings
 
 
 class CustomerSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
@@ -21,7 +15,3 @@ class CustomerSettings(EventTimeSettings):
     address_hash_key_secret: str = Field(validation_alias="ADDRESS_HASH_KEY_SECRET", min_length=1)
     queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(default=None, validation_alias="DEAD_LETTER_QUEUE_URL")
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
-        return cls.model_validate(dict(os.environ if environ is None else environ))

@@ -1,10 +1,6 @@
 """Configuration of the engagement function, read from the environment at handler entry."""
 
-import os
-from collections.abc import Mapping
-from typing import Self
-
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from nudge.event_times import EventTimeSettings
 from nudge.sqs_batches import BACKOFF_JITTER
@@ -15,8 +11,6 @@ SEND_EVENT_RECEIVES = 16
 
 class EngagementSettings(EventTimeSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     deliveries_table: str = Field(validation_alias="DELIVERIES_TABLE", min_length=1)
@@ -36,7 +30,3 @@ class EngagementSettings(EventTimeSettings):
         again (a late Send event would then mean the same email twice)."""
         per_receive = self.unconfirmed_send_grace_seconds / (2 * SEND_EVENT_RECEIVES * BACKOFF_JITTER)
         return max(1, int(per_receive))
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
-        return cls.model_validate(dict(os.environ if environ is None else environ))

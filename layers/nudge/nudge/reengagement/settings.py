@@ -1,18 +1,15 @@
 """Configuration of the planner and the workers, read from the environment at handler entry."""
 
-import os
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from nudge.environment_settings import EnvironmentSettings
 
 
-class RunSettings(BaseModel):
+class RunSettings(EnvironmentSettings):
     """The field aliases are the environment variable names set in ``template.yaml``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     segments_table: str = Field(validation_alias="SEGMENTS_TABLE", min_length=1)
@@ -50,7 +47,3 @@ class RunSettings(BaseModel):
     @property
     def checkpoint_retention(self) -> timedelta:
         return timedelta(days=self.checkpoint_ttl_days)
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
-        return cls.model_validate(dict(os.environ if environ is None else environ))
