@@ -179,8 +179,10 @@ typecheck: $(VENV)/.installed
 template-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 
+# One pytest worker per core, at most 4 (each builds its own local stack, about 400 MB); a test file's
+# tests stay in one worker, so its module fixtures are built once.
 pytest: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --numprocesses=auto --maxprocesses=4 --dist loadfile
 
 # The inner loop: the unit tests, without the local stack, the tools' tests or the exhaustive cases.
 test-fast: $(VENV)/.installed

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from local_stack.emulator import clients
 from local_stack.emulator.moto_endpoint import MotoEndpoint
 from local_stack.emulator.seed import seed_sample_data, verify_sender_identity
 from local_stack.emulator.stack import LocalStack, ResourcesDifferError, build_stack
 from nudge import ttl_cache
+
+# What a call into a resource of a reset moto answers.
+_GONE = {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 
 def fresh_stack(moto: MotoEndpoint, **parameters: str) -> LocalStack:
@@ -39,7 +44,14 @@ def _emptied(moto: MotoEndpoint, previous: LocalStack, parameters: dict[str, str
         stack = build_stack(parameter_overrides=parameters, reuse=previous)
     except ResourcesDifferError:
         return None
-    empty_data(stack)
+    try:
+        empty_data(stack)
+    except ClientError as error:
+        # Someone reset moto's backends since (a test's own ``mock_aws`` resets the process's on
+        # exit, and this moto shares them): the resources are gone, so the stack is built anew.
+        if error.response["Error"]["Code"] in _GONE:
+            return None
+        raise
     moto.forget_sent_emails()
     return stack
 
