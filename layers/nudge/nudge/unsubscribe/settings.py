@@ -6,8 +6,9 @@ from nudge.environment_settings import EnvironmentSettings
 
 
 class UnsubscribeSettings(EnvironmentSettings):
-    """What the unsubscribe endpoint and the SES feedback handler need: where profiles live, and the
-    signing key's secret."""
+    """What the unsubscribe endpoint needs: where profiles live, the signing key's secret, and where
+    consent statements are kept. (The SES feedback function has settings of its own, in
+    ``nudge.feedback``.)"""
 
     customers_table: str = Field(validation_alias="CUSTOMERS_TABLE", min_length=1)
     unsubscribe_key_secret: str = Field(validation_alias="UNSUBSCRIBE_KEY_SECRET", min_length=1)
